@@ -1,0 +1,200 @@
+"""Images from a folder (or the synthetic faces) into one uint8 tensor, cached on disk, and batches on the device."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import warnings
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from tqdm.auto import tqdm
+
+from .config import derive_seed
+from .errors import GanLibError
+
+IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
+CACHE_VERSION = 1
+SYNTHETIC_COUNT = 10_000
+
+
+def cache_dir() -> Path:
+    """Where prepared datasets go: $GAN_LIB_CACHE, else ~/.cache/gan_lib."""
+    return Path(os.environ.get("GAN_LIB_CACHE") or Path.home() / ".cache" / "gan_lib")
+
+
+@dataclass
+class ImageSet:
+    """A prepared dataset: uint8 images (N, 3, S, S) and what preparing them found."""
+
+    images: torch.Tensor
+    name: str
+    summary: dict = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+
+def find_images(root: str | Path) -> list[Path]:
+    """Every image file below root, recursively, in a stable order; a clear error if there is none."""
+    root = Path(root).expanduser()
+    if not root.is_dir():
+        raise GanLibError(f"no folder at {root}: pass a folder of images, a dataset name, or --data synthetic "
+                          "to try without downloading")
+    paths = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
+    if not paths:
+        raise GanLibError(f"no images found under {root}: expected {'/'.join(sorted(IMAGE_EXTENSIONS))} files; "
+                          "pass --data synthetic to try without downloading")
+    return paths
+
+
+def decode_image(data: bytes, size: int) -> tuple[np.ndarray, tuple[int, int], str]:
+    """Encoded bytes -> (size, size, 3) uint8 centre crop, the original (width, height) and mode."""
+    with Image.open(io.BytesIO(data)) as image:
+        original_size, mode = image.size, image.mode
+        image.draft("RGB", (size, size))  # JPEG: decode at the smallest scale that is still >= size
+        if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+            rgba = image.convert("RGBA")
+            image = Image.new("RGB", rgba.size, (255, 255, 255))
+            image.paste(rgba, mask=rgba.getchannel("A"))  # transparent parts become white
+        else:
+            image = image.convert("RGB")
+        w, h = image.size
+        side = min(w, h)
+        box = ((w - side) / 2, (h - side) / 2, (w + side) / 2, (h + side) / 2)
+        resized = image.resize((size, size), Image.Resampling.LANCZOS, box=box)
+    return np.asarray(resized), original_size, mode
+
+
+def _decode_files(args: tuple[list[str], int]) -> list[tuple[np.ndarray | None, str, tuple[int, int], str]]:
+    """Worker: decode a chunk of files; an unreadable one gives None instead of an array."""
+    paths, size = args
+    results = []
+    for path in paths:
+        data = Path(path).read_bytes()
+        digest = hashlib.blake2b(data, digest_size=16).hexdigest()
+        try:
+            array, original_size, mode = decode_image(data, size)
+        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+            results.append((None, digest, (0, 0), ""))
+            continue
+        results.append((array, digest, original_size, mode))
+    return results
+
+
+def _listing_key(root: Path, paths: list[Path], size: int) -> tuple[str, str]:
+    """(key of folder and size, key of the exact file list): a changed file list means a stale cache."""
+    folder = hashlib.blake2b(f"{root.resolve()}|{size}|{CACHE_VERSION}".encode(), digest_size=8).hexdigest()
+    listing = hashlib.blake2b(digest_size=8)
+    for p in paths:
+        st = p.stat()
+        listing.update(f"{p.relative_to(root)}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+    return folder, listing.hexdigest()
+
+
+def prepare_folder(root: str | Path, size: int = 64, workers: int | None = None) -> ImageSet:
+    """Decode, crop and resize every image under root once; later calls reload the cache in about a second."""
+    root = Path(root).expanduser()
+    paths = find_images(root)
+    folder_key, listing_key = _listing_key(root, paths, size)
+    stem = cache_dir() / f"{root.resolve().name}-{size}px-{folder_key}"
+    array_file, summary_file = Path(f"{stem}-{listing_key}.npy"), Path(f"{stem}-{listing_key}.json")
+    if array_file.exists() and summary_file.exists():
+        summary = json.loads(summary_file.read_text())
+        return ImageSet(torch.from_numpy(np.load(array_file)), str(root), summary)
+
+    workers = workers or os.cpu_count() or 1
+    chunk = max(16, min(512, len(paths) // (4 * workers) + 1))
+    jobs = [([str(p) for p in paths[i:i + chunk]], size) for i in range(0, len(paths), chunk)]
+    results = []
+    with ProcessPoolExecutor(workers) as pool, tqdm(total=len(paths), desc="preparing", unit="img") as bar:
+        for part in pool.map(_decode_files, jobs):
+            results += part
+            bar.update(len(part))
+
+    kept = [i for i, r in enumerate(results) if r[0] is not None]
+    if not kept:
+        raise GanLibError(f"none of the {len(paths)} image files under {root} could be decoded")
+    images = np.stack([results[i][0] for i in kept]).transpose(0, 3, 1, 2)
+    unreadable = [str(paths[i].relative_to(root)) for i, r in enumerate(results) if r[0] is None]
+    if unreadable:
+        warnings.warn(f"skipped {len(unreadable)} unreadable file(s) under {root}, e.g. {unreadable[0]}",
+                      stacklevel=2)
+    summary = {
+        "source": str(root.resolve()),
+        "image_size": size,
+        "files": len(paths),
+        "images": len(kept),
+        "unreadable": unreadable,
+        "original_sizes": [results[i][2] for i in kept],
+        "modes": dict(Counter(results[i][3] for i in kept)),
+        "digests": [results[i][1] for i in kept],
+    }
+    _save_cache(stem, array_file, summary_file, np.ascontiguousarray(images), summary)
+    return ImageSet(torch.from_numpy(np.ascontiguousarray(images)), str(root), summary)
+
+
+def _save_cache(stem: Path, array_file: Path, summary_file: Path, images: np.ndarray, summary: dict) -> None:
+    """Write atomically and remove stale caches of the same folder and size."""
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    for old in stem.parent.glob(f"{stem.name}-*"):
+        old.unlink(missing_ok=True)
+    tmp = array_file.with_suffix(".tmp.npy")
+    np.save(tmp, images)
+    os.replace(tmp, array_file)
+    tmp = summary_file.with_suffix(".tmp")
+    tmp.write_text(json.dumps(summary))
+    os.replace(tmp, summary_file)
+
+
+def synthetic_set(size: int = 64, count: int = SYNTHETIC_COUNT, seed: int = 0) -> ImageSet:
+    """The procedural faces as a dataset (drawing 10k takes a few seconds, so nothing is cached)."""
+    from .synthetic import make_faces
+
+    images, attributes = make_faces(count, size, seed)
+    return ImageSet(images, "synthetic", {"images": count, "image_size": size, "attributes": attributes})
+
+
+def load_images(data: str | Path, size: int = 64, count: int = SYNTHETIC_COUNT) -> ImageSet:
+    """Resolve --data: 'synthetic' or a folder of images."""
+    if str(data) == "synthetic":
+        return synthetic_set(size, count)
+    return prepare_folder(data, size)
+
+
+class BatchSampler:
+    """Shuffled batches of float images in [-1, 1], drawn and flipped on the training device.
+
+    The batch for a step is a pure function of (seed, step), so a resumed run sees exactly the batches that an
+    uninterrupted one would.
+    """
+
+    def __init__(self, images: torch.Tensor, batch_size: int, seed: int, device: torch.device | str = "cpu",
+                 flip: bool = True):
+        if len(images) < batch_size:
+            raise GanLibError(f"the dataset has {len(images)} images, fewer than the batch size {batch_size}: "
+                              "lower --batch-size or add images")
+        self.images = images.to(device)
+        self.batch_size, self.seed, self.device, self.flip = batch_size, seed, torch.device(device), flip
+        self.steps_per_epoch = len(images) // batch_size
+        self._epoch, self._order = -1, None
+
+    def batch(self, step: int) -> torch.Tensor:
+        epoch, i = divmod(step, self.steps_per_epoch)
+        if epoch != self._epoch:
+            g = torch.Generator().manual_seed(derive_seed(self.seed, "epoch", epoch))
+            self._epoch, self._order = epoch, torch.randperm(len(self.images), generator=g).to(self.device)
+        index = self._order[i * self.batch_size:(i + 1) * self.batch_size]
+        x = self.images[index].float().div_(127.5).sub_(1.0)
+        if self.flip:
+            g = torch.Generator().manual_seed(derive_seed(self.seed, "flip", step))
+            mirror = (torch.rand(len(x), generator=g) < 0.5).to(self.device).view(-1, 1, 1, 1)
+            x = torch.where(mirror, x.flip(3), x)
+        return x

@@ -1,0 +1,85 @@
+"""DCGAN Generator and Discriminator, sized from the config for 32, 64 or 128 px."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from .config import Config
+
+
+def _stages(image_size: int) -> int:
+    """Number of 2x resolution steps between 4x4 and the image size."""
+    return int(math.log2(image_size)) - 2
+
+
+class Generator(nn.Module):
+    """Latent vector (N, latent_dim) -> image (N, 3, S, S) in [-1, 1]."""
+
+    def __init__(self, cfg: Config):
+        super().__init__()
+        n = _stages(cfg.image_size)
+        channels = [cfg.g_width * 2 ** (n - 1 - i) for i in range(n)]  # e.g. 512, 256, 128, 64 at 64 px
+        self.latent_dim = cfg.latent_dim
+        self.start_channels = channels[0]
+        if cfg.dense_projection:
+            self.project = nn.Sequential(
+                nn.Linear(cfg.latent_dim, channels[0] * 16, bias=False),
+                nn.Unflatten(1, (channels[0], 4, 4)),
+                nn.BatchNorm2d(channels[0]),
+                nn.ReLU(True),
+            )
+        else:
+            self.project = nn.Sequential(
+                nn.Unflatten(1, (cfg.latent_dim, 1, 1)),
+                nn.ConvTranspose2d(cfg.latent_dim, channels[0], 4, 1, 0, bias=False),
+                nn.BatchNorm2d(channels[0]),
+                nn.ReLU(True),
+            )
+        layers: list[nn.Module] = []
+        for c_in, c_out in zip(channels, channels[1:]):
+            layers += [nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(True)]
+        layers += [nn.ConvTranspose2d(channels[-1], 3, 4, 2, 1, bias=False), nn.Tanh()]
+        self.upsample = nn.Sequential(*layers)
+        init_weights(self)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.upsample(self.project(z))
+
+
+class Discriminator(nn.Module):
+    """Image (N, 3, S, S) -> one real/fake logit per image, shape (N,)."""
+
+    def __init__(self, cfg: Config):
+        super().__init__()
+        n = _stages(cfg.image_size)
+        channels = [cfg.d_width * 2**i for i in range(n)]  # e.g. 64, 128, 256, 512 at 64 px
+        layers: list[nn.Module] = [nn.Conv2d(3, channels[0], 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True)]
+        for c_in, c_out in zip(channels, channels[1:]):
+            layers += [nn.Conv2d(c_in, c_out, 4, 2, 1, bias=False), nn.BatchNorm2d(c_out), nn.LeakyReLU(0.2, True)]
+        layers += [nn.Conv2d(channels[-1], 1, 4, 1, 0, bias=False), nn.Flatten(0)]
+        self.net = nn.Sequential(*layers)
+        init_weights(self)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+def init_weights(model: nn.Module) -> None:
+    """DCGAN init: conv and linear weights N(0, 0.02); BatchNorm scale N(1, 0.02), shift 0."""
+    for m in model.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+            nn.init.normal_(m.weight, 0.0, 0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.normal_(m.weight, 1.0, 0.02)
+            nn.init.zeros_(m.bias)
+
+
+def build_models(cfg: Config, device: torch.device | str = "cpu") -> tuple[Generator, Discriminator]:
+    """G and D for this config, seeded from cfg.seed so the same seed gives the same weights."""
+    torch.manual_seed(cfg.seed)
+    return Generator(cfg).to(device), Discriminator(cfg).to(device)

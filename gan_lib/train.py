@@ -1,0 +1,219 @@
+"""The DCGAN training step and loop: losses, optimisers, history, sample grids, atomic checkpoints and resume."""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+from pathlib import Path
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from .config import Config, derive_seed
+from .data import BatchSampler, ImageSet
+from .errors import GanLibError
+from .models import Generator, build_models
+
+HISTORY_FIELDS = ("step", "loss_d", "loss_g", "d_real", "d_fake")
+CHECKPOINT_FORMAT = 1
+
+
+class TrainingDiverged(GanLibError):
+    """A loss became NaN or infinite; the last good checkpoint is left as it was."""
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """'auto' picks CUDA, then Apple's MPS, then the CPU; asking for a missing device is a clear error."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise GanLibError("--device cuda was asked for but PyTorch sees no CUDA GPU: use --device auto or cpu")
+    return torch.device(name)
+
+
+def noise(n: int, cfg: Config, *key: object, device: torch.device | str = "cpu") -> torch.Tensor:
+    """Latent vectors (n, latent_dim), a pure function of (cfg.seed, key): the same on every device."""
+    g = torch.Generator().manual_seed(derive_seed(cfg.seed, *key))
+    return torch.randn(n, cfg.latent_dim, generator=g).to(device)
+
+
+class Trainer:
+    """Holds G, D, their optimisers and the run's history; `fit` trains and writes into out_dir."""
+
+    def __init__(self, cfg: Config, data: ImageSet, out_dir: str | Path | None = None, device: str = "auto"):
+        if data.images.shape[-1] != cfg.image_size:
+            raise GanLibError(f"the data is {data.images.shape[-1]} px but the config asks for {cfg.image_size} px")
+        self.cfg = cfg
+        self.device = resolve_device(device)
+        self.out_dir = Path(out_dir) if out_dir is not None else None
+        self.G, self.D = build_models(cfg, self.device)
+        betas = (cfg.beta1, cfg.beta2)
+        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr_g, betas=betas)
+        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr_d, betas=betas)
+        self.sampler = BatchSampler(data.images, cfg.batch_size, cfg.seed, self.device)
+        self.fixed_noise = noise(64, cfg, "fixed", device=self.device)
+        self.step = 0
+        self.history: list[dict[str, float]] = []
+
+    @property
+    def epoch(self) -> float:
+        return self.step / self.sampler.steps_per_epoch
+
+    def train_step(self, real: torch.Tensor) -> torch.Tensor:
+        """One D update and one G update (non-saturating loss); returns [loss_d, loss_g, D(x), D(G(z))]."""
+        z = noise(len(real), self.cfg, "z", self.step, device=self.device)
+        fake = self.G(z)
+
+        self.opt_d.zero_grad(set_to_none=True)
+        logits_real, logits_fake = self.D(real), self.D(fake.detach())
+        real_target = torch.full_like(logits_real, 1.0 - self.cfg.label_smoothing)
+        loss_d = (F.binary_cross_entropy_with_logits(logits_real, real_target)
+                  + F.binary_cross_entropy_with_logits(logits_fake, torch.zeros_like(logits_fake)))
+        loss_d.backward()
+        self.opt_d.step()
+
+        self.opt_g.zero_grad(set_to_none=True)
+        logits_gen = self.D(fake)
+        loss_g = F.binary_cross_entropy_with_logits(logits_gen, torch.ones_like(logits_gen))
+        loss_g.backward()
+        self.opt_g.step()
+        return torch.stack([loss_d, loss_g, logits_real.sigmoid().mean(), logits_fake.sigmoid().mean()]).detach()
+
+    def fit(self, steps: int, progress: bool = True,
+            on_log: Callable[[Trainer], None] | None = None) -> list[dict[str, float]]:
+        """Train until `steps` steps in total (a resumed run continues to the same total)."""
+        cfg, pending = self.cfg, []
+        bar = tqdm(total=steps, initial=self.step, disable=not progress, desc="training", unit="step")
+        while self.step < steps:
+            pending.append(self.train_step(self.sampler.batch(self.step)))
+            self.step += 1
+            last = self.step == steps
+            sample = self.step % cfg.sample_every == 0 or last
+            save = self.step % cfg.checkpoint_every == 0 or last
+            if self.step % cfg.log_every == 0 or sample or save:
+                self._record(pending)  # the only host sync: losses are read back every log_every steps
+                bar.update(len(pending))
+                bar.set_postfix(loss_d=f"{self.history[-1]['loss_d']:.3f}", loss_g=f"{self.history[-1]['loss_g']:.3f}")
+                pending = []
+                if on_log:
+                    on_log(self)
+            if self.out_dir is not None and sample:
+                self.save_samples()
+            if self.out_dir is not None and save:
+                self.save_checkpoint()
+        bar.close()
+        if self.out_dir is not None:
+            self.write_reports()
+        return self.history
+
+    def _record(self, pending: list[torch.Tensor]) -> None:
+        stats = torch.stack(pending).cpu().tolist()
+        first = self.step - len(stats) + 1
+        for offset, row in enumerate(stats):
+            if not all(math.isfinite(v) for v in row):
+                where = f" (last good checkpoint: {self.out_dir / 'checkpoint.pt'})" if self.out_dir else ""
+                raise TrainingDiverged(f"the loss became NaN or infinite at step {first + offset}{where}; "
+                                       "try a lower learning rate or label smoothing")
+            self.history.append(dict(zip(HISTORY_FIELDS, [first + offset, *row])))
+
+    @torch.no_grad()
+    def generate(self, z: torch.Tensor | None = None) -> torch.Tensor:
+        """G's images for z (default: the fixed noise), in eval mode, as float [-1, 1] on the CPU."""
+        self.G.eval()
+        try:
+            return self.G(self.fixed_noise if z is None else z.to(self.device)).float().cpu()
+        finally:
+            self.G.train()
+
+    def save_samples(self) -> Path:
+        from .viz import save_grid
+
+        return save_grid(self.generate(), self.out_dir / "samples" / f"step_{self.step:07d}.png")
+
+    def state_dict(self) -> dict:
+        return {
+            "format": CHECKPOINT_FORMAT, "config": self.cfg.to_dict(), "step": self.step,
+            "generator": self.G.state_dict(), "discriminator": self.D.state_dict(),
+            "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
+            "history": self.history, "fixed_noise": self.fixed_noise.cpu(),
+            "torch_rng": torch.get_rng_state(),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.G.load_state_dict(state["generator"])
+        self.D.load_state_dict(state["discriminator"])
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_d.load_state_dict(state["opt_d"])
+        self.step, self.history = state["step"], list(state["history"])
+        self.fixed_noise = state["fixed_noise"].to(self.device)
+        torch.set_rng_state(state["torch_rng"])
+
+    def save_checkpoint(self, path: str | Path | None = None) -> Path:
+        """Write atomically: a run killed while saving leaves the previous checkpoint intact."""
+        path = Path(path) if path is not None else self.out_dir / "checkpoint.pt"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        with open(tmp, "wb") as f:
+            torch.save(self.state_dict(), f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        self.write_history()
+        return path
+
+    @classmethod
+    def resume(cls, checkpoint: str | Path, data: ImageSet, out_dir: str | Path | None = None,
+               device: str = "auto") -> Trainer:
+        """A trainer in exactly the state the checkpoint recorded (its config wins over any other)."""
+        state = read_checkpoint(checkpoint)
+        trainer = cls(Config.from_dict(state["config"]), data, out_dir, device)
+        trainer.load_state_dict(state)
+        return trainer
+
+    def write_history(self) -> Path:
+        path = self.out_dir / "history.csv"
+        tmp = path.with_name("history.csv.tmp")
+        with open(tmp, "w", newline="") as f:
+            writer = csv.DictWriter(f, HISTORY_FIELDS)
+            writer.writeheader()
+            writer.writerows(self.history)
+        os.replace(tmp, path)
+        return path
+
+    def write_reports(self) -> None:
+        """losses.png and progress.gif from the history and the sample grids written so far."""
+        from .viz import make_gif, plot_history
+
+        plot_history(self.history, self.out_dir / "losses.png")
+        make_gif(sorted((self.out_dir / "samples").glob("step_*.png")), self.out_dir / "progress.gif")
+
+
+def read_checkpoint(path: str | Path) -> dict:
+    """Load a checkpoint on the CPU with a clear error for a missing or foreign file."""
+    path = Path(path)
+    if not path.is_file():
+        raise GanLibError(f"no checkpoint at {path}: train first (python -m gan_lib train --out RUN_DIR) "
+                          "and pass RUN_DIR/checkpoint.pt")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise GanLibError(f"{path} is not a readable gan_lib checkpoint ({type(exc).__name__}: {exc})") from exc
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        raise GanLibError(f"{path} is not a gan_lib checkpoint (format {CHECKPOINT_FORMAT})")
+    return state
+
+
+def load_generator(path: str | Path, device: str = "auto") -> tuple[Generator, Config]:
+    """The trained generator of a checkpoint, in eval mode, and its config."""
+    state = read_checkpoint(path)
+    cfg = Config.from_dict(state["config"])
+    G = Generator(cfg)
+    G.load_state_dict(state["generator"])
+    return G.to(resolve_device(device)).eval(), cfg
