@@ -1,0 +1,26 @@
+# make demo: set up, then train on the built-in synthetic faces (about 4 minutes on a 2-core CPU)
+# make test: set up, then run the unit tests and re-execute every notebook in tiny mode
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+DEMO := runs/demo
+
+.PHONY: setup demo test lint
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+demo: setup
+	$(PY) -m gan_lib train --data synthetic --out $(DEMO) --image-size 32 --g-width 32 --d-width 32 \
+		--steps 2400 --sample-every 200 $(if $(wildcard $(DEMO)/checkpoint.pt),--resume)
+	$(PY) -m gan_lib generate --checkpoint $(DEMO)/checkpoint.pt --out $(DEMO)/faces.png --n 64
+
+test: setup
+	GAN_LIB_TINY=1 $(PY) -m pytest --nbval-lax -q tests notebooks final
+
+lint: setup
+	$(PY) -m ruff check gan_lib tests benchmarks

@@ -1,0 +1,27 @@
+import pytest
+import torch
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(tmp_path_factory, monkeypatch):
+    """Every test gets its own empty cache folder, never the user's ~/.cache."""
+    monkeypatch.setenv("GAN_LIB_CACHE", str(tmp_path_factory.mktemp("cache")))
+
+
+@pytest.fixture
+def tiny_cfg():
+    from gan_lib.config import Config
+
+    return Config(image_size=32, g_width=8, d_width=8, latent_dim=16, batch_size=8, log_every=2, sample_every=4,
+                  checkpoint_every=4)
+
+
+@pytest.fixture
+def tiny_data():
+    from gan_lib.data import synthetic_set
+
+    return synthetic_set(32, 64)
+
+
+def same_tensors(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)

@@ -1,0 +1,63 @@
+import csv
+import subprocess
+import sys
+
+from PIL import Image
+
+from gan_lib.cli import main
+
+TINY = ["--data", "synthetic", "--synthetic-count", "64", "--image-size", "32", "--g-width", "8", "--d-width", "8",
+        "--batch-size", "16", "--sample-every", "2", "--quiet"]
+
+
+def test_train_resume_generate_end_to_end(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", *TINY, "--out", str(run), "--steps", "3"]) == 0
+    for name in ("checkpoint.pt", "history.csv", "losses.png", "progress.gif"):
+        assert (run / name).is_file(), name
+    assert main(["train", "--data", "synthetic", "--synthetic-count", "64", "--out", str(run), "--steps", "5",
+                 "--resume", "--quiet"]) == 0
+    assert [int(r["step"]) for r in csv.DictReader(open(run / "history.csv"))] == [1, 2, 3, 4, 5]
+    assert main(["generate", "--checkpoint", str(run / "checkpoint.pt"), "--out", str(tmp_path / "g.png"),
+                 "--n", "4"]) == 0
+    assert Image.open(tmp_path / "g.png").size == (2 * 34 + 2, 2 * 34 + 2)
+
+
+def test_existing_run_needs_resume_and_resume_keeps_settings(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", *TINY, "--out", str(run), "--steps", "1"]) == 0
+    assert main(["train", *TINY, "--out", str(run), "--steps", "2"]) == 2
+    assert "already exists: pass --resume" in capsys.readouterr().err
+    assert main(["train", *TINY, "--out", str(run), "--steps", "2", "--resume", "--g-width", "16"]) == 2
+    assert "differ from the checkpoint: {'g_width': 16}" in capsys.readouterr().err
+
+
+def test_user_mistakes_give_one_line_and_exit_2(tmp_path, capsys):
+    cases = [
+        (["train", "--data", str(tmp_path / "missing"), "--out", str(tmp_path / "r")], "no folder at"),
+        (["train", *TINY, "--out", str(tmp_path / "r"), "--image-size", "48"], "image size 48 is not supported"),
+        (["train", *TINY, "--out", str(tmp_path / "r2"), "--batch-size", "128"], "lower --batch-size"),
+        (["train", *TINY, "--out", str(tmp_path / "r3"), "--resume"], "no checkpoint at"),
+        (["generate", "--checkpoint", str(tmp_path / "none.pt"), "--out", str(tmp_path / "x.png")], "train first"),
+        (["prepare", "--data", str(tmp_path)], "no images found under"),
+    ]
+    for argv, message in cases:
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err.strip().splitlines()
+        assert err[-1].startswith("error: ") and message in err[-1], (argv, err)
+
+
+def test_prepare_reports_the_images(tmp_path, capsys):
+    for i in range(3):
+        Image.new("RGB", (40 + i, 50), (i * 50, 0, 0)).save(tmp_path / f"{i}.png")
+    assert main(["prepare", "--data", str(tmp_path), "--image-size", "32"]) == 0
+    assert "3 images of 32 px from 3 files" in capsys.readouterr().out
+
+
+def test_module_entry_point_exits_nonzero_without_traceback(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "gan_lib", "train", "--data", str(tmp_path / "nope"), "--out",
+                             str(tmp_path / "run")], capture_output=True, text=True)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip() == f"error: no folder at {tmp_path / 'nope'}: pass a folder of images, a dataset " \
+                                    "name, or --data synthetic to try without downloading"

@@ -1,0 +1,115 @@
+import io
+
+import pytest
+import torch
+from PIL import Image
+
+import gan_lib.data as data
+from gan_lib.data import BatchSampler, find_images, prepare_folder
+from gan_lib.errors import GanLibError
+
+
+def _save(path, image, fmt):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image.save(path, fmt)
+
+
+@pytest.fixture
+def messy_folder(tmp_path):
+    """Mixed sizes and modes, nested folders, upper-case extensions, a corrupt JPEG, a truncated PNG, a text file."""
+    root = tmp_path / "messy"
+    _save(root / "a.jpg", Image.new("RGB", (120, 90), (200, 30, 30)), "JPEG")
+    _save(root / "nested" / "deeper" / "B.JPG", Image.new("RGB", (96, 110), (30, 200, 30)), "JPEG")
+    _save(root / "nested" / "c.PNG", Image.new("RGBA", (64, 64), (0, 0, 255, 0)), "PNG")
+    _save(root / "gray.png", Image.new("L", (40, 50), 128), "PNG")
+    _save(root / "palette.png", Image.new("RGB", (70, 70), (10, 120, 240)).convert("P"), "PNG")
+    _save(root / "pic.webp", Image.new("RGB", (80, 80), (90, 90, 10)), "WEBP")
+    _save(root / "old.Bmp", Image.new("RGB", (33, 60), (5, 5, 5)), "BMP")
+    (root / "corrupt.jpg").write_bytes(b"\xff\xd8\xff\xe0 this is not really a jpeg" * 10)
+    buffer = io.BytesIO()
+    Image.effect_noise((64, 64), 60).convert("RGB").save(buffer, "PNG")
+    (root / "nested" / "truncated.png").write_bytes(buffer.getvalue()[: len(buffer.getvalue()) // 2])
+    (root / "notes.txt").write_text("not an image")
+    return root
+
+
+def test_messy_folder_keeps_every_good_image_and_counts_the_bad(messy_folder):
+    before = sorted(p.name for p in messy_folder.rglob("*"))
+    with pytest.warns(UserWarning, match="skipped 2 unreadable"):
+        prepared = prepare_folder(messy_folder, 32, workers=2)
+    assert prepared.images.shape == (7, 3, 32, 32) and prepared.images.dtype == torch.uint8
+    assert sorted(prepared.summary["unreadable"]) == ["corrupt.jpg", "nested/truncated.png"]
+    assert prepared.summary["modes"] == {"RGB": 4, "RGBA": 1, "L": 1, "P": 1}
+    assert sorted(p.name for p in messy_folder.rglob("*")) == before  # nothing written into the data folder
+
+
+def test_colours_survive_and_transparency_becomes_white(messy_folder):
+    with pytest.warns(UserWarning):
+        prepared = prepare_folder(messy_folder, 32, workers=1)
+    files = [p.relative_to(messy_folder).as_posix() for p in find_images(messy_folder)]
+    good = [f for f in files if f not in prepared.summary["unreadable"]]
+    pixel = {f: prepared.images[i, :, 16, 16].tolist() for i, f in enumerate(good)}
+    assert pixel["nested/c.PNG"] == [255, 255, 255]
+    assert pixel["gray.png"] == [128, 128, 128]
+    assert abs(pixel["a.jpg"][0] - 200) < 8 and pixel["a.jpg"][1] < 40
+
+
+def test_second_run_reads_the_cache_without_decoding(messy_folder, monkeypatch):
+    with pytest.warns(UserWarning):
+        first = prepare_folder(messy_folder, 32)
+
+    def no_pool(*args, **kwargs):
+        raise AssertionError("decoded again instead of reading the cache")
+
+    monkeypatch.setattr(data, "ProcessPoolExecutor", no_pool)
+    second = prepare_folder(messy_folder, 32)
+    assert torch.equal(first.images, second.images)
+
+
+def test_a_changed_folder_rebuilds_the_cache(messy_folder):
+    with pytest.warns(UserWarning):
+        assert len(prepare_folder(messy_folder, 32)) == 7
+    _save(messy_folder / "new.png", Image.new("RGB", (50, 50)), "PNG")
+    with pytest.warns(UserWarning):
+        assert len(prepare_folder(messy_folder, 32)) == 8
+    assert len(list(data.cache_dir().glob("*.npy"))) == 1  # the stale cache is gone
+
+
+def test_missing_and_empty_folders_are_clear_errors(tmp_path):
+    with pytest.raises(GanLibError, match=r"no folder at .*nowhere.*--data synthetic"):
+        prepare_folder(tmp_path / "nowhere")
+    (tmp_path / "empty" / "sub").mkdir(parents=True)
+    (tmp_path / "empty" / "readme.txt").write_text("hi")
+    with pytest.raises(GanLibError, match=r"no images found under .*empty.*--data synthetic"):
+        prepare_folder(tmp_path / "empty")
+
+
+def test_a_folder_of_only_broken_files_is_an_error(tmp_path):
+    (tmp_path / "x.jpg").write_bytes(b"garbage")
+    with pytest.raises(GanLibError, match="none of the 1"):
+        prepare_folder(tmp_path, 32, workers=1)
+
+
+def test_sampler_batches_are_reproducible_and_cover_each_epoch():
+    images = torch.arange(40, dtype=torch.uint8).view(40, 1, 1, 1).expand(40, 3, 2, 2).contiguous()
+    sampler = BatchSampler(images, 8, seed=1, flip=False)
+    again = BatchSampler(images, 8, seed=1, flip=False)
+    assert torch.equal(sampler.batch(3), again.batch(3))
+    seen = torch.cat([sampler.batch(step)[:, 0, 0, 0] for step in range(5)])
+    assert sorted(((seen + 1) * 127.5).round().int().tolist()) == list(range(40))
+    assert not torch.equal(sampler.batch(5), sampler.batch(0))  # the next epoch is reshuffled
+    assert seen.min() >= -1 and seen.max() <= 1
+
+
+def test_sampler_flips_about_half_the_images():
+    image = torch.zeros(1, 3, 4, 4, dtype=torch.uint8)
+    image[..., 0] = 255  # a white left column
+    sampler = BatchSampler(image.expand(400, 3, 4, 4), 400, seed=0)
+    flipped = (sampler.batch(0)[:, 0, 0, 3] > 0).float().mean()
+    assert 0.4 < flipped < 0.6
+
+
+def test_too_few_images_for_a_batch_is_a_clear_error():
+    with pytest.raises(GanLibError, match="lower --batch-size"):
+        BatchSampler(torch.zeros(4, 3, 2, 2, dtype=torch.uint8), 8, seed=0)
+

@@ -1,0 +1,122 @@
+import csv
+
+import pytest
+import torch
+from conftest import same_tensors
+from PIL import Image
+
+import gan_lib.train as train
+from gan_lib.errors import GanLibError
+from gan_lib.train import Trainer, TrainingDiverged, load_generator, read_checkpoint
+
+
+def test_a_short_run_changes_G_and_records_history(tiny_cfg, tiny_data):
+    trainer = Trainer(tiny_cfg, tiny_data, device="cpu")
+    before = {k: v.clone() for k, v in trainer.G.state_dict().items()}
+    history = trainer.fit(6, progress=False)
+    assert not same_tensors(before, trainer.G.state_dict())
+    assert [h["step"] for h in history] == [1, 2, 3, 4, 5, 6]
+    assert all(0 < h["d_real"] < 1 and 0 < h["d_fake"] < 1 and h["loss_d"] > 0 for h in history)
+
+
+def test_same_seed_same_weights(tiny_cfg, tiny_data):
+    a, b = Trainer(tiny_cfg, tiny_data, device="cpu"), Trainer(tiny_cfg, tiny_data, device="cpu")
+    a.fit(3, progress=False)
+    b.fit(3, progress=False)
+    assert same_tensors(a.G.state_dict(), b.G.state_dict()) and same_tensors(a.D.state_dict(), b.D.state_dict())
+
+
+def test_label_smoothing_changes_the_run(tiny_cfg, tiny_data):
+    from dataclasses import replace
+
+    a, b = Trainer(tiny_cfg, tiny_data, device="cpu"), Trainer(replace(tiny_cfg, label_smoothing=0.1), tiny_data,
+                                                               device="cpu")
+    a.fit(2, progress=False)
+    b.fit(2, progress=False)
+    assert not same_tensors(a.D.state_dict(), b.D.state_dict())
+
+
+def test_run_writes_checkpoint_samples_history_and_reports(tiny_cfg, tiny_data, tmp_path):
+    Trainer(tiny_cfg, tiny_data, tmp_path, device="cpu").fit(8, progress=False)
+    assert sorted(p.name for p in (tmp_path / "samples").iterdir()) == ["step_0000004.png", "step_0000008.png"]
+    assert Image.open(tmp_path / "progress.gif").n_frames == 2
+    assert Image.open(tmp_path / "losses.png").size[0] > 0
+    rows = list(csv.DictReader(open(tmp_path / "history.csv")))
+    assert len(rows) == 8 and set(rows[0]) == {"step", "loss_d", "loss_g", "d_real", "d_fake"}
+    state = read_checkpoint(tmp_path / "checkpoint.pt")
+    assert state["step"] == 8 and state["config"]["g_width"] == 8
+
+
+def test_checkpoint_round_trip(tiny_cfg, tiny_data, tmp_path):
+    trainer = Trainer(tiny_cfg, tiny_data, tmp_path, device="cpu")
+    trainer.fit(4, progress=False)
+    restored = Trainer.resume(tmp_path / "checkpoint.pt", tiny_data, device="cpu")
+    assert restored.cfg == trainer.cfg and restored.step == 4 and restored.history == trainer.history
+    assert same_tensors(restored.G.state_dict(), trainer.G.state_dict())
+    assert same_tensors(restored.D.state_dict(), trainer.D.state_dict())
+    assert torch.equal(restored.fixed_noise, trainer.fixed_noise)
+    G, cfg = load_generator(tmp_path / "checkpoint.pt", "cpu")
+    assert cfg == trainer.cfg and not G.training
+    assert same_tensors(G.state_dict(), trainer.G.state_dict())
+
+
+def test_resume_equals_the_uninterrupted_run_bit_for_bit(tiny_cfg, tiny_data, tmp_path):
+    whole = Trainer(tiny_cfg, tiny_data, device="cpu")
+    whole.fit(10, progress=False)  # 8 steps per epoch: the run crosses an epoch boundary
+    first = Trainer(tiny_cfg, tiny_data, tmp_path, device="cpu")
+    first.fit(4, progress=False)
+    second = Trainer.resume(tmp_path / "checkpoint.pt", tiny_data, tmp_path, device="cpu")
+    second.fit(10, progress=False)
+    assert same_tensors(whole.G.state_dict(), second.G.state_dict())
+    assert same_tensors(whole.D.state_dict(), second.D.state_dict())
+    for a, b in ((whole.opt_g, second.opt_g), (whole.opt_d, second.opt_d)):
+        for sa, sb in zip(a.state_dict()["state"].values(), b.state_dict()["state"].values()):
+            assert same_tensors(sa, sb)
+    assert whole.history == second.history
+
+
+def test_nan_loss_stops_with_a_clear_error_and_keeps_the_last_good_checkpoint(tiny_cfg, tiny_data, tmp_path):
+    trainer = Trainer(tiny_cfg, tiny_data, tmp_path, device="cpu")
+    trainer.fit(4, progress=False)
+    good = {k: v.clone() for k, v in trainer.G.state_dict().items()}
+    with torch.no_grad():
+        next(trainer.D.parameters()).fill_(float("nan"))
+    with pytest.raises(TrainingDiverged, match=r"NaN or infinite at step 5.*checkpoint\.pt"):
+        trainer.fit(8, progress=False)
+    state = read_checkpoint(tmp_path / "checkpoint.pt")
+    assert state["step"] == 4 and same_tensors(state["generator"], good)
+
+
+def test_a_crash_while_saving_leaves_the_previous_checkpoint(tiny_cfg, tiny_data, tmp_path, monkeypatch):
+    trainer = Trainer(tiny_cfg, tiny_data, tmp_path, device="cpu")
+    trainer.fit(4, progress=False)
+
+    def dies_halfway(obj, f):
+        f.write(b"half a checkpoint")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(train.torch, "save", dies_halfway)
+    with pytest.raises(KeyboardInterrupt):
+        trainer.fit(8, progress=False)
+    assert read_checkpoint(tmp_path / "checkpoint.pt")["step"] == 4
+
+
+def test_foreign_or_missing_checkpoints_are_clear_errors(tmp_path):
+    with pytest.raises(GanLibError, match="no checkpoint at"):
+        read_checkpoint(tmp_path / "none.pt")
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(GanLibError, match="not a readable gan_lib checkpoint"):
+        read_checkpoint(tmp_path / "junk.pt")
+    torch.save({"weights": torch.zeros(1)}, tmp_path / "other.pt")
+    with pytest.raises(GanLibError, match="not a gan_lib checkpoint"):
+        read_checkpoint(tmp_path / "other.pt")
+
+
+def test_wrong_image_size_or_missing_gpu_are_clear_errors(tiny_cfg, tiny_data):
+    from dataclasses import replace
+
+    with pytest.raises(GanLibError, match="32 px but the config asks for 64 px"):
+        Trainer(replace(tiny_cfg, image_size=64), tiny_data, device="cpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(GanLibError, match="no CUDA GPU"):
+            Trainer(tiny_cfg, tiny_data, device="cuda")

@@ -1,0 +1,39 @@
+import torch
+from PIL import Image
+
+from gan_lib.viz import grid, interpolate, make_gif, plot_history, save_grid, to_uint8
+
+
+def test_to_uint8_maps_the_range_ends():
+    assert to_uint8(torch.tensor([-1.0, 0.0, 1.0, 3.0])).tolist() == [0, 128, 255, 255]
+
+
+def test_grid_and_saved_png(tmp_path):
+    images = torch.rand(10, 3, 32, 32) * 2 - 1
+    picture = grid(images)
+    assert picture.dtype == torch.uint8 and picture.shape == (3, 3 * 34 + 2, 4 * 34 + 2)  # 4 columns, 3 rows
+    path = save_grid(images, tmp_path / "a" / "grid.png")
+    assert Image.open(path).size == (138, 104)
+
+
+def test_gif_has_every_frame(tmp_path):
+    frames = [torch.full((3, 16, 16), v) for v in (-1.0, 0.0, 1.0)]
+    path = make_gif(frames, tmp_path / "p.gif")
+    assert Image.open(path).n_frames == 3
+    assert make_gif([], tmp_path / "none.gif") is None
+
+
+def test_interpolation_endpoints_and_slerp_norm():
+    a, b = torch.randn(100), torch.randn(100)
+    for spherical in (True, False):
+        path = interpolate(a, b, 5, spherical)
+        assert path.shape == (5, 100)
+        assert torch.allclose(path[0], a, atol=1e-4) and torch.allclose(path[-1], b, atol=1e-4)
+    middle_lerp, middle_slerp = interpolate(a, b, 3, False)[1], interpolate(a, b, 3, True)[1]
+    assert middle_slerp.norm() > middle_lerp.norm()  # slerp does not cut through the low-norm centre
+
+
+def test_history_plot_is_written(tmp_path):
+    history = [{"step": i, "loss_d": 1.0, "loss_g": 2.0, "d_real": 0.6, "d_fake": 0.3} for i in range(1, 30)]
+    plot_history(history, tmp_path / "losses.png")
+    assert Image.open(tmp_path / "losses.png").size[0] > 500
