@@ -10,6 +10,8 @@ from pathlib import Path
 from .config import Config
 from .errors import GanLibError
 
+DATA_HELP = "'synthetic', a Kaggle dataset (anime-faces, anime-faces-64, comic-faces) or a folder of images"
+
 
 def _add_config_options(parser: argparse.ArgumentParser) -> None:
     """One --option per Config field, defaulting to None so that a resumed run can tell what was given."""
@@ -28,7 +30,8 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     train = commands.add_parser("train", help="train a DCGAN and write checkpoint, samples and history")
-    train.add_argument("--data", required=True, help="'synthetic' or a folder of images")
+    train.add_argument("--data", required=True, help=DATA_HELP)
+    train.add_argument("--drop-duplicates", action="store_true", help="train on one copy of byte-identical files")
     train.add_argument("--out", required=True, type=Path, help="run folder")
     length = train.add_mutually_exclusive_group()
     length.add_argument("--steps", type=int, help="total training steps (default: 5 epochs)")
@@ -46,9 +49,10 @@ def _parser() -> argparse.ArgumentParser:
     generate.add_argument("--seed", type=int, default=0)
     generate.add_argument("--device", default="auto")
 
-    prepare = commands.add_parser("prepare", help="decode a folder once into the uint8 cache")
-    prepare.add_argument("--data", required=True, help="a folder of images")
+    prepare = commands.add_parser("prepare", help="download if needed, build the uint8 cache, print a data summary")
+    prepare.add_argument("--data", required=True, help=DATA_HELP)
     prepare.add_argument("--image-size", type=int, default=64)
+    prepare.add_argument("--drop-duplicates", action="store_true", help="count byte-identical files once")
     return parser
 
 
@@ -70,7 +74,7 @@ def _train(args: argparse.Namespace) -> None:
         raise GanLibError(f"{checkpoint} already exists: pass --resume to continue it, or choose a new --out folder")
     else:
         cfg = Config(**given)
-    data = load_images(args.data, cfg.image_size, args.synthetic_count)
+    data = load_images(args.data, cfg.image_size, args.synthetic_count, args.drop_duplicates)
     if args.resume:
         trainer = Trainer.resume(checkpoint, data, args.out, args.device)
     else:
@@ -98,12 +102,13 @@ def _generate(args: argparse.Namespace) -> None:
 
 
 def _prepare(args: argparse.Namespace) -> None:
-    from .data import prepare_folder
+    from .data import describe, load_images
 
-    data = prepare_folder(args.data, Config(image_size=args.image_size).image_size)
-    s = data.summary
-    print(f"{s['images']} images of {s['image_size']} px from {s['files']} files under {s['source']} "
-          f"({len(s['unreadable'])} unreadable)")
+    if args.data == "synthetic":
+        raise GanLibError("the synthetic faces are drawn on the fly and need no preparing: train with --data synthetic")
+    data = load_images(args.data, Config(image_size=args.image_size).image_size, drop_duplicates=args.drop_duplicates)
+    print(describe(data.summary))
+    print(f"training set: {len(data)} images")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -46,8 +46,8 @@ def find_images(root: str | Path) -> list[Path]:
     """Every image file below root, recursively, in a stable order; a clear error if there is none."""
     root = Path(root).expanduser()
     if not root.is_dir():
-        raise GanLibError(f"no folder at {root}: pass a folder of images, a dataset name, or --data synthetic "
-                          "to try without downloading")
+        raise GanLibError(f"no folder at {root}: pass a folder of images, a dataset name (anime-faces, "
+                          "anime-faces-64, comic-faces), or --data synthetic to try without downloading")
     paths = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
     if not paths:
         raise GanLibError(f"no images found under {root}: expected {'/'.join(sorted(IMAGE_EXTENSIONS))} files; "
@@ -99,18 +99,33 @@ def _listing_key(root: Path, paths: list[Path], size: int) -> tuple[str, str]:
     return folder, listing.hexdigest()
 
 
-def prepare_folder(root: str | Path, size: int = 64, workers: int | None = None) -> ImageSet:
-    """Decode, crop and resize every image under root once; later calls reload the cache in about a second."""
+def prepare_folder(root: str | Path, size: int = 64, workers: int | None = None,
+                   drop_duplicates: bool = False) -> ImageSet:
+    """Decode, crop and resize every image under root once; later calls reload the cache in about a second.
+
+    drop_duplicates keeps only the first of each set of byte-identical files.
+    """
     root = Path(root).expanduser()
     paths = find_images(root)
     folder_key, listing_key = _listing_key(root, paths, size)
     stem = cache_dir() / f"{root.resolve().name}-{size}px-{folder_key}"
     array_file, summary_file = Path(f"{stem}-{listing_key}.npy"), Path(f"{stem}-{listing_key}.json")
     if array_file.exists() and summary_file.exists():
-        summary = json.loads(summary_file.read_text())
-        return ImageSet(torch.from_numpy(np.load(array_file)), str(root), summary)
+        images, summary = torch.from_numpy(np.load(array_file)), json.loads(summary_file.read_text())
+    else:
+        images, summary = _build_cache(root, paths, size, workers or os.cpu_count() or 1)
+        _save_cache(stem, array_file, summary_file, images.numpy(), summary)
+    first_of_digest: dict[str, int] = {}
+    for i, digest in enumerate(summary["digests"]):
+        first_of_digest.setdefault(digest, i)
+    summary["duplicates"] = len(summary["digests"]) - len(first_of_digest)
+    summary["duplicates_dropped"] = drop_duplicates
+    if drop_duplicates and summary["duplicates"]:
+        images = images[sorted(first_of_digest.values())]
+    return ImageSet(images, str(root), summary)
 
-    workers = workers or os.cpu_count() or 1
+
+def _build_cache(root: Path, paths: list[Path], size: int, workers: int) -> tuple[torch.Tensor, dict]:
     chunk = max(16, min(512, len(paths) // (4 * workers) + 1))
     jobs = [([str(p) for p in paths[i:i + chunk]], size) for i in range(0, len(paths), chunk)]
     results = []
@@ -118,15 +133,14 @@ def prepare_folder(root: str | Path, size: int = 64, workers: int | None = None)
         for part in pool.map(_decode_files, jobs):
             results += part
             bar.update(len(part))
-
     kept = [i for i, r in enumerate(results) if r[0] is not None]
     if not kept:
         raise GanLibError(f"none of the {len(paths)} image files under {root} could be decoded")
-    images = np.stack([results[i][0] for i in kept]).transpose(0, 3, 1, 2)
-    unreadable = [str(paths[i].relative_to(root)) for i, r in enumerate(results) if r[0] is None]
+    unreadable = [paths[i].relative_to(root).as_posix() for i, r in enumerate(results) if r[0] is None]
     if unreadable:
         warnings.warn(f"skipped {len(unreadable)} unreadable file(s) under {root}, e.g. {unreadable[0]}",
-                      stacklevel=2)
+                      stacklevel=3)
+    images = np.ascontiguousarray(np.stack([results[i][0] for i in kept]).transpose(0, 3, 1, 2))
     summary = {
         "source": str(root.resolve()),
         "image_size": size,
@@ -137,8 +151,24 @@ def prepare_folder(root: str | Path, size: int = 64, workers: int | None = None)
         "modes": dict(Counter(results[i][3] for i in kept)),
         "digests": [results[i][1] for i in kept],
     }
-    _save_cache(stem, array_file, summary_file, np.ascontiguousarray(images), summary)
-    return ImageSet(torch.from_numpy(np.ascontiguousarray(images)), str(root), summary)
+    return torch.from_numpy(images), summary
+
+
+def describe(summary: dict) -> str:
+    """A few lines on a prepared folder: counts, original sizes, modes, duplicates, unreadable files."""
+    sizes = np.array(summary["original_sizes"])
+    sides = sizes.min(1)
+    lines = [
+        f"{summary['files']} files under {summary['source']}: {summary['images']} images prepared at "
+        f"{summary['image_size']} px, {len(summary['unreadable'])} unreadable"
+        + (f" (e.g. {summary['unreadable'][0]})" if summary["unreadable"] else ""),
+        f"original shorter side: min {sides.min()}, median {int(np.median(sides))}, max {sides.max()} px; "
+        f"aspect ratio (w/h) {np.min(sizes[:, 0] / sizes[:, 1]):.2f} to {np.max(sizes[:, 0] / sizes[:, 1]):.2f}",
+        "modes: " + ", ".join(f"{mode} {n}" for mode, n in sorted(summary["modes"].items())),
+        f"exact duplicates (byte-identical files): {summary['duplicates']}"
+        + (" (dropped)" if summary["duplicates_dropped"] else " (kept; drop them with --drop-duplicates)"),
+    ]
+    return "\n".join(lines)
 
 
 def _save_cache(stem: Path, array_file: Path, summary_file: Path, images: np.ndarray, summary: dict) -> None:
@@ -162,11 +192,16 @@ def synthetic_set(size: int = 64, count: int = SYNTHETIC_COUNT, seed: int = 0) -
     return ImageSet(images, "synthetic", {"images": count, "image_size": size, "attributes": attributes})
 
 
-def load_images(data: str | Path, size: int = 64, count: int = SYNTHETIC_COUNT) -> ImageSet:
-    """Resolve --data: 'synthetic' or a folder of images."""
+def load_images(data: str | Path, size: int = 64, count: int = SYNTHETIC_COUNT,
+                drop_duplicates: bool = False) -> ImageSet:
+    """Resolve --data: 'synthetic', a named Kaggle dataset (downloaded if need be), or a folder of images."""
+    from .datasets import NAMED_DATASETS, locate
+
     if str(data) == "synthetic":
         return synthetic_set(size, count)
-    return prepare_folder(data, size)
+    if str(data) in NAMED_DATASETS and not Path(data).exists():
+        return prepare_folder(locate(str(data)), size, drop_duplicates=drop_duplicates)
+    return prepare_folder(data, size, drop_duplicates=drop_duplicates)
 
 
 class BatchSampler:

@@ -51,7 +51,9 @@ def test_prepare_reports_the_images(tmp_path, capsys):
     for i in range(3):
         Image.new("RGB", (40 + i, 50), (i * 50, 0, 0)).save(tmp_path / f"{i}.png")
     assert main(["prepare", "--data", str(tmp_path), "--image-size", "32"]) == 0
-    assert "3 images of 32 px from 3 files" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "3 files under" in out and "3 images prepared at 32 px, 0 unreadable" in out
+    assert "exact duplicates (byte-identical files): 0" in out
 
 
 def test_module_entry_point_exits_nonzero_without_traceback(tmp_path):
@@ -59,5 +61,6 @@ def test_module_entry_point_exits_nonzero_without_traceback(tmp_path):
                              str(tmp_path / "run")], capture_output=True, text=True)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
-    assert result.stderr.strip() == f"error: no folder at {tmp_path / 'nope'}: pass a folder of images, a dataset " \
-                                    "name, or --data synthetic to try without downloading"
+    assert result.stderr.strip() == (f"error: no folder at {tmp_path / 'nope'}: pass a folder of images, a dataset "
+                                     "name (anime-faces, anime-faces-64, comic-faces), or --data synthetic to try "
+                                     "without downloading")
