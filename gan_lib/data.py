@@ -42,17 +42,40 @@ class ImageSet:
         return len(self.images)
 
 
-def find_images(root: str | Path) -> list[Path]:
-    """Every image file below root, recursively, in a stable order; a clear error if there is none."""
-    root = Path(root).expanduser()
+def _scan(root: Path) -> list[tuple[str, int, int]]:
+    """(path relative to root, size, mtime_ns) of every image file below root, recursively, sorted.
+
+    Plain strings and os.scandir: a folder of 63k files is listed in a fraction of a second.
+    """
+    found, folders = [], [""]
+    while folders:
+        folder = folders.pop()
+        with os.scandir(root / folder) as entries:
+            for entry in entries:
+                relative = f"{folder}/{entry.name}" if folder else entry.name
+                if entry.is_dir(follow_symlinks=False):
+                    folders.append(relative)
+                elif os.path.splitext(entry.name)[1].lower() in IMAGE_EXTENSIONS and entry.is_file():
+                    st = entry.stat()
+                    found.append((relative, st.st_size, st.st_mtime_ns))
+    return sorted(found)
+
+
+def _scan_images(root: Path) -> list[tuple[str, int, int]]:
     if not root.is_dir():
         raise GanLibError(f"no folder at {root}: pass a folder of images, a dataset name (anime-faces, "
                           "anime-faces-64, comic-faces), or --data synthetic to try without downloading")
-    paths = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
-    if not paths:
+    files = _scan(root)
+    if not files:
         raise GanLibError(f"no images found under {root}: expected {'/'.join(sorted(IMAGE_EXTENSIONS))} files; "
                           "pass --data synthetic to try without downloading")
-    return paths
+    return files
+
+
+def find_images(root: str | Path) -> list[Path]:
+    """Every image file below root, recursively, in a stable order; a clear error if there is none."""
+    root = Path(root).expanduser()
+    return [root / relative for relative, _, _ in _scan_images(root)]
 
 
 def decode_image(data: bytes, size: int) -> tuple[np.ndarray, tuple[int, int], str]:
@@ -64,38 +87,38 @@ def decode_image(data: bytes, size: int) -> tuple[np.ndarray, tuple[int, int], s
             rgba = image.convert("RGBA")
             image = Image.new("RGB", rgba.size, (255, 255, 255))
             image.paste(rgba, mask=rgba.getchannel("A"))  # transparent parts become white
-        else:
+        elif image.mode != "RGB":
             image = image.convert("RGB")
         w, h = image.size
         side = min(w, h)
         box = ((w - side) / 2, (h - side) / 2, (w + side) / 2, (h + side) / 2)
-        resized = image.resize((size, size), Image.Resampling.LANCZOS, box=box)
+        resized = image.resize((size, size), Image.Resampling.BILINEAR, box=box)  # antialiased when shrinking
     return np.asarray(resized), original_size, mode
 
 
-def _decode_files(args: tuple[list[str], int]) -> list[tuple[np.ndarray | None, str, tuple[int, int], str]]:
-    """Worker: decode a chunk of files; an unreadable one gives None instead of an array."""
+def _decode_files(args: tuple[list[str], int]) -> tuple[np.ndarray, list[tuple[bool, str, tuple[int, int], str]]]:
+    """Worker: decode a chunk of files into (k, 3, S, S) uint8 and (decoded?, digest, size, mode) for each file."""
     paths, size = args
-    results = []
+    arrays, info = [], []
     for path in paths:
-        data = Path(path).read_bytes()
-        digest = hashlib.blake2b(data, digest_size=16).hexdigest()
         try:
+            data = Path(path).read_bytes()
+            digest = hashlib.blake2b(data, digest_size=16).hexdigest()
             array, original_size, mode = decode_image(data, size)
         except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
-            results.append((None, digest, (0, 0), ""))
+            info.append((False, "", (0, 0), ""))
             continue
-        results.append((array, digest, original_size, mode))
-    return results
+        arrays.append(array)
+        info.append((True, digest, original_size, mode))
+    stacked = np.stack(arrays).transpose(0, 3, 1, 2) if arrays else np.empty((0, 3, size, size), np.uint8)
+    return np.ascontiguousarray(stacked), info
 
 
-def _listing_key(root: Path, paths: list[Path], size: int) -> tuple[str, str]:
+def _listing_key(root: Path, files: list[tuple[str, int, int]], size: int) -> tuple[str, str]:
     """(key of folder and size, key of the exact file list): a changed file list means a stale cache."""
     folder = hashlib.blake2b(f"{root.resolve()}|{size}|{CACHE_VERSION}".encode(), digest_size=8).hexdigest()
     listing = hashlib.blake2b(digest_size=8)
-    for p in paths:
-        st = p.stat()
-        listing.update(f"{p.relative_to(root)}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+    listing.update("".join(f"{relative}|{file_size}|{mtime}\n" for relative, file_size, mtime in files).encode())
     return folder, listing.hexdigest()
 
 
@@ -106,14 +129,17 @@ def prepare_folder(root: str | Path, size: int = 64, workers: int | None = None,
     drop_duplicates keeps only the first of each set of byte-identical files.
     """
     root = Path(root).expanduser()
-    paths = find_images(root)
-    folder_key, listing_key = _listing_key(root, paths, size)
+    files = _scan_images(root)
+    relative_paths = [relative for relative, _, _ in files]
+    folder_key, listing_key = _listing_key(root, files, size)
     stem = cache_dir() / f"{root.resolve().name}-{size}px-{folder_key}"
     array_file, summary_file = Path(f"{stem}-{listing_key}.npy"), Path(f"{stem}-{listing_key}.json")
     if array_file.exists() and summary_file.exists():
-        images, summary = torch.from_numpy(np.load(array_file)), json.loads(summary_file.read_text())
+        # copy-on-write memory map: ready at once, pages are read when training first touches them
+        images = torch.from_numpy(np.load(array_file, mmap_mode="c"))
+        summary = json.loads(summary_file.read_text())
     else:
-        images, summary = _build_cache(root, paths, size, workers or os.cpu_count() or 1)
+        images, summary = _build_cache(root, relative_paths, size, workers or os.cpu_count() or 1)
         _save_cache(stem, array_file, summary_file, images.numpy(), summary)
     first_of_digest: dict[str, int] = {}
     for i, digest in enumerate(summary["digests"]):
@@ -125,31 +151,32 @@ def prepare_folder(root: str | Path, size: int = 64, workers: int | None = None,
     return ImageSet(images, str(root), summary)
 
 
-def _build_cache(root: Path, paths: list[Path], size: int, workers: int) -> tuple[torch.Tensor, dict]:
+def _build_cache(root: Path, paths: list[str], size: int, workers: int) -> tuple[torch.Tensor, dict]:
     chunk = max(16, min(512, len(paths) // (4 * workers) + 1))
-    jobs = [([str(p) for p in paths[i:i + chunk]], size) for i in range(0, len(paths), chunk)]
-    results = []
+    jobs = [([str(root / p) for p in paths[i:i + chunk]], size) for i in range(0, len(paths), chunk)]
+    parts, info = [], []
     with ProcessPoolExecutor(workers) as pool, tqdm(total=len(paths), desc="preparing", unit="img") as bar:
-        for part in pool.map(_decode_files, jobs):
-            results += part
-            bar.update(len(part))
-    kept = [i for i, r in enumerate(results) if r[0] is not None]
+        for images, chunk_info in pool.map(_decode_files, jobs):
+            parts.append(images)
+            info += chunk_info
+            bar.update(len(chunk_info))
+    kept = [i for i, (ok, *_) in enumerate(info) if ok]
     if not kept:
         raise GanLibError(f"none of the {len(paths)} image files under {root} could be decoded")
-    unreadable = [paths[i].relative_to(root).as_posix() for i, r in enumerate(results) if r[0] is None]
+    unreadable = [paths[i] for i, (ok, *_) in enumerate(info) if not ok]
     if unreadable:
         warnings.warn(f"skipped {len(unreadable)} unreadable file(s) under {root}, e.g. {unreadable[0]}",
                       stacklevel=3)
-    images = np.ascontiguousarray(np.stack([results[i][0] for i in kept]).transpose(0, 3, 1, 2))
+    images = np.concatenate(parts)
     summary = {
         "source": str(root.resolve()),
         "image_size": size,
         "files": len(paths),
         "images": len(kept),
         "unreadable": unreadable,
-        "original_sizes": [results[i][2] for i in kept],
-        "modes": dict(Counter(results[i][3] for i in kept)),
-        "digests": [results[i][1] for i in kept],
+        "original_sizes": [info[i][2] for i in kept],
+        "modes": dict(Counter(info[i][3] for i in kept)),
+        "digests": [info[i][1] for i in kept],
     }
     return torch.from_numpy(images), summary
 
