@@ -15,13 +15,14 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
+from torchvision.io import decode_jpeg
 from tqdm.auto import tqdm
 
 from .config import derive_seed
 from .errors import GanLibError
 
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 SYNTHETIC_COUNT = 10_000
 
 
@@ -78,27 +79,48 @@ def find_images(root: str | Path) -> list[Path]:
     return [root / relative for relative, _, _ in _scan_images(root)]
 
 
-def decode_image(data: bytes, size: int) -> tuple[np.ndarray, tuple[int, int], str]:
-    """Encoded bytes -> (size, size, 3) uint8 centre crop, the original (width, height) and mode."""
+def _jpeg_fast(data: bytes) -> Image.Image | None:
+    """RGB and greyscale JPEGs through torchvision's libjpeg-turbo (about 1.7x PIL's speed on small faces)."""
+    try:
+        x = decode_jpeg(torch.frombuffer(bytearray(data), dtype=torch.uint8))
+    except RuntimeError:  # truncated or unusual: PIL decodes it or names the problem
+        return None
+    if x.shape[0] == 3:
+        return Image.fromarray(x.permute(1, 2, 0).numpy())
+    return Image.fromarray(x[0].numpy()) if x.shape[0] == 1 else None  # CMYK goes through PIL
+
+
+def _open(data: bytes, size: int) -> tuple[Image.Image, tuple[int, int], str]:
+    """(the image, at least size px on its shorter side, its original (width, height), its original mode)."""
+    if data[:3] == b"\xff\xd8\xff" and (image := _jpeg_fast(data)) is not None:
+        return image, image.size, image.mode
     with Image.open(io.BytesIO(data)) as image:
         original_size, mode = image.size, image.mode
-        image.draft("RGB", (size, size))  # JPEG: decode at the smallest scale that is still >= size
-        if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
-            rgba = image.convert("RGBA")
-            image = Image.new("RGB", rgba.size, (255, 255, 255))
-            image.paste(rgba, mask=rgba.getchannel("A"))  # transparent parts become white
-        elif image.mode != "RGB":
-            image = image.convert("RGB")
-        w, h = image.size
-        side = min(w, h)
-        box = ((w - side) / 2, (h - side) / 2, (w + side) / 2, (h + side) / 2)
-        resized = image.resize((size, size), Image.Resampling.BILINEAR, box=box)  # antialiased when shrinking
-    return np.asarray(resized), original_size, mode
+        image.draft(image.mode, (size, size))  # JPEG: decode at the smallest scale that is still >= size
+        image.load()
+        return image.copy(), original_size, mode
+
+
+def decode_image(data: bytes, size: int) -> tuple[np.ndarray, tuple[int, int], str]:
+    """Encoded bytes -> (size, size, 3) uint8 centre crop (transparency on white), original (width, height), mode."""
+    image, original_size, mode = _open(data, size)
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        image = Image.new("RGB", rgba.size, (255, 255, 255))
+        image.paste(rgba, mask=rgba.getchannel("A"))
+    elif image.mode != "RGB":
+        image = image.convert("RGB")
+    w, h = image.size
+    side = min(w, h)
+    box = ((w - side) / 2, (h - side) / 2, (w + side) / 2, (h + side) / 2)
+    # Pillow's filters widen their support when shrinking, so this is antialiased
+    return np.asarray(image.resize((size, size), Image.Resampling.BILINEAR, box=box)), original_size, mode
 
 
 def _decode_files(args: tuple[list[str], int]) -> tuple[np.ndarray, list[tuple[bool, str, tuple[int, int], str]]]:
     """Worker: decode a chunk of files into (k, 3, S, S) uint8 and (decoded?, digest, size, mode) for each file."""
     paths, size = args
+    torch.set_num_threads(1)  # one process per core already
     arrays, info = [], []
     for path in paths:
         try:
@@ -124,23 +146,31 @@ def _listing_key(root: Path, files: list[tuple[str, int, int]], size: int) -> tu
 
 def prepare_folder(root: str | Path, size: int = 64, workers: int | None = None,
                    drop_duplicates: bool = False) -> ImageSet:
-    """Decode, crop and resize every image under root once; later calls reload the cache in about a second.
+    """Decode, crop and resize every image under root once; later calls reload the cache in well under a second.
 
     drop_duplicates keeps only the first of each set of byte-identical files.
     """
     root = Path(root).expanduser()
     files = _scan_images(root)
-    relative_paths = [relative for relative, _, _ in files]
     folder_key, listing_key = _listing_key(root, files, size)
     stem = cache_dir() / f"{root.resolve().name}-{size}px-{folder_key}"
-    array_file, summary_file = Path(f"{stem}-{listing_key}.npy"), Path(f"{stem}-{listing_key}.json")
-    if array_file.exists() and summary_file.exists():
-        # copy-on-write memory map: ready at once, pages are read when training first touches them
-        images = torch.from_numpy(np.load(array_file, mmap_mode="c"))
-        summary = json.loads(summary_file.read_text())
+    array_file, summary_file = Path(f"{stem}-{listing_key}.u8"), Path(f"{stem}-{listing_key}.json")
+    if not (array_file.exists() and summary_file.exists()):
+        stem.parent.mkdir(parents=True, exist_ok=True)
+        for stale in stem.parent.glob(f"{stem.name}-*"):
+            stale.unlink()
+        tmp = array_file.with_name(array_file.name + ".tmp")
+        with open(tmp, "wb") as out:
+            summary = _build_cache(root, [relative for relative, _, _ in files], size, workers or os.cpu_count() or 1,
+                                   out)
+        os.replace(tmp, array_file)  # the summary is written last: without it, the cache does not count
+        summary_file.with_name(summary_file.name + ".tmp").write_text(json.dumps(summary))
+        os.replace(summary_file.with_name(summary_file.name + ".tmp"), summary_file)
     else:
-        images, summary = _build_cache(root, relative_paths, size, workers or os.cpu_count() or 1)
-        _save_cache(stem, array_file, summary_file, images.numpy(), summary)
+        summary = json.loads(summary_file.read_text())
+    # copy-on-write memory map: ready at once, pages are read when training first touches them
+    shape = (summary["images"], 3, size, size)
+    images = torch.from_numpy(np.memmap(array_file, np.uint8, mode="c", shape=shape))
     first_of_digest: dict[str, int] = {}
     for i, digest in enumerate(summary["digests"]):
         first_of_digest.setdefault(digest, i)
@@ -151,13 +181,14 @@ def prepare_folder(root: str | Path, size: int = 64, workers: int | None = None,
     return ImageSet(images, str(root), summary)
 
 
-def _build_cache(root: Path, paths: list[str], size: int, workers: int) -> tuple[torch.Tensor, dict]:
+def _build_cache(root: Path, paths: list[str], size: int, workers: int, out) -> dict:
+    """Decode in worker processes, writing each chunk of images to `out` as it arrives; returns the summary."""
     chunk = max(16, min(512, len(paths) // (4 * workers) + 1))
     jobs = [([str(root / p) for p in paths[i:i + chunk]], size) for i in range(0, len(paths), chunk)]
-    parts, info = [], []
+    info = []
     with ProcessPoolExecutor(workers) as pool, tqdm(total=len(paths), desc="preparing", unit="img") as bar:
         for images, chunk_info in pool.map(_decode_files, jobs):
-            parts.append(images)
+            out.write(images.data)
             info += chunk_info
             bar.update(len(chunk_info))
     kept = [i for i, (ok, *_) in enumerate(info) if ok]
@@ -167,8 +198,7 @@ def _build_cache(root: Path, paths: list[str], size: int, workers: int) -> tuple
     if unreadable:
         warnings.warn(f"skipped {len(unreadable)} unreadable file(s) under {root}, e.g. {unreadable[0]}",
                       stacklevel=3)
-    images = np.concatenate(parts)
-    summary = {
+    return {
         "source": str(root.resolve()),
         "image_size": size,
         "files": len(paths),
@@ -178,7 +208,6 @@ def _build_cache(root: Path, paths: list[str], size: int, workers: int) -> tuple
         "modes": dict(Counter(info[i][3] for i in kept)),
         "digests": [info[i][1] for i in kept],
     }
-    return torch.from_numpy(images), summary
 
 
 def describe(summary: dict) -> str:
@@ -196,19 +225,6 @@ def describe(summary: dict) -> str:
         + (" (dropped)" if summary["duplicates_dropped"] else " (kept; drop them with --drop-duplicates)"),
     ]
     return "\n".join(lines)
-
-
-def _save_cache(stem: Path, array_file: Path, summary_file: Path, images: np.ndarray, summary: dict) -> None:
-    """Write atomically and remove stale caches of the same folder and size."""
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    for old in stem.parent.glob(f"{stem.name}-*"):
-        old.unlink(missing_ok=True)
-    tmp = array_file.with_suffix(".tmp.npy")
-    np.save(tmp, images)
-    os.replace(tmp, array_file)
-    tmp = summary_file.with_suffix(".tmp")
-    tmp.write_text(json.dumps(summary))
-    os.replace(tmp, summary_file)
 
 
 def synthetic_set(size: int = 64, count: int = SYNTHETIC_COUNT, seed: int = 0) -> ImageSet:

@@ -72,7 +72,7 @@ def test_a_changed_folder_rebuilds_the_cache(messy_folder):
     _save(messy_folder / "new.png", Image.new("RGB", (50, 50)), "PNG")
     with pytest.warns(UserWarning):
         assert len(prepare_folder(messy_folder, 32)) == 8
-    assert len(list(data.cache_dir().glob("*.npy"))) == 1  # the stale cache is gone
+    assert len(list(data.cache_dir().glob("*.u8"))) == 1  # the stale cache is gone
 
 
 def test_missing_and_empty_folders_are_clear_errors(tmp_path):
