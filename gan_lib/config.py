@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import sys
 from dataclasses import asdict, dataclass, fields
+from pathlib import Path
 
 from .errors import GanLibError
 
@@ -57,3 +60,48 @@ class Config:
         """Build from a dict, ignoring keys this version does not know (older or newer checkpoints)."""
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in values.items() if k in known})
+
+
+def tiny_mode() -> bool:
+    """GAN_LIB_TINY=1 (set by CI and the test command): notebooks use a tiny synthetic subset and a few steps."""
+    return os.environ.get("GAN_LIB_TINY", "") not in ("", "0")
+
+
+def on_colab() -> bool:
+    return "google.colab" in sys.modules
+
+
+@dataclass
+class CourseSettings:
+    """What the notebooks train on and where they keep the run, in one place for all of them."""
+
+    data: str  # 'synthetic', a dataset name or a folder
+    config: Config
+    steps: int
+    run_dir: Path
+    synthetic_count: int = 10_000
+
+    @property
+    def img_dir(self) -> Path:
+        """The repository's img/ when a notebook runs inside it (not in tiny mode), else the run folder's img/."""
+        repo_img = Path(__file__).resolve().parent.parent / "img"
+        return repo_img if repo_img.is_dir() and not tiny_mode() else self.run_dir / "img"
+
+
+def course_settings(drive: bool = False) -> CourseSettings:
+    """Tiny under GAN_LIB_TINY=1; else the real dataset ($GAN_LIB_DATA, default anime-faces) and a real length.
+
+    drive=True on Colab keeps the run on Google Drive, so that it survives a disconnected runtime.
+    """
+    if tiny_mode():
+        cfg = Config(image_size=32, g_width=16, d_width=16, batch_size=32, sample_every=10, checkpoint_every=20,
+                     log_every=5)
+        return CourseSettings("synthetic", cfg, steps=40, run_dir=Path("runs/course-tiny"), synthetic_count=512)
+    run_dir = Path(os.environ.get("GAN_LIB_RUN_DIR", "runs/course"))
+    if drive and on_colab():
+        from google.colab import drive as colab_drive
+
+        colab_drive.mount("/content/drive")
+        run_dir = Path("/content/drive/MyDrive/anime-face-gan") / run_dir.name
+    steps = int(os.environ.get("GAN_LIB_STEPS", "5000"))
+    return CourseSettings(os.environ.get("GAN_LIB_DATA", "anime-faces"), Config(), steps, run_dir)

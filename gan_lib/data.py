@@ -38,6 +38,7 @@ class ImageSet:
     images: torch.Tensor
     name: str
     summary: dict = field(default_factory=dict)
+    cache_file: Path | None = None  # the uint8 file behind `images`, for prepared folders
 
     def __len__(self) -> int:
         return len(self.images)
@@ -178,7 +179,7 @@ def prepare_folder(root: str | Path, size: int = 64, workers: int | None = None,
     summary["duplicates_dropped"] = drop_duplicates
     if drop_duplicates and summary["duplicates"]:
         images = images[sorted(first_of_digest.values())]
-    return ImageSet(images, str(root), summary)
+    return ImageSet(images, str(root), summary, array_file)
 
 
 def _build_cache(root: Path, paths: list[str], size: int, workers: int, out) -> dict:
@@ -227,12 +228,39 @@ def describe(summary: dict) -> str:
     return "\n".join(lines)
 
 
+def duplicate_groups(summary: dict) -> list[list[int]]:
+    """Indices (into the prepared images, duplicates kept) of each set of byte-identical files, largest first."""
+    groups: dict[str, list[int]] = {}
+    for i, digest in enumerate(summary["digests"]):
+        groups.setdefault(digest, []).append(i)
+    return sorted((g for g in groups.values() if len(g) > 1), key=len, reverse=True)
+
+
+def channel_stats(images: torch.Tensor, batch: int = 4096) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-channel mean and standard deviation of uint8 images, in [0, 1] units."""
+    total = torch.zeros(3, dtype=torch.float64)
+    squares = torch.zeros(3, dtype=torch.float64)
+    for start in range(0, len(images), batch):
+        x = images[start:start + batch].to(torch.float64) / 255
+        total += x.sum((0, 2, 3))
+        squares += (x * x).sum((0, 2, 3))
+    count = images.shape[0] * images.shape[2] * images.shape[3]
+    mean = total / count
+    return mean.float(), (squares / count - mean * mean).sqrt().float()
+
+
 def synthetic_set(size: int = 64, count: int = SYNTHETIC_COUNT, seed: int = 0) -> ImageSet:
-    """The procedural faces as a dataset (drawing 10k takes a few seconds, so nothing is cached)."""
+    """The procedural faces as a dataset, with a summary like a folder's (drawing 10k takes seconds: no cache)."""
     from .synthetic import make_faces
 
     images, attributes = make_faces(count, size, seed)
-    return ImageSet(images, "synthetic", {"images": count, "image_size": size, "attributes": attributes})
+    summary = {
+        "source": f"synthetic faces (seed {seed})", "image_size": size, "files": count, "images": count,
+        "unreadable": [], "original_sizes": [(4 * size, 4 * size)] * count, "modes": {"RGB": count},
+        "digests": [hashlib.blake2b(image.numpy().tobytes(), digest_size=16).hexdigest() for image in images],
+        "duplicates": 0, "duplicates_dropped": False, "attributes": attributes,
+    }
+    return ImageSet(images, "synthetic", summary)
 
 
 def load_images(data: str | Path, size: int = 64, count: int = SYNTHETIC_COUNT,

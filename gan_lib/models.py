@@ -83,3 +83,30 @@ def build_models(cfg: Config, device: torch.device | str = "cpu") -> tuple[Gener
     """G and D for this config, seeded from cfg.seed so the same seed gives the same weights."""
     torch.manual_seed(cfg.seed)
     return Generator(cfg).to(device), Discriminator(cfg).to(device)
+
+
+def layer_summary(model: nn.Module, example: torch.Tensor) -> list[dict]:
+    """One row per layer that runs on `example`: name, type, output shape and parameter count."""
+    rows, hooks = [], []
+    for name, module in model.named_modules():
+        if not list(module.children()):
+            def record(m, inputs, output, name=name):
+                rows.append({"layer": name, "type": type(m).__name__, "output": tuple(output.shape[1:]),
+                             "parameters": sum(p.numel() for p in m.parameters())})
+            hooks.append(module.register_forward_hook(record))
+    try:
+        with torch.no_grad():
+            model.eval()(example)
+    finally:
+        model.train()
+        for hook in hooks:
+            hook.remove()
+    return rows
+
+
+def format_layers(rows: list[dict]) -> str:
+    """A plain-text table of layer_summary rows with the total parameter count."""
+    lines = [f"{'layer':<14}{'type':<18}{'output (C, H, W)':<20}{'parameters':>12}"]
+    lines += [f"{r['layer']:<14}{r['type']:<18}{str(r['output']):<20}{r['parameters']:>12,}" for r in rows]
+    lines.append(f"{'total':<52}{sum(r['parameters'] for r in rows):>12,}")
+    return "\n".join(lines)

@@ -217,3 +217,15 @@ def load_generator(path: str | Path, device: str = "auto") -> tuple[Generator, C
     G = Generator(cfg)
     G.load_state_dict(state["generator"])
     return G.to(resolve_device(device)).eval(), cfg
+
+
+def start_or_resume(cfg: Config, data: ImageSet, run_dir: str | Path, device: str = "auto") -> Trainer:
+    """Resume the run in run_dir if it has a checkpoint (after a disconnect, say), else start a new one."""
+    checkpoint = Path(run_dir) / "checkpoint.pt"
+    if not checkpoint.exists():
+        return Trainer(cfg, data, run_dir, device)
+    saved = Config.from_dict(read_checkpoint(checkpoint)["config"])
+    if saved != cfg:
+        raise GanLibError(f"{checkpoint} was trained with other settings; delete {run_dir} or choose another run "
+                          "folder to start again")
+    return Trainer.resume(checkpoint, data, run_dir, device)

@@ -111,3 +111,96 @@ def interpolate(a: torch.Tensor, b: torch.Tensor, steps: int = 8, spherical: boo
     """`steps` latents from a to b inclusive, shape (steps, latent_dim)."""
     t = torch.linspace(0, 1, steps).unsqueeze(1)
     return (slerp if spherical else lerp)(a.unsqueeze(0), b.unsqueeze(0), t)
+
+
+def plot_image_sizes(summary: dict):
+    """Histograms of the original images' shorter sides and aspect ratios (from a prepared folder's summary)."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    sizes = np.array(summary["original_sizes"])
+    fig, (ax_side, ax_ratio) = plt.subplots(1, 2, figsize=(11, 3.4))
+    ax_side.hist(sizes.min(1), bins=40, color="tab:blue")
+    ax_side.axvline(summary["image_size"], color="tab:red", ls="--", label=f"training size {summary['image_size']}")
+    ax_side.set(xlabel="shorter side (px)", ylabel="images", title="original size")
+    ax_side.legend()
+    ax_ratio.hist(sizes[:, 0] / sizes[:, 1], bins=40, color="tab:green")
+    ax_ratio.set(xlabel="width / height", title="aspect ratio (cropped to 1.0 for training)")
+    fig.tight_layout()
+    return fig
+
+
+def plot_weight_histograms(model: torch.nn.Module, title: str = ""):
+    """Histograms of every convolution's weights, to check the N(0, 0.02) initialisation."""
+    import matplotlib.pyplot as plt
+
+    convs = [(n, m) for n, m in model.named_modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d,
+                                                                          torch.nn.Linear))]
+    fig, axes = plt.subplots(1, len(convs), figsize=(2.6 * len(convs), 2.4), squeeze=False)
+    for ax, (name, m) in zip(axes[0], convs):
+        w = m.weight.detach().flatten().cpu()
+        ax.hist(w.numpy(), bins=50, color="tab:purple")
+        ax.set_title(f"{name}\nstd {w.std():.4f}", fontsize=8)
+        ax.tick_params(labelsize=7)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def draw_architecture(cfg, path: str | Path | None = None):
+    """G and D as rows of blocks, one per (transposed) convolution, sized by channels and resolution."""
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
+
+    from .models import Discriminator, Generator, layer_summary
+
+    size = cfg.image_size
+    g_rows = layer_summary(Generator(cfg), torch.zeros(2, cfg.latent_dim))
+    d_rows = layer_summary(Discriminator(cfg), torch.zeros(2, 3, size, size))
+    rows = (
+        ("Generator: latent vector -> image", "tab:orange", [("z", (cfg.latent_dim, 1, 1))]
+         + [(r["type"], r["output"]) for r in g_rows if r["type"] in ("ConvTranspose2d", "Linear")]),
+        ("Discriminator: image -> real/fake logit", "tab:blue", [("image", (3, size, size))]
+         + [(r["type"], r["output"]) for r in d_rows if r["type"] == "Conv2d"]),
+    )
+    fig, axes = plt.subplots(2, 1, figsize=(12, 5))
+    for ax, (title, colour, blocks) in zip(axes, rows):
+        for i, (kind, shape) in enumerate(blocks):
+            channels, side = shape[0], shape[1] if len(shape) > 1 else 1
+            height = 0.15 + 0.7 * math.log2(side + 1) / math.log2(129)
+            width = 0.15 + 0.65 * math.log2(channels + 1) / 11
+            ax.add_patch(Rectangle((i * 1.6, 0.55 - height / 2), width, height, color=colour, alpha=0.75))
+            ax.text(i * 1.6 + width / 2, 0.5 - height / 2, f"{kind}\n{'x'.join(map(str, shape))}", ha="center",
+                    va="top", fontsize=8)
+            if i:
+                ax.annotate("", (i * 1.6 - 0.05, 0.55), ((i - 1) * 1.6 + 0.85, 0.55), arrowprops={"arrowstyle": "->"})
+        ax.set(xlim=(-0.3, len(blocks) * 1.6), ylim=(-0.2, 1.0))
+        ax.axis("off")
+        ax.set_title(title, loc="left")
+    fig.tight_layout()
+    if path is not None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=110)
+    return fig
+
+
+class LiveView:
+    """An on_log callback for Trainer.fit that redraws the loss curves and the fixed-noise samples in a notebook."""
+
+    def __init__(self, every: int = 1):
+        self.every, self.calls = every, 0
+
+    def __call__(self, trainer) -> None:
+        import matplotlib.pyplot as plt
+        from IPython.display import clear_output, display
+
+        self.calls += 1
+        if self.calls % self.every:
+            return
+        clear_output(wait=True)
+        fig = plot_history(trainer.history)
+        display(fig)
+        plt.close(fig)
+        ax = show_grid(trainer.generate()[:32], nrow=8, title=f"step {trainer.step}")
+        display(ax.figure)
+        plt.close(ax.figure)
