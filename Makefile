@@ -17,7 +17,7 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 demo: setup
 	$(PY) -m gan_lib train --data synthetic --out $(DEMO) --image-size 32 --g-width 32 --d-width 32 \
 		--steps 2400 --sample-every 200 $(if $(wildcard $(DEMO)/checkpoint.pt),--resume)
-	$(PY) -m gan_lib generate --checkpoint $(DEMO)/checkpoint.pt --out $(DEMO)/faces.png --n 64
+	$(PY) -m gan_lib generate --checkpoint $(DEMO)/checkpoint.pt --out $(DEMO)/faces.png --n 64 --scale 2
 
 test: setup
 	GAN_LIB_TINY=1 $(PY) -m pytest --nbval-lax -q tests notebooks final

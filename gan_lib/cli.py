@@ -48,6 +48,7 @@ def _parser() -> argparse.ArgumentParser:
     generate.add_argument("--n", type=int, default=64)
     generate.add_argument("--seed", type=int, default=0)
     generate.add_argument("--device", default="auto")
+    generate.add_argument("--scale", type=int, default=1, help="enlarge each face this many times (nearest)")
 
     prepare = commands.add_parser("prepare", help="download if needed, build the uint8 cache, print a data summary")
     prepare.add_argument("--data", required=True, help=DATA_HELP)
@@ -98,7 +99,7 @@ def _generate(args: argparse.Namespace) -> None:
     cfg.seed = args.seed
     with torch.no_grad():
         images = G(noise(args.n, cfg, "generate", device=next(G.parameters()).device))
-    print(save_grid(images, args.out))
+    print(save_grid(images, args.out, scale=args.scale))
 
 
 def _prepare(args: argparse.Namespace) -> None:

@@ -36,6 +36,15 @@ class Config:
     beta1: float = 0.5
     beta2: float = 0.999
     label_smoothing: float = 0.0  # one-sided: D's target for real images is 1 - label_smoothing
+    # beyond the seeds' recipe
+    ema_decay: float = 0.0  # samples and evaluation use G's weights averaged with this decay; 0 turns it off
+    augment: str = ""  # DiffAugment for D: a comma list of color, translation, cutout; "" turns it off
+    spectral_norm: bool = False  # spectral normalisation on D's convolutions (D then has no BatchNorm)
+    # speed: "auto" picks the fastest safe choice for the device (on the CPU: all off, results bit-exact)
+    amp: str = "auto"  # mixed precision: auto, bf16, fp16 or off
+    channels_last: str = "auto"  # auto, on or off
+    fused_adam: str = "auto"  # auto, on or off
+    compile: bool = False  # torch.compile G and D
     # run
     seed: int = 0
     log_every: int = 25  # steps between reading losses back from the device
@@ -51,6 +60,15 @@ class Config:
                 raise GanLibError(f"{name} must be a positive integer, got {getattr(self, name)}")
         if not 0.0 <= self.label_smoothing < 0.5:
             raise GanLibError(f"label_smoothing must be in [0, 0.5), got {self.label_smoothing}")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise GanLibError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
+        for name, allowed in (("amp", ("auto", "bf16", "fp16", "off")), ("channels_last", ("auto", "on", "off")),
+                              ("fused_adam", ("auto", "on", "off"))):
+            if getattr(self, name) not in allowed:
+                raise GanLibError(f"{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
+        from .augment import parse_policy
+
+        parse_policy(self.augment)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -58,10 +58,15 @@ class Discriminator(nn.Module):
         channels = [cfg.d_width * 2**i for i in range(n)]  # e.g. 64, 128, 256, 512 at 64 px
         layers: list[nn.Module] = [nn.Conv2d(3, channels[0], 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True)]
         for c_in, c_out in zip(channels, channels[1:]):
-            layers += [nn.Conv2d(c_in, c_out, 4, 2, 1, bias=False), nn.BatchNorm2d(c_out), nn.LeakyReLU(0.2, True)]
+            norm = nn.Identity() if cfg.spectral_norm else nn.BatchNorm2d(c_out)
+            layers += [nn.Conv2d(c_in, c_out, 4, 2, 1, bias=False), norm, nn.LeakyReLU(0.2, True)]
         layers += [nn.Conv2d(channels[-1], 1, 4, 1, 0, bias=False), nn.Flatten(0)]
         self.net = nn.Sequential(*layers)
         init_weights(self)
+        if cfg.spectral_norm:
+            for i, layer in enumerate(self.net):
+                if isinstance(layer, nn.Conv2d):
+                    self.net[i] = nn.utils.parametrizations.spectral_norm(layer)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)

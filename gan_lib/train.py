@@ -12,6 +12,9 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+from .augment import diff_augment, parse_policy
 from .config import Config, derive_seed
 from .data import BatchSampler, ImageSet
 from .errors import GanLibError
@@ -44,6 +47,19 @@ def noise(n: int, cfg: Config, *key: object, device: torch.device | str = "cpu")
     return torch.randn(n, cfg.latent_dim, generator=g).to(device)
 
 
+def amp_dtype(amp: str, device: torch.device) -> torch.dtype | None:
+    """Mixed precision only on CUDA: bf16 where the GPU supports it, else fp16; None means full precision."""
+    if amp == "off" or device.type != "cuda":
+        return None
+    if amp == "fp16" or (amp == "auto" and not torch.cuda.is_bf16_supported()):
+        return torch.float16
+    return torch.bfloat16
+
+
+def _switch(value: str, default: bool) -> bool:
+    return default if value == "auto" else value == "on"
+
+
 class Trainer:
     """Holds G, D, their optimisers and the run's history; `fit` trains and writes into out_dir."""
 
@@ -54,9 +70,22 @@ class Trainer:
         self.device = resolve_device(device)
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.G, self.D = build_models(cfg, self.device)
-        betas = (cfg.beta1, cfg.beta2)
-        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr_g, betas=betas)
-        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr_d, betas=betas)
+        cuda = self.device.type == "cuda"
+        self.amp_dtype = amp_dtype(cfg.amp, self.device)
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
+        self.memory_format = torch.channels_last if _switch(cfg.channels_last, cuda) else torch.contiguous_format
+        self.G.to(memory_format=self.memory_format)
+        self.D.to(memory_format=self.memory_format)
+        if cuda:
+            torch.backends.cudnn.benchmark = True
+        betas, fused = (cfg.beta1, cfg.beta2), _switch(cfg.fused_adam, cuda) or None
+        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr_g, betas=betas, fused=fused)
+        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr_d, betas=betas, fused=fused)
+        self.ema = (AveragedModel(self.G, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay), use_buffers=True)
+                    if cfg.ema_decay else None)
+        self.g_forward = torch.compile(self.G) if cfg.compile else self.G
+        self.d_forward = torch.compile(self.D) if cfg.compile else self.D
+        self.augment = parse_policy(cfg.augment)
         self.sampler = BatchSampler(data.images, cfg.batch_size, cfg.seed, self.device)
         self.fixed_noise = noise(64, cfg, "fixed", device=self.device)
         self.step = 0
@@ -66,25 +95,40 @@ class Trainer:
     def epoch(self) -> float:
         return self.step / self.sampler.steps_per_epoch
 
+    def _d(self, images: torch.Tensor, g: torch.Generator | None) -> torch.Tensor:
+        """D's logits, after the differentiable augmentation if the config asks for it."""
+        if self.augment:
+            images = diff_augment(images, self.augment, g)
+        return self.d_forward(images)
+
     def train_step(self, real: torch.Tensor) -> torch.Tensor:
         """One D update and one G update (non-saturating loss); returns [loss_d, loss_g, D(x), D(G(z))]."""
+        real = real.contiguous(memory_format=self.memory_format)
         z = noise(len(real), self.cfg, "z", self.step, device=self.device)
-        fake = self.G(z)
+        g = torch.Generator().manual_seed(derive_seed(self.cfg.seed, "augment", self.step)) if self.augment else None
+        autocast = torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None)
 
+        with autocast:
+            fake = self.g_forward(z)
+            logits_real, logits_fake = self._d(real, g), self._d(fake.detach(), g)
+            real_target = torch.full_like(logits_real, 1.0 - self.cfg.label_smoothing)
+            loss_d = (F.binary_cross_entropy_with_logits(logits_real, real_target)
+                      + F.binary_cross_entropy_with_logits(logits_fake, torch.zeros_like(logits_fake)))
         self.opt_d.zero_grad(set_to_none=True)
-        logits_real, logits_fake = self.D(real), self.D(fake.detach())
-        real_target = torch.full_like(logits_real, 1.0 - self.cfg.label_smoothing)
-        loss_d = (F.binary_cross_entropy_with_logits(logits_real, real_target)
-                  + F.binary_cross_entropy_with_logits(logits_fake, torch.zeros_like(logits_fake)))
-        loss_d.backward()
-        self.opt_d.step()
+        self.scaler.scale(loss_d).backward()
+        self.scaler.step(self.opt_d)
 
+        with autocast:
+            logits_gen = self._d(fake, g)
+            loss_g = F.binary_cross_entropy_with_logits(logits_gen, torch.ones_like(logits_gen))
         self.opt_g.zero_grad(set_to_none=True)
-        logits_gen = self.D(fake)
-        loss_g = F.binary_cross_entropy_with_logits(logits_gen, torch.ones_like(logits_gen))
-        loss_g.backward()
-        self.opt_g.step()
-        return torch.stack([loss_d, loss_g, logits_real.sigmoid().mean(), logits_fake.sigmoid().mean()]).detach()
+        self.scaler.scale(loss_g).backward()
+        self.scaler.step(self.opt_g)
+        self.scaler.update()  # once per step for both optimisers, as the AMP docs prescribe
+        if self.ema is not None:
+            self.ema.update_parameters(self.G)
+        stats = [loss_d, loss_g, logits_real.sigmoid().mean(), logits_fake.sigmoid().mean()]
+        return torch.stack([v.detach().float() for v in stats])
 
     def fit(self, steps: int, progress: bool = True,
             on_log: Callable[[Trainer], None] | None = None) -> list[dict[str, float]]:
@@ -123,14 +167,20 @@ class Trainer:
                                        "try a lower learning rate or label smoothing")
             self.history.append(dict(zip(HISTORY_FIELDS, [first + offset, *row])))
 
+    @property
+    def sampling_generator(self) -> Generator:
+        """The generator for samples and evaluation: the EMA average when enabled, else G itself."""
+        return self.ema.module if self.ema is not None else self.G
+
     @torch.no_grad()
     def generate(self, z: torch.Tensor | None = None) -> torch.Tensor:
-        """G's images for z (default: the fixed noise), in eval mode, as float [-1, 1] on the CPU."""
-        self.G.eval()
+        """Images for z (default: the fixed noise), in eval mode, as float [-1, 1] on the CPU."""
+        G = self.sampling_generator
+        G.eval()
         try:
-            return self.G(self.fixed_noise if z is None else z.to(self.device)).float().cpu()
+            return G(self.fixed_noise if z is None else z.to(self.device)).float().cpu()
         finally:
-            self.G.train()
+            G.train()
 
     def save_samples(self) -> Path:
         from .viz import save_grid
@@ -143,7 +193,8 @@ class Trainer:
             "generator": self.G.state_dict(), "discriminator": self.D.state_dict(),
             "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
             "history": self.history, "fixed_noise": self.fixed_noise.cpu(),
-            "torch_rng": torch.get_rng_state(),
+            "torch_rng": torch.get_rng_state(), "scaler": self.scaler.state_dict(),
+            "ema": self.ema.state_dict() if self.ema is not None else None,
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -154,6 +205,10 @@ class Trainer:
         self.step, self.history = state["step"], list(state["history"])
         self.fixed_noise = state["fixed_noise"].to(self.device)
         torch.set_rng_state(state["torch_rng"])
+        if state.get("scaler"):
+            self.scaler.load_state_dict(state["scaler"])
+        if self.ema is not None:
+            self.ema.load_state_dict(state["ema"])
 
     def save_checkpoint(self, path: str | Path | None = None) -> Path:
         """Write atomically: a run killed while saving leaves the previous checkpoint intact."""
@@ -211,11 +266,14 @@ def read_checkpoint(path: str | Path) -> dict:
 
 
 def load_generator(path: str | Path, device: str = "auto") -> tuple[Generator, Config]:
-    """The trained generator of a checkpoint, in eval mode, and its config."""
+    """The trained generator of a checkpoint (its EMA weights when it has them), in eval mode, and its config."""
     state = read_checkpoint(path)
     cfg = Config.from_dict(state["config"])
     G = Generator(cfg)
-    G.load_state_dict(state["generator"])
+    if state.get("ema"):
+        G.load_state_dict({k.removeprefix("module."): v for k, v in state["ema"].items() if k.startswith("module.")})
+    else:
+        G.load_state_dict(state["generator"])
     return G.to(resolve_device(device)).eval(), cfg
 
 

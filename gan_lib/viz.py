@@ -18,16 +18,23 @@ def to_uint8(images: torch.Tensor) -> torch.Tensor:
     return ((images.detach().float().cpu().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
 
 
+def enlarge(images: torch.Tensor, factor: int) -> torch.Tensor:
+    """Nearest-neighbour enlargement of (N, 3, H, W) or (3, H, W) images: crisp pixels for small samples."""
+    if factor <= 1:
+        return images
+    return images.repeat_interleave(factor, dim=-1).repeat_interleave(factor, dim=-2)
+
+
 def grid(images: torch.Tensor, nrow: int | None = None) -> torch.Tensor:
     """One uint8 (3, H, W) picture of a batch, as square as possible."""
     nrow = nrow or math.ceil(math.sqrt(len(images)))
     return make_grid(to_uint8(images), nrow=nrow, padding=2, pad_value=255)
 
 
-def save_grid(images: torch.Tensor, path: str | Path, nrow: int | None = None) -> Path:
+def save_grid(images: torch.Tensor, path: str | Path, nrow: int | None = None, scale: int = 1) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    save_image(grid(images, nrow).float() / 255, path)
+    save_image(grid(enlarge(images, scale), nrow).float() / 255, path)
     return path
 
 

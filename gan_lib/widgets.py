@@ -5,11 +5,10 @@ from __future__ import annotations
 import io
 
 import torch
-import torch.nn.functional as F
 from PIL import Image
 
 from .config import derive_seed
-from .viz import to_uint8
+from .viz import enlarge, to_uint8
 
 
 def latent_directions(latent_dim: int, count: int, seed: int = 0) -> torch.Tensor:
@@ -21,10 +20,9 @@ def latent_directions(latent_dim: int, count: int, seed: int = 0) -> torch.Tenso
 
 def png_bytes(image: torch.Tensor, display_px: int = 256) -> bytes:
     """One float image (3, H, W) in [-1, 1], enlarged without blurring, as PNG bytes for an Image widget."""
-    scale = max(1, display_px // image.shape[-1])
-    big = F.interpolate(image[None].float(), scale_factor=scale, mode="nearest")[0]
+    big = enlarge(to_uint8(image), max(1, display_px // image.shape[-1]))
     buffer = io.BytesIO()
-    Image.fromarray(to_uint8(big).permute(1, 2, 0).numpy()).save(buffer, "PNG")
+    Image.fromarray(big.permute(1, 2, 0).numpy()).save(buffer, "PNG")
     return buffer.getvalue()
 
 

@@ -120,3 +120,36 @@ def test_wrong_image_size_or_missing_gpu_are_clear_errors(tiny_cfg, tiny_data):
     if not torch.cuda.is_available():
         with pytest.raises(GanLibError, match="no CUDA GPU"):
             Trainer(tiny_cfg, tiny_data, device="cuda")
+
+
+def test_recipe_options_keep_resume_bit_exact(tiny_cfg, tiny_data, tmp_path):
+    from dataclasses import replace
+
+    cfg = replace(tiny_cfg, ema_decay=0.9, augment="color,translation,cutout", spectral_norm=True, lr_d=4e-4)
+    whole = Trainer(cfg, tiny_data, device="cpu")
+    whole.fit(6, progress=False)
+    Trainer(cfg, tiny_data, tmp_path, device="cpu").fit(4, progress=False)
+    resumed = Trainer.resume(tmp_path / "checkpoint.pt", tiny_data, device="cpu")
+    resumed.fit(6, progress=False)
+    assert same_tensors(whole.D.state_dict(), resumed.D.state_dict())
+    assert same_tensors(whole.ema.state_dict(), resumed.ema.state_dict())
+
+
+def test_ema_weights_are_used_for_samples_and_saved_generators(tiny_cfg, tiny_data, tmp_path):
+    from dataclasses import replace
+
+    trainer = Trainer(replace(tiny_cfg, ema_decay=0.5), tiny_data, tmp_path, device="cpu")
+    trainer.fit(4, progress=False)
+    ema = trainer.ema.module.state_dict()
+    assert not same_tensors(ema, trainer.G.state_dict())
+    G, _ = load_generator(tmp_path / "checkpoint.pt", "cpu")
+    assert same_tensors(G.state_dict(), ema)
+    z = torch.randn(2, tiny_cfg.latent_dim)
+    with torch.no_grad():
+        assert torch.equal(trainer.generate(z), G(z))
+
+
+def test_cpu_runs_in_full_precision_without_scaler(tiny_cfg, tiny_data):
+    trainer = Trainer(tiny_cfg, tiny_data, device="cpu")
+    assert trainer.amp_dtype is None and not trainer.scaler.is_enabled()
+    assert trainer.memory_format == torch.contiguous_format
