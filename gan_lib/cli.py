@@ -1,4 +1,7 @@
-"""`python -m gan_lib train | generate | prepare`: a user's mistake ends in one line on stderr, exit status 2."""
+"""`python -m gan_lib train | generate | prepare | evaluate`.
+
+A user's mistake ends in one line on stderr and exit status 2.
+"""
 
 from __future__ import annotations
 
@@ -54,6 +57,14 @@ def _parser() -> argparse.ArgumentParser:
     prepare.add_argument("--data", required=True, help=DATA_HELP)
     prepare.add_argument("--image-size", type=int, default=64)
     prepare.add_argument("--drop-duplicates", action="store_true", help="count byte-identical files once")
+    evaluate = commands.add_parser("evaluate", help="score a checkpoint's samples against real images")
+    evaluate.add_argument("--checkpoint", required=True, type=Path)
+    evaluate.add_argument("--data", default="synthetic", help=DATA_HELP + " (not used by --metric modes)")
+    evaluate.add_argument("--metric", choices=("swd", "fid", "kid", "modes"), default="swd")
+    evaluate.add_argument("--n", type=int, default=2000, help="generated images (and real ones, where used)")
+    evaluate.add_argument("--seed", type=int, default=0)
+    evaluate.add_argument("--device", default="auto")
+    evaluate.add_argument("--inception-weights", type=Path, help="local Inception weights for fid/kid (offline)")
     return parser
 
 
@@ -112,10 +123,54 @@ def _prepare(args: argparse.Namespace) -> None:
     print(f"training set: {len(data)} images")
 
 
+def _evaluate(args: argparse.Namespace) -> None:
+    import torch
+
+    from . import metrics
+    from .data import load_images
+    from .train import load_generator, noise
+
+    if args.n < 2:
+        raise GanLibError(f"--n must be at least 2, got {args.n}")
+    G, cfg = load_generator(args.checkpoint, args.device)
+    device = next(G.parameters()).device
+    cfg.seed = args.seed
+    with torch.no_grad():
+        fake = torch.cat([G(noise(min(500, args.n - i), cfg, "evaluate", i, device=device)).float().cpu()
+                          for i in range(0, args.n, 500)])
+    if args.metric == "modes":
+        report = metrics.mode_coverage(fake)
+        for name, m in report.items():
+            print(f"{name}: {m['covered']}/{m['values']} values covered, KL {m['kl']:.4f}")
+        print(f"modes: {sum(m['covered'] for m in report.values())}/{sum(m['values'] for m in report.values())} "
+              f"covered, KL sum {sum(m['kl'] for m in report.values()):.4f}")
+        return
+    data = load_images(args.data, cfg.image_size, count=max(args.n, 2000))
+    g = torch.Generator().manual_seed(args.seed)
+    real = data.images[torch.randperm(len(data), generator=g)[:args.n]]
+    if args.metric == "swd":
+        if len(real) < args.n:
+            raise GanLibError(f"{args.data} has {len(real)} images, fewer than --n {args.n}: lower --n")
+        swd = metrics.sliced_wasserstein(real, fake)
+        levels = ", ".join(f"{cfg.image_size >> i} px {v:.2f}" for i, v in enumerate(swd["levels"]))
+        print(f"SWD x1e3 ({args.n} images, {cfg.image_size} px): {levels}; mean {swd['mean']:.2f}")
+        return
+    key = f"{Path(data.summary['source']).name}-{cfg.image_size}px-{len(real)}-seed{args.seed}"
+    real_features = metrics.cached_features(key, lambda: metrics.inception_features(real, args.inception_weights,
+                                                                                     device=device))
+    fake_features = metrics.inception_features(fake, args.inception_weights, device=device)
+    if args.metric == "fid":
+        fid = metrics.fid_from_features(real_features, fake_features)
+        print(f"FID ({len(real)} real, {args.n} generated): {fid:.2f}")
+    else:
+        mean, std = metrics.kid_from_features(real_features, fake_features)
+        print(f"KID ({len(real)} real, {args.n} generated): {mean:.4f} +- {std:.4f}")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        {"train": _train, "generate": _generate, "prepare": _prepare}[args.command](args)
+        {"train": _train, "generate": _generate, "prepare": _prepare, "evaluate": _evaluate}[args.command](args)
     except GanLibError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

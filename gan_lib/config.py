@@ -80,6 +80,11 @@ class Config:
         return cls(**{k: v for k, v in values.items() if k in known})
 
 
+# The seeds' DCGAN recipe, for comparison with ours (benchmarks/quality.py): Config(**SEEDS_RECIPE).
+SEEDS_RECIPE = {"ema_decay": 0.0, "augment": "", "spectral_norm": False, "lr_g": 2e-4, "lr_d": 2e-4,
+                "label_smoothing": 0.0}
+
+
 def tiny_mode() -> bool:
     """GAN_LIB_TINY=1 (set by CI and the test command): notebooks use a tiny synthetic subset and a few steps."""
     return os.environ.get("GAN_LIB_TINY", "") not in ("", "0")

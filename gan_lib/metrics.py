@@ -122,7 +122,7 @@ def inception_features(images: torch.Tensor, weights: str | Path | None = None, 
     """2048-d Inception-v3 pool features (the standard FID network), (N, 2048).
 
     The weights are downloaded on first use where there is network (Colab); offline, pass a local weights file
-    (pt_inception-2015-12-05-6726825d.pth, as torch-fidelity names it).
+    (weights-inception-2015-12-05-6726825d.pth from torch-fidelity's releases on GitHub).
     """
     try:
         from torchmetrics.image.fid import NoTrainInceptionV3
@@ -133,8 +133,9 @@ def inception_features(images: torch.Tensor, weights: str | Path | None = None, 
                                  feature_extractor_weights_path=str(weights) if weights else None).to(device)
     except Exception as exc:  # no network, no weights file, or a broken one
         raise GanLibError(f"could not load the Inception weights for FID/KID ({type(exc).__name__}: {exc}); "
-                          "connect to the internet once, or pass a local file with --inception-weights "
-                          "(pt_inception-2015-12-05-6726825d.pth); --metric swd needs no weights") from exc
+                          "connect to the internet once, or download weights-inception-2015-12-05-6726825d.pth "
+                          "from github.com/toshas/torch-fidelity/releases and pass it with --inception-weights; "
+                          "--metric swd needs no weights") from exc
     uint8 = ((_as_float(images).clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
     with torch.no_grad():
         return torch.cat([net(uint8[i:i + batch].to(device)).cpu() for i in range(0, len(uint8), batch)])
@@ -214,7 +215,7 @@ class AttributeClassifier(nn.Module):
         return {name: torch.cat([o[k].argmax(1) for o in outputs]) for k, name in enumerate(self.names)}
 
 
-def train_attribute_classifier(faces: int = 12_000, epochs: int = 3, seed: int = 0) -> AttributeClassifier:
+def train_attribute_classifier(faces: int = 12_000, epochs: int = 5, seed: int = 0) -> AttributeClassifier:
     """Train on synthetic faces drawn at 32 and at 64 px (so it reads generators of either size)."""
     from .synthetic import make_faces
 

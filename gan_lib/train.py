@@ -10,9 +10,8 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
-
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from tqdm.auto import tqdm
 
 from .augment import diff_augment, parse_policy
 from .config import Config, derive_seed

@@ -64,3 +64,23 @@ def test_module_entry_point_exits_nonzero_without_traceback(tmp_path):
     assert result.stderr.strip() == (f"error: no folder at {tmp_path / 'nope'}: pass a folder of images, a dataset "
                                      "name (anime-faces, anime-faces-64, comic-faces), or --data synthetic to try "
                                      "without downloading")
+
+
+def test_evaluate_prints_scores_and_explains_missing_weights(tmp_path, capsys, monkeypatch):
+    run = tmp_path / "run"
+    assert main(["train", *TINY, "--out", str(run), "--steps", "2"]) == 0
+    checkpoint = str(run / "checkpoint.pt")
+    capsys.readouterr()
+    assert main(["evaluate", "--checkpoint", checkpoint, "--data", "synthetic", "--n", "64"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("SWD x1e3 (64 images, 32 px): 32 px ") and "; mean " in out
+
+    import gan_lib.metrics as metrics
+
+    monkeypatch.setattr(metrics, "attribute_classifier", lambda: metrics.AttributeClassifier().eval())
+    assert main(["evaluate", "--checkpoint", checkpoint, "--metric", "modes", "--n", "64"]) == 0
+    assert "modes: " in capsys.readouterr().out
+
+    assert main(["evaluate", "--checkpoint", checkpoint, "--data", "synthetic", "--metric", "fid", "--n", "8",
+                 "--inception-weights", str(tmp_path / "missing.pth")]) == 2
+    assert "could not load the Inception weights" in capsys.readouterr().err

@@ -1,0 +1,137 @@
+"""Training throughput: the canonical DCGAN loop against gan_lib's trainer, same model, batch and images.
+
+    python benchmarks/throughput.py [--data FOLDER] [--image-size 64] [--batch-size 64 256] [--steps 50]
+                                    [--device auto] [--compile]
+
+(a) canonical: the PyTorch DCGAN tutorial's loop, written plainly: ImageFolder + DataLoader that decode, resize and
+    normalise every image every epoch, Sigmoid + BCELoss in fp32, a loss read back (.item()) every step.
+(b) gan_lib: Trainer with its defaults for the device (uint8 data on the device, mixed precision, channels_last and
+    fused Adam on a GPU; losses read back every log_every steps).
+Both train the seeds' recipe (no EMA or augmentation) for the same number of steps after a warm-up. Prints img/s,
+the ratio, and the model FLOP utilisation (FLOPs per step from torch.utils.flop_counter) where the peak is known.
+The data folder defaults to ../shared/data/animefacedataset, else synthetic faces written to a temporary folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+import torchvision.transforms as T
+from torch import nn
+from torch.utils.data import DataLoader
+from torch.utils.flop_counter import FlopCounterMode
+from torchvision.datasets import ImageFolder
+
+from gan_lib.config import SEEDS_RECIPE, Config
+from gan_lib.data import prepare_folder
+from gan_lib.models import build_models
+from gan_lib.train import Trainer, resolve_device
+
+# dense bf16/fp16 tensor-core peaks (FLOP/s) for the GPUs we report on
+PEAK_FLOPS = {"H100": 989e12, "H200": 989e12, "A100": 312e12, "L4": 121e12, "T4": 65e12}
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def canonical(cfg: Config, folder: Path, steps: int, warmup: int, device: torch.device, workers: int) -> float:
+    """img/s of the tutorial's loop."""
+    transform = T.Compose([T.Resize(cfg.image_size), T.CenterCrop(cfg.image_size), T.ToTensor(),
+                           T.Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))])
+    loader = DataLoader(ImageFolder(str(folder), transform=transform), batch_size=cfg.batch_size, shuffle=True,
+                        num_workers=workers, drop_last=True, persistent_workers=workers > 0)
+    G, D = build_models(cfg, device)
+    criterion = nn.BCELoss()
+    opt_d = torch.optim.Adam(D.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2))
+    opt_g = torch.optim.Adam(G.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2))
+    losses, step, start = [], 0, None
+    while step < warmup + steps:
+        for real, _ in loader:
+            if step == warmup:
+                _sync(device)
+                start = time.perf_counter()
+            if step == warmup + steps:
+                break
+            real = real.to(device)
+            D.zero_grad()
+            output = torch.sigmoid(D(real))
+            error_real = criterion(output, torch.full_like(output, 1.0))
+            error_real.backward()
+            fake = G(torch.randn(len(real), cfg.latent_dim, device=device))
+            output = torch.sigmoid(D(fake.detach()))
+            error_fake = criterion(output, torch.zeros_like(output))
+            error_fake.backward()
+            opt_d.step()
+            G.zero_grad()
+            output = torch.sigmoid(D(fake))
+            error_g = criterion(output, torch.ones_like(output))
+            error_g.backward()
+            opt_g.step()
+            losses.append((error_real + error_fake).item() + error_g.item())
+            step += 1
+    _sync(device)
+    return steps * cfg.batch_size / (time.perf_counter() - start)
+
+
+def ours(cfg: Config, images: torch.Tensor, steps: int, warmup: int, device: torch.device) -> tuple[float, float]:
+    """(img/s, FLOPs per step) of gan_lib's trainer."""
+    from gan_lib.data import ImageSet
+
+    trainer = Trainer(cfg, ImageSet(images, "benchmark"), device=str(device))
+    trainer.fit(warmup, progress=False)
+    with FlopCounterMode(display=False) as counter:
+        trainer.train_step(trainer.sampler.batch(trainer.step))
+    _sync(device)
+    start = time.perf_counter()
+    trainer.fit(trainer.step + steps, progress=False)
+    _sync(device)
+    return steps * cfg.batch_size / (time.perf_counter() - start), counter.get_total_flops()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=Path("../shared/data/animefacedataset"))
+    parser.add_argument("--image-size", type=int, default=64)
+    parser.add_argument("--batch-size", type=int, nargs="+", default=[64])
+    parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--workers", type=int, default=2, help="DataLoader workers of the canonical loop")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--compile", action="store_true", help="also torch.compile gan_lib's G and D")
+    args = parser.parse_args()
+    device = resolve_device(args.device)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = args.data
+        if not folder.is_dir():
+            from gan_lib.synthetic import draw_face
+
+            folder = Path(tmp) / "faces"
+            (folder / "images").mkdir(parents=True)
+            for i in range(2000):
+                draw_face(0, i, 96)[0].save(folder / "images" / f"{i}.png")
+        images = prepare_folder(folder, args.image_size).images
+        name = torch.cuda.get_device_name() if device.type == "cuda" else f"CPU ({torch.get_num_threads()} threads)"
+        peak = next((v for k, v in PEAK_FLOPS.items() if k in name), None)
+        print(f"device: {name}; {len(images)} images from {folder} at {args.image_size} px; seeds' widths")
+        print("| batch | canonical img/s | gan_lib img/s | ratio | gan_lib TFLOP/s | MFU |")
+        print("|---|---|---|---|---|---|")
+        for batch in args.batch_size:
+            cfg = replace(Config(image_size=args.image_size, batch_size=batch, compile=args.compile), **SEEDS_RECIPE)
+            base = canonical(cfg, folder, args.steps, args.warmup, device, args.workers)
+            fast, flops = ours(cfg, images, args.steps, args.warmup, device)
+            achieved = flops * fast / batch
+            mfu = f"{achieved / peak:.1%}" if peak else "-"
+            print(f"| {batch} | {base:.0f} | {fast:.0f} | {fast / base:.2f}x | {achieved / 1e12:.2f} | {mfu} |",
+                  flush=True)
+
+
+if __name__ == "__main__":
+    main()
