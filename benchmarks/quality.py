@@ -25,11 +25,13 @@ from gan_lib.train import Trainer, noise
 RECIPES = {
     "seeds": SEEDS_RECIPE,
     "default": {},
-    "seeds+ema": {**SEEDS_RECIPE, "ema_decay": 0.999},
+    "seeds+ema": {**SEEDS_RECIPE, "ema_decay": 0.99},
+    "seeds+ema999": {**SEEDS_RECIPE, "ema_decay": 0.999},
     "seeds+smoothing": {**SEEDS_RECIPE, "label_smoothing": 0.1},
-    "seeds+ema+diffaugment": {**SEEDS_RECIPE, "ema_decay": 0.999, "augment": "color,translation,cutout"},
-    "seeds+ema+ttur": {**SEEDS_RECIPE, "ema_decay": 0.999, "lr_d": 4e-4, "lr_g": 1e-4},
-    "seeds+ema+sn": {**SEEDS_RECIPE, "ema_decay": 0.999, "spectral_norm": True},
+    "seeds+diffaugment": {**SEEDS_RECIPE, "augment": "color,translation,cutout"},
+    "seeds+translation": {**SEEDS_RECIPE, "augment": "color,translation"},
+    "seeds+ttur": {**SEEDS_RECIPE, "lr_d": 4e-4, "lr_g": 1e-4},
+    "seeds+sn": {**SEEDS_RECIPE, "spectral_norm": True},
 }
 
 

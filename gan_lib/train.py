@@ -47,12 +47,13 @@ def noise(n: int, cfg: Config, *key: object, device: torch.device | str = "cpu")
 
 
 def amp_dtype(amp: str, device: torch.device) -> torch.dtype | None:
-    """Mixed precision only on CUDA: bf16 where the GPU supports it, else fp16; None means full precision."""
-    if amp == "off" or device.type != "cuda":
-        return None
-    if amp == "fp16" or (amp == "auto" and not torch.cuda.is_bf16_supported()):
-        return torch.float16
-    return torch.bfloat16
+    """The autocast dtype, None for full precision. 'auto' means bf16 on GPUs that support it, fp16 on other
+    GPUs, and full precision on the CPU (bit-exact resume); 'bf16' and 'fp16' are honoured on any device."""
+    if amp == "auto":
+        if device.type != "cuda":
+            return None
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return {"off": None, "bf16": torch.bfloat16, "fp16": torch.float16}[amp]
 
 
 def _switch(value: str, default: bool) -> bool:
@@ -71,7 +72,8 @@ class Trainer:
         self.G, self.D = build_models(cfg, self.device)
         cuda = self.device.type == "cuda"
         self.amp_dtype = amp_dtype(cfg.amp, self.device)
-        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
+        # fp16 needs loss scaling; one scaler serves both optimisers
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
         self.memory_format = torch.channels_last if _switch(cfg.channels_last, cuda) else torch.contiguous_format
         self.G.to(memory_format=self.memory_format)
         self.D.to(memory_format=self.memory_format)

@@ -153,3 +153,14 @@ def test_cpu_runs_in_full_precision_without_scaler(tiny_cfg, tiny_data):
     trainer = Trainer(tiny_cfg, tiny_data, device="cpu")
     assert trainer.amp_dtype is None and not trainer.scaler.is_enabled()
     assert trainer.memory_format == torch.contiguous_format
+
+
+@pytest.mark.parametrize("amp", ["bf16", "fp16"])
+def test_mixed_precision_trains_with_finite_losses(tiny_cfg, tiny_data, amp):
+    from dataclasses import replace
+
+    trainer = Trainer(replace(tiny_cfg, amp=amp), tiny_data, device="cpu")
+    assert trainer.scaler.is_enabled() == (amp == "fp16")
+    history = trainer.fit(4, progress=False)
+    assert all(torch.isfinite(torch.tensor(list(h.values()))).all() for h in history)
+    assert all(p.dtype == torch.float32 for p in trainer.G.parameters())  # weights stay fp32
