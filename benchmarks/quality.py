@@ -32,6 +32,8 @@ RECIPES = {
     "seeds+translation": {**SEEDS_RECIPE, "augment": "color,translation"},
     "seeds+ttur": {**SEEDS_RECIPE, "lr_d": 4e-4, "lr_g": 1e-4},
     "seeds+sn": {**SEEDS_RECIPE, "spectral_norm": True},
+    "seeds+ema+smoothing": {**SEEDS_RECIPE, "ema_decay": 0.99, "label_smoothing": 0.1},
+    "seeds+ema+diffaugment": {**SEEDS_RECIPE, "ema_decay": 0.99, "augment": "color,translation,cutout"},
 }
 
 

@@ -29,7 +29,7 @@ def test_same_seed_same_weights(tiny_cfg, tiny_data):
 def test_label_smoothing_changes_the_run(tiny_cfg, tiny_data):
     from dataclasses import replace
 
-    a, b = Trainer(tiny_cfg, tiny_data, device="cpu"), Trainer(replace(tiny_cfg, label_smoothing=0.1), tiny_data,
+    a, b = Trainer(tiny_cfg, tiny_data, device="cpu"), Trainer(replace(tiny_cfg, label_smoothing=0.0), tiny_data,
                                                                device="cpu")
     a.fit(2, progress=False)
     b.fit(2, progress=False)
@@ -55,9 +55,10 @@ def test_checkpoint_round_trip(tiny_cfg, tiny_data, tmp_path):
     assert same_tensors(restored.G.state_dict(), trainer.G.state_dict())
     assert same_tensors(restored.D.state_dict(), trainer.D.state_dict())
     assert torch.equal(restored.fixed_noise, trainer.fixed_noise)
+    assert same_tensors(restored.ema.state_dict(), trainer.ema.state_dict())
     G, cfg = load_generator(tmp_path / "checkpoint.pt", "cpu")
     assert cfg == trainer.cfg and not G.training
-    assert same_tensors(G.state_dict(), trainer.G.state_dict())
+    assert same_tensors(G.state_dict(), trainer.sampling_generator.state_dict())
 
 
 def test_resume_equals_the_uninterrupted_run_bit_for_bit(tiny_cfg, tiny_data, tmp_path):
@@ -139,6 +140,8 @@ def test_ema_weights_are_used_for_samples_and_saved_generators(tiny_cfg, tiny_da
     from dataclasses import replace
 
     trainer = Trainer(replace(tiny_cfg, ema_decay=0.5), tiny_data, tmp_path, device="cpu")
+    plain = Trainer(replace(tiny_cfg, ema_decay=0.0), tiny_data, device="cpu")
+    assert plain.ema is None and plain.sampling_generator is plain.G
     trainer.fit(4, progress=False)
     ema = trainer.ema.module.state_dict()
     assert not same_tensors(ema, trainer.G.state_dict())
