@@ -208,7 +208,7 @@ class Trainer:
         torch.set_rng_state(state["torch_rng"])
         if state.get("scaler"):
             self.scaler.load_state_dict(state["scaler"])
-        if self.ema is not None:
+        if self.ema is not None and state.get("ema"):  # else the average starts again from G
             self.ema.load_state_dict(state["ema"])
 
     def save_checkpoint(self, path: str | Path | None = None) -> Path:
