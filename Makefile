@@ -20,6 +20,7 @@ demo: setup
 	$(PY) -m gan_lib generate --checkpoint $(DEMO)/checkpoint.pt --out $(DEMO)/faces.png --n 64 --scale 2
 
 test: setup
+	rm -rf notebooks/runs/course-tiny final/runs/course-tiny  # tiny runs start fresh, whatever an older version left
 	GAN_LIB_TINY=1 $(PY) -m pytest --nbval-lax -q tests notebooks final
 
 lint: setup

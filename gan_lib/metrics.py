@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .errors import GanLibError
+from .viz import to_uint8
 
 
 def _as_float(images: torch.Tensor) -> torch.Tensor:
@@ -136,7 +137,7 @@ def inception_features(images: torch.Tensor, weights: str | Path | None = None, 
                           "connect to the internet once, or download weights-inception-2015-12-05-6726825d.pth "
                           "from github.com/toshas/torch-fidelity/releases and pass it with --inception-weights; "
                           "--metric swd needs no weights") from exc
-    uint8 = ((_as_float(images).clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    uint8 = to_uint8(images)
     with torch.no_grad():
         return torch.cat([net(uint8[i:i + batch].to(device)).cpu() for i in range(0, len(uint8), batch)])
 
@@ -171,10 +172,14 @@ def cached_features(key: str, compute) -> torch.Tensor:
     if path.exists():
         return torch.load(path, weights_only=True)
     features = compute()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(features, path.with_name(path.name + ".tmp"))
-    path.with_name(path.name + ".tmp").replace(path)
+    _save_atomically(features, path)
     return features
+
+
+def _save_atomically(obj: object, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(obj, path.with_name(path.name + ".tmp"))
+    path.with_name(path.name + ".tmp").replace(path)
 
 
 # --- Mode coverage on the synthetic faces --------------------------------------------------------------------
@@ -199,12 +204,17 @@ class AttributeClassifier(nn.Module):
         )
         self.heads = nn.ModuleList(nn.Linear(256, len(values)) for values in ATTRIBUTES.values())
 
-    def forward(self, images: torch.Tensor) -> list[torch.Tensor]:
+    @staticmethod
+    def prepare(images: torch.Tensor) -> torch.Tensor:
+        """Float images at the classifier's 32 px (antialiased), whatever their size and dtype."""
         x = _as_float(images)
-        if x.shape[-1] != CLASSIFIER_SIZE:
-            x = F.interpolate(x, size=(CLASSIFIER_SIZE, CLASSIFIER_SIZE), mode="bilinear", antialias=True,
-                              align_corners=False)
-        features = self.body(x)
+        if x.shape[-1] == CLASSIFIER_SIZE:
+            return x
+        return F.interpolate(x, size=(CLASSIFIER_SIZE, CLASSIFIER_SIZE), mode="bilinear", antialias=True,
+                             align_corners=False)
+
+    def forward(self, images: torch.Tensor) -> list[torch.Tensor]:
+        features = self.body(self.prepare(images))
         return [head(features) for head in self.heads]
 
     @torch.no_grad()
@@ -222,9 +232,7 @@ def train_attribute_classifier(faces: int = 12_000, epochs: int = 5, seed: int =
     torch.manual_seed(seed)
     parts = [make_faces(faces // 2, size, seed=1000 + size) for size in (32, 64)]
     model = AttributeClassifier()
-    images = torch.cat([F.interpolate(_as_float(p[0]), size=(32, 32), mode="bilinear", antialias=True,
-                                      align_corners=False) if p[0].shape[-1] != 32 else _as_float(p[0])
-                        for p in parts])
+    images = torch.cat([AttributeClassifier.prepare(p[0]) for p in parts])
     labels = torch.stack([torch.cat([p[1][name] for p in parts]) for name in model.names], 1)
     optimiser = torch.optim.Adam(model.parameters(), lr=2e-3)
     g = torch.Generator().manual_seed(seed)
@@ -249,9 +257,7 @@ def attribute_classifier() -> AttributeClassifier:
         model.load_state_dict(torch.load(path, weights_only=True))
         return model.eval()
     model = train_attribute_classifier()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(model.state_dict(), path.with_name(path.name + ".tmp"))
-    path.with_name(path.name + ".tmp").replace(path)
+    _save_atomically(model.state_dict(), path)
     return model
 
 
