@@ -1,12 +1,17 @@
-"""Equal training budgets, the seeds' DCGAN recipe against others: SWD and mode coverage on the synthetic faces.
+"""Equal training budgets, recipe against recipe: SWD against held-out real images, beside the real-vs-real floor.
 
     python benchmarks/quality.py [--steps 2000] [--image-size 32] [--width 32] [--recipes seeds,default,...]
-    python benchmarks/quality.py --data FOLDER --image-size 64 --width 64 --steps 3000   # real faces, on a GPU
+    python benchmarks/quality.py --data ../shared/data/animefacedataset --image-size 32 --width 64 --steps 3000 \\
+        --curve-every 500 --out runs/quality-real32
 
-Each recipe trains from the same seed for the same number of steps and batch size; then 2,000 samples (EMA weights
-where the recipe has them) are compared with 2,000 held-out real images by SWD (x 1e3, lower is better) and, on the
-synthetic faces, read by the attribute classifier (values covered, KL to the true distribution; lower is better).
-Prints a Markdown table.
+The data is split as `train --holdout` splits it (one image in eight held out, by a stable hash of its path). Each
+recipe trains on the training part from the same seed for the same number of steps and batch size; then as many
+samples as there are held-out images (at most --n; EMA weights where the recipe has them) are compared with the
+held-out images by SWD (x 1e3, lower is better). The floor is the SWD between the same held-out images and as many
+training images: what a generator that draws the training set itself would score. On the synthetic faces the
+attribute classifier also reads the samples (values covered, KL to the true mix; lower is better). --curve-every
+adds SWD against training steps (a learning curve). --out keeps each recipe's run folder (samples, GIF, checkpoint).
+Prints Markdown tables.
 """
 
 from __future__ import annotations
@@ -14,11 +19,12 @@ from __future__ import annotations
 import argparse
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import torch
 
 from gan_lib.config import SEEDS_RECIPE, Config
-from gan_lib.data import load_images, synthetic_set
+from gan_lib.data import HOLDOUT_EVERY, load_images, reference_samples
 from gan_lib.metrics import attribute_classifier, mode_coverage, sliced_wasserstein
 from gan_lib.train import Trainer, noise
 
@@ -34,7 +40,20 @@ RECIPES = {
     "seeds+sn": {**SEEDS_RECIPE, "spectral_norm": True},
     "seeds+ema+smoothing": {**SEEDS_RECIPE, "ema_decay": 0.99, "label_smoothing": 0.1},
     "seeds+ema+diffaugment": {**SEEDS_RECIPE, "ema_decay": 0.99, "augment": "color,translation,cutout"},
+    "smoothing+ema999": {**SEEDS_RECIPE, "ema_decay": 0.999, "label_smoothing": 0.1},
+    "smoothing+ema995": {**SEEDS_RECIPE, "ema_decay": 0.995, "label_smoothing": 0.1},
+    "smoothing+ema+translation": {**SEEDS_RECIPE, "ema_decay": 0.99, "label_smoothing": 0.1,
+                                  "augment": "color,translation"},
+    "smoothing+ema+lr1e-4": {**SEEDS_RECIPE, "ema_decay": 0.99, "label_smoothing": 0.1, "lr_g": 1e-4, "lr_d": 1e-4},
 }
+
+
+def swd_of(trainer: Trainer, held_out: torch.Tensor) -> dict:
+    """SWD between the held-out images and as many samples of the trainer's sampling generator."""
+    cfg = trainer.cfg
+    samples = torch.cat([trainer.generate(noise(min(500, len(held_out) - i), cfg, "quality", i))
+                         for i in range(0, len(held_out), 500)])
+    return {**sliced_wasserstein(held_out, samples), "samples": samples}
 
 
 def main() -> None:
@@ -44,39 +63,55 @@ def main() -> None:
     parser.add_argument("--image-size", type=int, default=32)
     parser.add_argument("--width", type=int, default=32)
     parser.add_argument("--recipes", default="seeds,default")
-    parser.add_argument("--n", type=int, default=2000, help="images compared by SWD")
+    parser.add_argument("--n", type=int, default=2000, help="at most this many held-out images compared by SWD")
+    parser.add_argument("--curve-every", type=int, default=0, help="also measure SWD every this many steps")
+    parser.add_argument("--out", type=Path, help="keep each recipe's run folder under this folder")
     parser.add_argument("--device", default="auto")
     args = parser.parse_args()
 
-    if args.data == "synthetic":
-        train_set, reference = synthetic_set(args.image_size, 10_000), synthetic_set(args.image_size, args.n, seed=7)
-        held_out = reference.images
-    else:
-        train_set = load_images(args.data, args.image_size)
-        g = torch.Generator().manual_seed(0)
-        held_out = train_set.images[torch.randperm(len(train_set), generator=g)[:args.n]]
+    data = load_images(args.data, args.image_size)
+    train_part, _ = data.split(HOLDOUT_EVERY)
+    held_out, other = reference_samples(data, HOLDOUT_EVERY, args.n)
+    floor = sliced_wasserstein(held_out, other)
     classifier = attribute_classifier() if args.data == "synthetic" else None
-
-    print("| recipe | SWD x1e3 (levels) | hair colours | eye colours | hair styles | mouths | KL sum | train s |")
+    print(f"{len(train_part)} training images, {len(held_out)} held-out images compared, {args.image_size} px, "
+          f"widths {args.width}, {args.steps} steps of batch 64\n")
+    levels = ", ".join(f"{v:.1f}" for v in floor["levels"])
+    print("| recipe | SWD x1e3 (levels, finest first) | hair colours | eye colours | hair styles | mouths | KL sum | "
+          "train s |")
     print("|---|---|---|---|---|---|---|---|")
+    print(f"| real-vs-real floor | {floor['mean']:.2f} ({levels}) | | | | | | |", flush=True)
+    curves = {}
     for name in args.recipes.split(","):
-        cfg = replace(Config(image_size=args.image_size, g_width=args.width, d_width=args.width),
-                      **RECIPES[name], sample_every=10**9, checkpoint_every=10**9)
-        trainer = Trainer(cfg, train_set, device=args.device)
-        start = time.perf_counter()
-        trainer.fit(args.steps, progress=False)
-        seconds = time.perf_counter() - start
-        samples = torch.cat([trainer.generate(noise(500, cfg, "quality", i)) for i in range(args.n // 500)])
-        swd = sliced_wasserstein(held_out[:len(samples)], samples)
+        cfg = replace(Config(image_size=args.image_size, g_width=args.width, d_width=args.width), **RECIPES[name])
+        if args.out is None:
+            cfg = replace(cfg, sample_every=10**9, checkpoint_every=10**9)
+        trainer = Trainer(cfg, train_part, args.out / name if args.out else None, device=args.device)
+        seconds, curve = 0.0, []
+        every = args.curve_every or args.steps
+        for target in range(every, args.steps + every, every):
+            start = time.perf_counter()
+            trainer.fit(min(target, args.steps), progress=False)
+            seconds += time.perf_counter() - start
+            swd = swd_of(trainer, held_out)
+            curve.append((trainer.step, swd["mean"]))
+        curves[name] = curve
         levels = ", ".join(f"{v:.1f}" for v in swd["levels"])
         row = f"| {name} | **{swd['mean']:.2f}** ({levels}) |"
         if classifier is not None:
-            modes = mode_coverage(samples, classifier)
+            modes = mode_coverage(swd["samples"], classifier)
             row += "".join(f" {m['covered']}/{m['values']} |" for m in modes.values())
             row += f" {sum(m['kl'] for m in modes.values()):.3f} |"
         else:
             row += " - | - | - | - | - |"
         print(row + f" {seconds:.0f} |", flush=True)
+    if args.curve_every:
+        steps = [step for step, _ in next(iter(curves.values()))]
+        print("\nSWD x1e3 against training steps (floor {:.2f})\n".format(floor["mean"]))
+        print("| recipe | " + " | ".join(str(s) for s in steps) + " |")
+        print("|---|" + "---|" * len(steps))
+        for name, curve in curves.items():
+            print(f"| {name} | " + " | ".join(f"{v:.2f}" for _, v in curve) + " |")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from .config import Config
+from .data import HOLDOUT_EVERY
 from .errors import GanLibError
 
 DATA_HELP = "'synthetic', a Kaggle dataset (anime-faces, anime-faces-64, comic-faces) or a folder of images"
@@ -35,6 +36,8 @@ def _parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="train a DCGAN and write checkpoint, samples and history")
     train.add_argument("--data", required=True, help=DATA_HELP)
     train.add_argument("--drop-duplicates", action="store_true", help="train on one copy of byte-identical files")
+    train.add_argument("--holdout", type=int, nargs="?", const=HOLDOUT_EVERY, default=None, metavar="N",
+                       help=f"hold one image in N out of training, for evaluate (N = {HOLDOUT_EVERY} if not given)")
     train.add_argument("--out", required=True, type=Path, help="run folder")
     length = train.add_mutually_exclusive_group()
     length.add_argument("--steps", type=int, help="total training steps (default: 5 epochs)")
@@ -59,7 +62,7 @@ def _parser() -> argparse.ArgumentParser:
     prepare.add_argument("--drop-duplicates", action="store_true", help="count byte-identical files once")
     evaluate = commands.add_parser("evaluate", help="score a checkpoint's samples against real images")
     evaluate.add_argument("--checkpoint", required=True, type=Path)
-    evaluate.add_argument("--data", default="synthetic", help=DATA_HELP + " (not used by --metric modes)")
+    evaluate.add_argument("--data", help=DATA_HELP + " (default: what the checkpoint trained on)")
     evaluate.add_argument("--metric", choices=("swd", "fid", "kid", "modes"), default="swd")
     evaluate.add_argument("--n", type=int, default=2000, help="generated images (and real ones, where used)")
     evaluate.add_argument("--seed", type=int, default=0)
@@ -74,25 +77,34 @@ def _train(args: argparse.Namespace) -> None:
 
     given = {f.name: getattr(args, f.name) for f in fields(Config) if getattr(args, f.name) is not None}
     checkpoint = args.out / "checkpoint.pt"
+    holdout = args.holdout or 0
     if args.resume:
         from .train import read_checkpoint
 
-        cfg = Config.from_dict(read_checkpoint(checkpoint)["config"])
+        state = read_checkpoint(checkpoint)
+        cfg = Config.from_dict(state["config"])
+        recorded = (state.get("data") or {}).get("holdout", 0)
         changed = {k: v for k, v in given.items() if getattr(cfg, k) != v}
+        if args.holdout is not None and args.holdout != recorded:
+            changed["holdout"] = args.holdout
         if changed:
             raise GanLibError(f"--resume keeps the run's settings, but these differ from the checkpoint: {changed}; "
                               "drop them or train into a new --out folder")
+        holdout = recorded
     elif checkpoint.exists():
         raise GanLibError(f"{checkpoint} already exists: pass --resume to continue it, or choose a new --out folder")
     else:
         cfg = Config(**given)
     data = load_images(args.data, cfg.image_size, args.synthetic_count, args.drop_duplicates)
+    if holdout:
+        data, held_out = data.split(holdout)
     if args.resume:
         trainer = Trainer.resume(checkpoint, data, args.out, args.device)
     else:
         trainer = Trainer(cfg, data, args.out, args.device)
     steps = args.steps or round((args.epochs or 5) * trainer.sampler.steps_per_epoch)
-    print(f"training on {len(data)} images from {data.name} at {cfg.image_size} px, {trainer.device}, "
+    kept_out = f" ({len(held_out)} held out for evaluate)" if holdout else ""
+    print(f"training on {len(data)} images{kept_out} from {data.name} at {cfg.image_size} px, {trainer.device}, "
           f"steps {trainer.step} -> {steps}", file=sys.stderr)
     trainer.fit(steps, progress=not args.quiet)
     print(f"wrote {args.out}/checkpoint.pt, samples/, losses.png, progress.gif, history.csv")
@@ -127,44 +139,64 @@ def _evaluate(args: argparse.Namespace) -> None:
     import torch
 
     from . import metrics
-    from .data import load_images
-    from .train import load_generator, noise
+    from .data import SYNTHETIC_COUNT, load_images, reference_samples
+    from .train import load_generator, noise, read_checkpoint
 
     if args.n < 2:
         raise GanLibError(f"--n must be at least 2, got {args.n}")
-    G, cfg = load_generator(args.checkpoint, args.device)
+    state = read_checkpoint(args.checkpoint)
+    G, cfg = load_generator(state, args.device)
     device = next(G.parameters()).device
-    cfg.seed = args.seed
-    with torch.no_grad():
-        fake = torch.cat([G(noise(min(500, args.n - i), cfg, "evaluate", i, device=device)).float().cpu()
-                          for i in range(0, args.n, 500)])
+
+    def generate(n: int) -> torch.Tensor:
+        cfg.seed = args.seed
+        with torch.no_grad():
+            return torch.cat([G(noise(min(500, n - i), cfg, "evaluate", i, device=device)).float().cpu()
+                              for i in range(0, n, 500)])
+
     if args.metric == "modes":
-        report = metrics.mode_coverage(fake)
+        report = metrics.mode_coverage(generate(args.n))
         for name, m in report.items():
             print(f"{name}: {m['covered']}/{m['values']} values covered, KL {m['kl']:.4f}")
         print(f"modes: {sum(m['covered'] for m in report.values())}/{sum(m['values'] for m in report.values())} "
               f"covered, KL sum {sum(m['kl'] for m in report.values()):.4f}")
         return
-    data = load_images(args.data, cfg.image_size, count=max(args.n, 2000))
-    g = torch.Generator().manual_seed(args.seed)
-    real = data.images[torch.randperm(len(data), generator=g)[:args.n]]
+    record = state.get("data") or {}
+    if not (args.data or record.get("name")):
+        raise GanLibError(f"{args.checkpoint} does not record the data it trained on: pass --data")
+    data = load_images(args.data or record["name"], cfg.image_size, record.get("files") or SYNTHETIC_COUNT,
+                       record.get("drop_duplicates", False))
+    holdout = record.get("holdout", 0) if data.summary.get("source") == record.get("source") else 0
+    real, other = reference_samples(data, holdout, args.n, args.seed)
+    n = len(real)
+    if holdout:
+        print(f"real images: {n} of the {data.name} images held out of training (1 in {holdout})", file=sys.stderr)
+    else:
+        print(f"note: the checkpoint was not trained with --holdout on {data.name}, so it may have seen the {n} real "
+              "images it is compared with; train with --holdout for a fair score", file=sys.stderr)
+    fake = generate(n)
     if args.metric == "swd":
-        if len(real) < args.n:
-            raise GanLibError(f"{args.data} has {len(real)} images, fewer than --n {args.n}: lower --n")
-        swd = metrics.sliced_wasserstein(real, fake)
-        levels = ", ".join(f"{cfg.image_size >> i} px {v:.2f}" for i, v in enumerate(swd["levels"]))
-        print(f"SWD x1e3 ({args.n} images, {cfg.image_size} px): {levels}; mean {swd['mean']:.2f}")
+        score, floor = metrics.sliced_wasserstein(real, fake), metrics.sliced_wasserstein(real, other)
+        levels = ", ".join(f"{cfg.image_size >> i} px {v:.2f}" for i, v in enumerate(score["levels"]))
+        floor_levels = ", ".join(f"{v:.2f}" for v in floor["levels"])
+        print(f"SWD x1e3 ({n} images, {cfg.image_size} px): {score['mean']:.2f} ({levels}); "
+              f"real-vs-real floor {floor['mean']:.2f} ({floor_levels})")
         return
-    key = f"{Path(data.summary['source']).name}-{cfg.image_size}px-{len(real)}-seed{args.seed}"
-    real_features = metrics.cached_features(key, lambda: metrics.inception_features(real, args.inception_weights,
-                                                                                     device=device))
+    key = f"{Path(data.summary['source']).name}-{cfg.image_size}px-{n}-seed{args.seed}-holdout{holdout}"
+    def features(images: torch.Tensor, part: str) -> torch.Tensor:
+        return metrics.cached_features(f"{key}-{part}", lambda: metrics.inception_features(
+            images, args.inception_weights, device=device))
+
+    real_features, other_features = features(real, "held-out"), features(other, "train")
     fake_features = metrics.inception_features(fake, args.inception_weights, device=device)
     if args.metric == "fid":
-        fid = metrics.fid_from_features(real_features, fake_features)
-        print(f"FID ({len(real)} real, {args.n} generated): {fid:.2f}")
+        fid, floor = (metrics.fid_from_features(real_features, f) for f in (fake_features, other_features))
+        print(f"FID ({n} real, {n} generated): {fid:.2f}; real-vs-real floor {floor:.2f}")
     else:
-        mean, std = metrics.kid_from_features(real_features, fake_features)
-        print(f"KID ({len(real)} real, {args.n} generated): {mean:.4f} +- {std:.4f}")
+        (mean, std), (floor, floor_std) = (metrics.kid_from_features(real_features, f)
+                                           for f in (fake_features, other_features))
+        print(f"KID ({n} real, {n} generated): {mean:.4f} +- {std:.4f}; real-vs-real floor {floor:.4f} +- "
+              f"{floor_std:.4f}")
 
 
 def main(argv: list[str] | None = None) -> int:

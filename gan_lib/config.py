@@ -8,6 +8,8 @@ import sys
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+import torch
+
 from .errors import GanLibError
 
 IMAGE_SIZES = (32, 64, 128)
@@ -17,6 +19,11 @@ def derive_seed(*parts: object) -> int:
     """A 63-bit seed that is a pure function of its parts, e.g. (run seed, "noise", step)."""
     digest = hashlib.blake2b(repr(parts).encode(), digest_size=8).digest()
     return int.from_bytes(digest, "little") >> 1
+
+
+def seeded(g: torch.Generator, *key: object) -> torch.Generator:
+    """g reseeded with derive_seed(*key): draws from it happen on g's device, with no copy from the host."""
+    return g.manual_seed(derive_seed(*key))
 
 
 @dataclass

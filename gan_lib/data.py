@@ -18,12 +18,13 @@ from PIL import Image
 from torchvision.io import decode_jpeg
 from tqdm.auto import tqdm
 
-from .config import derive_seed
+from .config import derive_seed, seeded
 from .errors import GanLibError
 
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
-CACHE_VERSION = 2
+CACHE_VERSION = 3  # 3: the summary lists the relative path of every prepared image
 SYNTHETIC_COUNT = 10_000
+HOLDOUT_EVERY = 8  # --holdout: one image in eight is held out for evaluation
 
 
 def cache_dir() -> Path:
@@ -39,9 +40,42 @@ class ImageSet:
     name: str
     summary: dict = field(default_factory=dict)
     cache_file: Path | None = None  # the uint8 file behind `images`, for prepared folders
+    keys: list[str] = field(default_factory=list)  # per image: the relative path of its first byte-identical copy
+    holdout: int = 0  # 1 in `holdout` images is held out of this set (0: none)
+    part: str = "all"  # "all", or after split(): "train" or "held-out"
 
     def __len__(self) -> int:
         return len(self.images)
+
+    def split(self, every: int = HOLDOUT_EVERY) -> tuple[ImageSet, ImageSet]:
+        """(training part, held-out part): one image in `every` is held out, chosen by a stable hash of its file's
+        relative path, the same on every machine; byte-identical copies share a key, so they fall on one side."""
+        if every < 2:
+            raise GanLibError(f"--holdout must be at least 2 (one image in N held out), got {every}")
+        if self.part != "all":
+            raise GanLibError("this image set is already one part of a split")
+        held = torch.tensor([_bucket(key) % every == 0 for key in self.keys], dtype=torch.bool)
+        parts = []
+        for part, mask in (("train", ~held), ("held-out", held)):
+            index = mask.nonzero().flatten()
+            parts.append(ImageSet(self.images[index], self.name, self.summary, self.cache_file,
+                                  [self.keys[i] for i in index.tolist()], every, part))
+        if not len(parts[1]) or not len(parts[0]):
+            raise GanLibError(f"{self.name} has {len(self)} images, too few to hold one in {every} out: "
+                              "add images or train without --holdout")
+        return parts[0], parts[1]
+
+    @property
+    def identity(self) -> dict:
+        """What a checkpoint records of the data it trained on."""
+        return {"source": self.summary.get("source", self.name), "name": self.name, "images": len(self),
+                "files": self.summary.get("files"), "holdout": self.holdout, "part": self.part,
+                "drop_duplicates": bool(self.summary.get("duplicates_dropped"))}
+
+
+def _bucket(key: str) -> int:
+    """A stable integer hash of a string (Python's hash() changes between processes)."""
+    return int.from_bytes(hashlib.blake2b(key.encode("utf-8", "surrogateescape"), digest_size=8).digest(), "little")
 
 
 def _scan(root: Path) -> list[tuple[str, int, int]]:
@@ -175,11 +209,13 @@ def prepare_folder(root: str | Path, size: int = 64, workers: int | None = None,
     first_of_digest: dict[str, int] = {}
     for i, digest in enumerate(summary["digests"]):
         first_of_digest.setdefault(digest, i)
+    keys = [summary["paths"][first_of_digest[digest]] for digest in summary["digests"]]
     summary["duplicates"] = len(summary["digests"]) - len(first_of_digest)
     summary["duplicates_dropped"] = drop_duplicates
     if drop_duplicates and summary["duplicates"]:
-        images = images[sorted(first_of_digest.values())]
-    return ImageSet(images, str(root), summary, array_file)
+        kept = sorted(first_of_digest.values())
+        images, keys = images[kept], [keys[i] for i in kept]
+    return ImageSet(images, str(root), summary, array_file, keys)
 
 
 def _build_cache(root: Path, paths: list[str], size: int, workers: int, out) -> dict:
@@ -204,6 +240,7 @@ def _build_cache(root: Path, paths: list[str], size: int, workers: int, out) -> 
         "image_size": size,
         "files": len(paths),
         "images": len(kept),
+        "paths": [paths[i] for i in kept],
         "unreadable": unreadable,
         "original_sizes": [info[i][2] for i in kept],
         "modes": dict(Counter(info[i][3] for i in kept)),
@@ -260,7 +297,7 @@ def synthetic_set(size: int = 64, count: int = SYNTHETIC_COUNT, seed: int = 0) -
         "digests": [hashlib.blake2b(image.numpy().tobytes(), digest_size=16).hexdigest() for image in images],
         "duplicates": 0, "duplicates_dropped": False, "attributes": attributes,
     }
-    return ImageSet(images, "synthetic", summary)
+    return ImageSet(images, "synthetic", summary, keys=[f"face-{i}" for i in range(count)])
 
 
 def load_images(data: str | Path, size: int = 64, count: int = SYNTHETIC_COUNT,
@@ -273,6 +310,20 @@ def load_images(data: str | Path, size: int = 64, count: int = SYNTHETIC_COUNT,
     if str(data) in NAMED_DATASETS and not Path(data).exists():
         return prepare_folder(locate(str(data)), size, drop_duplicates=drop_duplicates)
     return prepare_folder(data, size, drop_duplicates=drop_duplicates)
+
+
+def reference_samples(data: ImageSet, holdout: int, n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """(real images to score generated ones against, other real images for the real-vs-real floor), n each.
+
+    data is the whole set. The first come from the part held out by `holdout` (a model trained with the same
+    holdout never saw them), the second from the training part; with holdout 0 the set is split one in
+    HOLDOUT_EVERY all the same, so that the floor still compares two disjoint sets. n is capped by the smaller part.
+    """
+    train_part, held_part = data.split(holdout or HOLDOUT_EVERY)
+    n = min(n, len(train_part), len(held_part))
+    g = torch.Generator().manual_seed(seed)
+    held, other = (part.images[torch.randperm(len(part), generator=g)[:n]] for part in (held_part, train_part))
+    return held, other
 
 
 class BatchSampler:
@@ -291,6 +342,7 @@ class BatchSampler:
         self.batch_size, self.seed, self.device, self.flip = batch_size, seed, torch.device(device), flip
         self.steps_per_epoch = len(images) // batch_size
         self._epoch, self._order = -1, None
+        self._rng = torch.Generator(self.device)
 
     def batch(self, step: int) -> torch.Tensor:
         epoch, i = divmod(step, self.steps_per_epoch)
@@ -300,7 +352,7 @@ class BatchSampler:
         index = self._order[i * self.batch_size:(i + 1) * self.batch_size]
         x = self.images[index].float().div_(127.5).sub_(1.0)
         if self.flip:
-            g = torch.Generator().manual_seed(derive_seed(self.seed, "flip", step))
-            mirror = (torch.rand(len(x), generator=g) < 0.5).to(self.device).view(-1, 1, 1, 1)
+            flips = torch.rand(len(x), generator=seeded(self._rng, self.seed, "flip", step), device=self.device)
+            mirror = (flips < 0.5).view(-1, 1, 1, 1)
             x = torch.where(mirror, x.flip(3), x)
         return x

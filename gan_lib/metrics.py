@@ -153,11 +153,17 @@ def fid_from_features(real: torch.Tensor, fake: torch.Tensor) -> float:
 
 
 def kid_from_features(real: torch.Tensor, fake: torch.Tensor, subsets: int = 50) -> tuple[float, float]:
-    """Kernel Inception Distance (mean, std over subsets) on given features, through torchmetrics."""
+    """Kernel Inception Distance (mean, std over subsets) on given features, through torchmetrics.
+
+    Subsets hold half the smaller set (at most 1,000), so that they differ and the std means something.
+    """
     from torchmetrics.image.kid import KernelInceptionDistance
 
+    smaller = min(len(real), len(fake))
+    if smaller < 4:
+        raise GanLibError(f"KID needs at least 4 images in each set, got {smaller}")
     metric = KernelInceptionDistance(feature=_Precomputed(real.shape[1]), subsets=subsets,
-                                     subset_size=min(1000, len(real), len(fake)))
+                                     subset_size=min(1000, smaller // 2))
     metric.update(real.double(), real=True)
     metric.update(fake.double(), real=False)
     mean, std = metric.compute()

@@ -14,7 +14,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm.auto import tqdm
 
 from .augment import diff_augment, parse_policy
-from .config import Config, derive_seed
+from .config import Config, seeded
 from .data import BatchSampler, ImageSet
 from .errors import GanLibError
 from .models import Generator, build_models
@@ -42,17 +42,18 @@ def resolve_device(name: str = "auto") -> torch.device:
 
 def noise(n: int, cfg: Config, *key: object, device: torch.device | str = "cpu") -> torch.Tensor:
     """Latent vectors (n, latent_dim), a pure function of (cfg.seed, key): the same on every device."""
-    g = torch.Generator().manual_seed(derive_seed(cfg.seed, *key))
-    return torch.randn(n, cfg.latent_dim, generator=g).to(device)
+    return torch.randn(n, cfg.latent_dim, generator=seeded(torch.Generator(), cfg.seed, *key)).to(device)
 
 
 def amp_dtype(amp: str, device: torch.device) -> torch.dtype | None:
-    """The autocast dtype, None for full precision. 'auto' means bf16 on GPUs that support it, fp16 on other
-    GPUs, and full precision on the CPU (bit-exact resume); 'bf16' and 'fp16' are honoured on any device."""
+    """The autocast dtype, None for full precision. 'auto' means bf16 on GPUs of compute capability 8.0 and up
+    (Ampere, Hopper), fp16 with loss scaling below (Colab's T4 is 7.5: torch.cuda.is_bf16_supported() says True
+    there, but only through slow emulation), and full precision on the CPU (bit-exact resume); 'bf16' and 'fp16'
+    are honoured on any device."""
     if amp == "auto":
         if device.type != "cuda":
             return None
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.bfloat16 if torch.cuda.get_device_capability(device) >= (8, 0) else torch.float16
     return {"off": None, "bf16": torch.bfloat16, "fp16": torch.float16}[amp]
 
 
@@ -88,6 +89,8 @@ class Trainer:
         self.d_forward = torch.compile(self.D) if cfg.compile else self.D
         self.augment = parse_policy(cfg.augment)
         self.sampler = BatchSampler(data.images, cfg.batch_size, cfg.seed, self.device)
+        self.data_identity = data.identity
+        self.rng = torch.Generator(self.device)  # reseeded for every draw of the training step
         self.fixed_noise = noise(64, cfg, "fixed", device=self.device)
         self.step = 0
         self.history: list[dict[str, float]] = []
@@ -105,14 +108,15 @@ class Trainer:
     def train_step(self, real: torch.Tensor) -> torch.Tensor:
         """One D update and one G update (non-saturating loss); returns [loss_d, loss_g, D(x), D(G(z))]."""
         real = real.contiguous(memory_format=self.memory_format)
-        z = noise(len(real), self.cfg, "z", self.step, device=self.device)
-        g = torch.Generator().manual_seed(derive_seed(self.cfg.seed, "augment", self.step)) if self.augment else None
+        cfg, rng = self.cfg, self.rng  # drawn on the device: no copy from the host in the step
+        z = torch.randn(len(real), cfg.latent_dim, generator=seeded(rng, cfg.seed, "z", self.step), device=self.device)
+        g = seeded(rng, cfg.seed, "augment", self.step) if self.augment else None
         autocast = torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None)
 
         with autocast:
             fake = self.g_forward(z)
             logits_real, logits_fake = self._d(real, g), self._d(fake.detach(), g)
-            real_target = torch.full_like(logits_real, 1.0 - self.cfg.label_smoothing)
+            real_target = torch.full_like(logits_real, 1.0 - cfg.label_smoothing)
             loss_d = (F.binary_cross_entropy_with_logits(logits_real, real_target)
                       + F.binary_cross_entropy_with_logits(logits_fake, torch.zeros_like(logits_fake)))
         self.opt_d.zero_grad(set_to_none=True)
@@ -195,7 +199,7 @@ class Trainer:
             "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
             "history": self.history, "fixed_noise": self.fixed_noise.cpu(),
             "torch_rng": torch.get_rng_state(), "scaler": self.scaler.state_dict(),
-            "ema": self.ema.state_dict() if self.ema is not None else None,
+            "ema": self.ema.state_dict() if self.ema is not None else None, "data": self.data_identity,
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -266,9 +270,10 @@ def read_checkpoint(path: str | Path) -> dict:
     return state
 
 
-def load_generator(path: str | Path, device: str = "auto") -> tuple[Generator, Config]:
-    """The trained generator of a checkpoint (its EMA weights when it has them), in eval mode, and its config."""
-    state = read_checkpoint(path)
+def load_generator(checkpoint: str | Path | dict, device: str = "auto") -> tuple[Generator, Config]:
+    """The trained generator of a checkpoint (a path, or one already read), its EMA weights when it has them, in
+    eval mode, and its config."""
+    state = checkpoint if isinstance(checkpoint, dict) else read_checkpoint(checkpoint)
     cfg = Config.from_dict(state["config"])
     G = Generator(cfg)
     if state.get("ema"):

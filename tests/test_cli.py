@@ -72,8 +72,9 @@ def test_evaluate_prints_scores_and_explains_missing_weights(tmp_path, capsys, m
     checkpoint = str(run / "checkpoint.pt")
     capsys.readouterr()
     assert main(["evaluate", "--checkpoint", checkpoint, "--data", "synthetic", "--n", "64"]) == 0
-    out = capsys.readouterr().out
-    assert out.startswith("SWD x1e3 (64 images, 32 px): 32 px ") and "; mean " in out
+    captured = capsys.readouterr()
+    assert "was not trained with --holdout" in captured.err  # its score compares with images it trained on
+    assert captured.out.startswith("SWD x1e3 (") and "real-vs-real floor" in captured.out
 
     import gan_lib.metrics as metrics
 
@@ -84,3 +85,23 @@ def test_evaluate_prints_scores_and_explains_missing_weights(tmp_path, capsys, m
     assert main(["evaluate", "--checkpoint", checkpoint, "--data", "synthetic", "--metric", "fid", "--n", "8",
                  "--inception-weights", str(tmp_path / "missing.pth")]) == 2
     assert "could not load the Inception weights" in capsys.readouterr().err
+
+
+def test_holdout_trains_on_part_and_evaluate_scores_on_the_rest_beside_the_floor(tmp_path, capsys):
+    run = tmp_path / "run"
+    argv = ["train", *TINY[:3], "400", *TINY[4:], "--out", str(run), "--steps", "2"]
+    assert main([*argv, "--holdout"]) == 0
+    err = capsys.readouterr().err
+    held = int(err.split(" held out for evaluate")[0].rsplit("(", 1)[1])
+    assert f"training on {400 - held} images ({held} held out for evaluate)" in err
+    assert main(["evaluate", "--checkpoint", str(run / "checkpoint.pt"), "--n", "1000"]) == 0  # data from the record
+    captured = capsys.readouterr()
+    assert f"real images: {held} of the synthetic images held out of training (1 in 8)" in captured.err
+    line = captured.out.strip()
+    assert line.startswith(f"SWD x1e3 ({held} images, 32 px): ")
+    score, floor = (float(part.split(" ")[0]) for part in (line.split("px): ")[1], line.split("floor ")[1]))
+    assert floor < score  # two sets of real faces are far closer than an untrained G's faces are to them
+    assert main([*argv, "--steps", "3", "--resume", "--holdout", "4"]) == 2
+    assert "{'holdout': 4}" in capsys.readouterr().err
+    assert main([*argv, "--steps", "3", "--resume"]) == 0
+    assert "(" + str(held) + " held out" in capsys.readouterr().err

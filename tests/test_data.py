@@ -113,3 +113,58 @@ def test_too_few_images_for_a_batch_is_a_clear_error():
     with pytest.raises(GanLibError, match="lower --batch-size"):
         BatchSampler(torch.zeros(4, 3, 2, 2, dtype=torch.uint8), 8, seed=0)
 
+
+
+def _faces_folder(root, count, duplicates_of=()):
+    """count small distinct PNGs in two subfolders, plus byte-identical copies of the files named."""
+    for i in range(count):
+        _save(root / f"part{i % 2}" / f"{i:03d}.png", Image.new("RGB", (8, 8), (i, 255 - i, (7 * i) % 256)), "PNG")
+    for i in duplicates_of:
+        source = root / f"part{i % 2}" / f"{i:03d}.png"
+        (root / "copies").mkdir(exist_ok=True)
+        (root / "copies" / f"copy-of-{i:03d}.png").write_bytes(source.read_bytes())
+    return root
+
+
+def test_holdout_split_is_stable_disjoint_and_keeps_copies_together(tmp_path):
+    import shutil
+
+    root = _faces_folder(tmp_path / "faces", 200, duplicates_of=range(0, 200, 10))
+    prepared = prepare_folder(root, 32, workers=1)
+    train, held = prepared.split(8)
+    assert len(train) + len(held) == len(prepared) == 220
+    assert 10 <= len(held) <= 45  # one in eight, give or take chance
+    assert not set(train.keys) & set(held.keys)
+    assert (train.part, held.part, train.holdout) == ("train", "held-out", 8)
+    # a byte-identical copy falls on the side of its original: nothing held out was trained on
+    held_pixels = {tuple(x.flatten().tolist()) for x in held.images}
+    assert not any(tuple(x.flatten().tolist()) in held_pixels for x in train.images)
+    # the same split elsewhere (keys are relative paths), and with duplicates dropped
+    shutil.copytree(root, tmp_path / "moved")
+    again_train, again_held = prepare_folder(tmp_path / "moved", 32, workers=1).split(8)
+    assert again_held.keys == held.keys and torch.equal(again_held.images, held.images)
+    dropped_train, dropped_held = prepare_folder(root, 32, workers=1, drop_duplicates=True).split(8)
+    assert set(dropped_held.keys) == set(held.keys) and len(dropped_train) + len(dropped_held) == 200
+
+
+def test_a_split_needs_enough_images_and_happens_once(tmp_path):
+    prepared = prepare_folder(_faces_folder(tmp_path / "one", 1), 32, workers=1)
+    with pytest.raises(GanLibError, match="too few to hold one in 8 out"):
+        prepared.split(8)
+    with pytest.raises(GanLibError, match="at least 2"):
+        prepared.split(1)
+    train, _ = data.synthetic_set(32, 64).split(4)
+    with pytest.raises(GanLibError, match="already one part"):
+        train.split(4)
+
+
+def test_reference_samples_compare_held_out_with_training_images():
+    faces = data.synthetic_set(32, 400)
+    train, held = faces.split(8)
+    real, other = data.reference_samples(faces, 8, n=1000)
+    assert len(real) == len(other) == min(len(train), len(held))  # n is capped by the smaller part
+    held_set = {x.numpy().tobytes() for x in held.images}
+    assert all(x.numpy().tobytes() in held_set for x in real)
+    assert not any(x.numpy().tobytes() in held_set for x in other)
+    again, _ = data.reference_samples(faces, 8, n=1000)
+    assert torch.equal(again, real)

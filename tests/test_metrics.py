@@ -66,6 +66,15 @@ def test_kid_is_near_zero_for_one_distribution_and_positive_for_two():
     assert abs(same) < 0.01 and different > 0.1
 
 
+def test_kid_subsets_are_smaller_than_the_sets_so_its_spread_is_real():
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.randn(1000, 16, generator=g), torch.randn(1000, 16, generator=g) + 0.5
+    _, std = metrics.kid_from_features(a, b, subsets=10)
+    assert std > 0  # with subsets of all 1,000 every subset would be the whole set, and the std exactly 0
+    with pytest.raises(GanLibError, match="at least 4"):
+        metrics.kid_from_features(a[:3], b[:3])
+
+
 def test_inception_without_weights_is_a_clear_error(tmp_path):
     with pytest.raises(GanLibError, match="Inception weights|torch-fidelity"):
         metrics.inception_features(torch.zeros(2, 3, 32, 32), weights=tmp_path / "missing.pth")

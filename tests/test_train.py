@@ -167,3 +167,39 @@ def test_mixed_precision_trains_with_finite_losses(tiny_cfg, tiny_data, amp):
     history = trainer.fit(4, progress=False)
     assert all(torch.isfinite(torch.tensor(list(h.values()))).all() for h in history)
     assert all(p.dtype == torch.float32 for p in trainer.G.parameters())  # weights stay fp32
+
+
+@pytest.mark.parametrize(("capability", "expected"), [((7, 5), torch.float16), ((8, 0), torch.bfloat16),
+                                                      ((9, 0), torch.bfloat16)])
+def test_auto_precision_follows_the_gpus_compute_capability(monkeypatch, capability, expected):
+    from gan_lib.train import amp_dtype
+
+    # a T4 (7.5) answers True to is_bf16_supported() through emulation: the capability decides, not that answer
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *args, **kwargs: True)
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda *args, **kwargs: capability)
+    assert amp_dtype("auto", torch.device("cuda")) is expected
+    assert amp_dtype("auto", torch.device("cpu")) is None
+    assert amp_dtype("bf16", torch.device("cuda")) is torch.bfloat16
+
+
+def test_each_steps_noise_is_a_pure_function_of_seed_and_step(tiny_cfg, tiny_data):
+    from gan_lib.train import noise
+
+    trainer = Trainer(tiny_cfg, tiny_data, device="cpu")
+    seen = []
+    forward = trainer.g_forward
+    trainer.g_forward = lambda z: seen.append(z.clone()) or forward(z)
+    trainer.fit(3, progress=False)
+    assert trainer.rng.device == trainer.device  # drawn where the step runs
+    for step, z in enumerate(seen):
+        assert torch.equal(z, noise(tiny_cfg.batch_size, tiny_cfg, "z", step))
+
+
+def test_checkpoint_records_the_data_it_trained_on(tiny_cfg, tiny_data, tmp_path):
+    from gan_lib.train import read_checkpoint
+
+    train_part, _ = tiny_data.split(8)
+    Trainer(tiny_cfg, train_part, tmp_path, device="cpu").fit(1, progress=False)
+    record = read_checkpoint(tmp_path / "checkpoint.pt")["data"]
+    assert record["name"] == "synthetic" and record["holdout"] == 8 and record["part"] == "train"
+    assert record["images"] == len(train_part) and record["files"] == len(tiny_data)
