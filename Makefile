@@ -1,11 +1,12 @@
 # make demo: set up, then train on the built-in synthetic faces (about 4 minutes on a 2-core CPU)
 # make test: set up, then run the unit tests and re-execute every notebook in tiny mode
+# make gpu-check: on a CUDA machine, the GPU tests (gpu_tests/) and the GPU throughput benchmark
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 DEMO := runs/demo
 
-.PHONY: setup demo test lint
+.PHONY: setup demo test lint gpu-check
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: requirements.txt pyproject.toml
@@ -24,4 +25,8 @@ test: setup
 	GAN_LIB_TINY=1 $(PY) -m pytest --nbval-lax -q tests notebooks final
 
 lint: setup
-	$(PY) -m ruff check gan_lib tests benchmarks
+	$(PY) -m ruff check gan_lib tests gpu_tests benchmarks
+
+gpu-check: setup
+	$(PY) -m pytest -q gpu_tests
+	$(PY) benchmarks/throughput.py --device cuda --batch-size 64 256

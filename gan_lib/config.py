@@ -114,6 +114,7 @@ class CourseSettings:
     steps: int
     run_dir: Path
     synthetic_count: int = 10_000
+    holdout: int = 8  # one image in eight is held out of training, to score the run on faces it never saw
 
     @property
     def img_dir(self) -> Path:
