@@ -17,11 +17,13 @@ Prints Markdown tables.
 from __future__ import annotations
 
 import argparse
+import copy
 import time
 from dataclasses import replace
 from pathlib import Path
 
 import torch
+from torch.optim.swa_utils import update_bn
 
 from gan_lib.config import SEEDS_RECIPE, Config
 from gan_lib.data import HOLDOUT_EVERY, load_images, reference_samples
@@ -56,6 +58,26 @@ def swd_of(trainer: Trainer, held_out: torch.Tensor) -> dict:
     return {**sliced_wasserstein(held_out, samples), "samples": samples}
 
 
+@torch.no_grad()
+def diagnose(trainer: Trainer, held_out: torch.Tensor) -> dict[str, float]:
+    """SWD of four ways to sample: raw G and the EMA G in eval mode, the EMA G with batch statistics (train mode,
+    batches of the training batch size), and the EMA G with its BatchNorm statistics recomputed from its own
+    activations (torch.optim.swa_utils.update_bn over 50 batches) instead of the average of raw G's."""
+    cfg, n, device = trainer.cfg, len(held_out), trainer.device
+    z = noise(n, cfg, "quality", 0, device=device)
+    batches = z.split(cfg.batch_size)
+
+    def score(G: torch.nn.Module, train_mode: bool = False) -> float:
+        G = copy.deepcopy(G).train(train_mode)
+        return sliced_wasserstein(held_out, torch.cat([G(b).float().cpu() for b in batches]))["mean"]
+
+    ema = trainer.sampling_generator
+    recalibrated = copy.deepcopy(ema)
+    update_bn([noise(cfg.batch_size, cfg, "bn", i, device=device) for i in range(50)], recalibrated)
+    return {"raw G": score(trainer.G), "EMA G": score(ema), "EMA G, batch stats": score(ema, train_mode=True),
+            "EMA G, recomputed BN": score(recalibrated)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default="synthetic")
@@ -66,6 +88,8 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=2000, help="at most this many held-out images compared by SWD")
     parser.add_argument("--curve-every", type=int, default=0, help="also measure SWD every this many steps")
     parser.add_argument("--out", type=Path, help="keep each recipe's run folder under this folder")
+    parser.add_argument("--diagnose", action="store_true",
+                        help="at each curve point also score raw G and the EMA G's BatchNorm variants")
     parser.add_argument("--device", default="auto")
     args = parser.parse_args()
 
@@ -95,6 +119,9 @@ def main() -> None:
             seconds += time.perf_counter() - start
             swd = swd_of(trainer, held_out)
             curve.append((trainer.step, swd["mean"]))
+            if args.diagnose:
+                variants = ", ".join(f"{k} {v:.2f}" for k, v in diagnose(trainer, held_out).items())
+                print(f"  {name} step {trainer.step}: {variants}", flush=True)
         curves[name] = curve
         levels = ", ".join(f"{v:.1f}" for v in swd["levels"])
         row = f"| {name} | **{swd['mean']:.2f}** ({levels}) |"

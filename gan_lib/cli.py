@@ -15,6 +15,7 @@ from .data import HOLDOUT_EVERY
 from .errors import GanLibError
 
 DATA_HELP = "'synthetic', a Kaggle dataset (anime-faces, anime-faces-64, comic-faces) or a folder of images"
+OPTION_HELP = {"image_size": "32, 64 or 128 (default: 64 on a GPU, 32 on the CPU, where 64 px is 5x slower)"}
 
 
 def _add_config_options(parser: argparse.ArgumentParser) -> None:
@@ -26,7 +27,7 @@ def _add_config_options(parser: argparse.ArgumentParser) -> None:
                                 help=f"default {f.default}")
         else:
             kind = {"int": int, "float": float}.get(str(f.type), str)
-            parser.add_argument(flag, type=kind, default=None, help=f"default {f.default}")
+            parser.add_argument(flag, type=kind, default=None, help=OPTION_HELP.get(f.name, f"default {f.default}"))
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -94,6 +95,10 @@ def _train(args: argparse.Namespace) -> None:
     elif checkpoint.exists():
         raise GanLibError(f"{checkpoint} already exists: pass --resume to continue it, or choose a new --out folder")
     else:
+        if "image_size" not in given:
+            from .train import resolve_device
+
+            given["image_size"] = 32 if resolve_device(args.device).type == "cpu" else 64
         cfg = Config(**given)
     data = load_images(args.data, cfg.image_size, args.synthetic_count, args.drop_duplicates)
     if holdout:

@@ -2,6 +2,7 @@ import csv
 import subprocess
 import sys
 
+import pytest
 from PIL import Image
 
 from gan_lib.cli import main
@@ -105,3 +106,21 @@ def test_holdout_trains_on_part_and_evaluate_scores_on_the_rest_beside_the_floor
     assert "{'holdout': 4}" in capsys.readouterr().err
     assert main([*argv, "--steps", "3", "--resume"]) == 0
     assert "(" + str(held) + " held out" in capsys.readouterr().err
+
+
+def test_the_image_size_defaults_to_what_the_device_can_train(tmp_path, capsys, monkeypatch):
+    import gan_lib.train as train
+
+    argv = ["train", "--data", "synthetic", "--synthetic-count", "64", "--g-width", "8", "--d-width", "8",
+            "--batch-size", "16", "--steps", "1", "--quiet"]
+    assert main([*argv, "--out", str(tmp_path / "cpu"), "--device", "cpu"]) == 0
+    assert "at 32 px, cpu" in capsys.readouterr().err
+    monkeypatch.setattr(train, "resolve_device", lambda name: train.torch.device("cuda"))
+
+    def stop_with_the_size(self, cfg, *args, **kwargs):  # before anything touches the absent GPU
+        raise SystemExit(cfg.image_size)
+
+    monkeypatch.setattr(train.Trainer, "__init__", stop_with_the_size)
+    with pytest.raises(SystemExit) as stop:
+        main([*argv, "--out", str(tmp_path / "gpu")])
+    assert stop.value.code == 64
