@@ -73,8 +73,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _train(args: argparse.Namespace) -> None:
+    from . import distributed
     from .data import load_images
     from .train import Trainer
+
+    device = distributed.setup(args.device) if distributed.launched() else args.device
 
     given = {f.name: getattr(args, f.name) for f in fields(Config) if getattr(args, f.name) is not None}
     checkpoint = args.out / "checkpoint.pt"
@@ -98,21 +101,27 @@ def _train(args: argparse.Namespace) -> None:
         if "image_size" not in given:
             from .train import resolve_device
 
-            given["image_size"] = 32 if resolve_device(args.device).type == "cpu" else 64
+            given["image_size"] = 32 if resolve_device(device).type == "cpu" else 64
         cfg = Config(**given)
-    data = load_images(args.data, cfg.image_size, args.synthetic_count, args.drop_duplicates)
+    with distributed.main_first():  # rank 0 builds the cache, the others then read it
+        data = load_images(args.data, cfg.image_size, args.synthetic_count, args.drop_duplicates)
     if holdout:
         data, held_out = data.split(holdout)
     if args.resume:
-        trainer = Trainer.resume(checkpoint, data, args.out, args.device)
+        trainer = Trainer.resume(checkpoint, data, args.out, device)
     else:
-        trainer = Trainer(cfg, data, args.out, args.device)
+        trainer = Trainer(cfg, data, args.out, device)
     steps = args.steps or round((args.epochs or 5) * trainer.sampler.steps_per_epoch)
     kept_out = f" ({len(held_out)} held out for evaluate)" if holdout else ""
-    print(f"training on {len(data)} images{kept_out} from {data.name} at {cfg.image_size} px, {trainer.device}, "
-          f"steps {trainer.step} -> {steps}", file=sys.stderr)
+    world = distributed.world_size()
+    where = f"{world} processes ({trainer.device.type}), {cfg.batch_size // world} images each" if world > 1 else \
+        str(trainer.device)
+    if distributed.is_main():
+        print(f"training on {len(data)} images{kept_out} from {data.name} at {cfg.image_size} px, {where}, "
+              f"steps {trainer.step} -> {steps}", file=sys.stderr)
     trainer.fit(steps, progress=not args.quiet)
-    print(f"wrote {args.out}/checkpoint.pt, samples/, losses.png, progress.gif, history.csv")
+    if distributed.is_main():
+        print(f"wrote {args.out}/checkpoint.pt, samples/, losses.png, progress.gif, history.csv")
 
 
 def _generate(args: argparse.Namespace) -> None:
@@ -205,13 +214,19 @@ def _evaluate(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from . import distributed
+
     args = _parser().parse_args(argv)
     try:
         {"train": _train, "generate": _generate, "prepare": _prepare, "evaluate": _evaluate}[args.command](args)
     except GanLibError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        # under torchrun every process that fails says so, rank 0 plainly; torchrun then stops the others
+        prefix = f"rank {distributed.rank()}: " if not distributed.is_main() else ""
+        print(f"{prefix}error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted: the last checkpoint is kept; continue with --resume", file=sys.stderr)
         return 130
+    finally:
+        distributed.teardown()
     return 0

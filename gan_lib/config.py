@@ -56,6 +56,8 @@ class Config:
     channels_last: str = "auto"  # auto, on or off
     fused_adam: str = "auto"  # auto, on or off
     compile: bool = False  # torch.compile G and D
+    # several processes (torchrun): batch_size is the global batch, each of N processes trains on batch_size / N
+    sync_batchnorm: bool = False  # BatchNorm statistics over the global batch instead of each process's share
     # run
     seed: int = 0
     log_every: int = 25  # steps between reading losses back from the device

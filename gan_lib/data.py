@@ -19,6 +19,7 @@ from torchvision.io import decode_jpeg
 from tqdm.auto import tqdm
 
 from .config import derive_seed, seeded
+from .distributed import my_share
 from .errors import GanLibError
 
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
@@ -330,7 +331,7 @@ class BatchSampler:
     """Shuffled batches of float images in [-1, 1], drawn and flipped on the training device.
 
     The batch for a step is a pure function of (seed, step), so a resumed run sees exactly the batches that an
-    uninterrupted one would.
+    uninterrupted one would. Under torchrun each process takes its share of that same global batch.
     """
 
     def __init__(self, images: torch.Tensor, batch_size: int, seed: int, device: torch.device | str = "cpu",
@@ -341,6 +342,7 @@ class BatchSampler:
         self.images = images.to(device)
         self.batch_size, self.seed, self.device, self.flip = batch_size, seed, torch.device(device), flip
         self.steps_per_epoch = len(images) // batch_size
+        self.share = my_share(batch_size)  # this process's part of the global batch (all of it in one process)
         self._epoch, self._order = -1, None
         self._rng = torch.Generator(self.device)
 
@@ -349,10 +351,11 @@ class BatchSampler:
         if epoch != self._epoch:
             g = torch.Generator().manual_seed(derive_seed(self.seed, "epoch", epoch))
             self._epoch, self._order = epoch, torch.randperm(len(self.images), generator=g).to(self.device)
-        index = self._order[i * self.batch_size:(i + 1) * self.batch_size]
+        index = self._order[i * self.batch_size:(i + 1) * self.batch_size][self.share]
         x = self.images[index].float().div_(127.5).sub_(1.0)
         if self.flip:
-            flips = torch.rand(len(x), generator=seeded(self._rng, self.seed, "flip", step), device=self.device)
+            g = seeded(self._rng, self.seed, "flip", step)
+            flips = torch.rand(self.batch_size, generator=g, device=self.device)[self.share]
             mirror = (flips < 0.5).view(-1, 1, 1, 1)
             x = torch.where(mirror, x.flip(3), x)
         return x

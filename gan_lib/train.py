@@ -10,12 +10,14 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from torch.nn.parallel import DistributedDataParallel
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm.auto import tqdm
 
 from .augment import diff_augment, parse_policy
 from .config import Config, seeded
 from .data import BatchSampler, ImageSet
+from .distributed import is_main, mean_over_ranks, sync_batchnorm, world_size
 from .errors import GanLibError
 from .models import Generator, build_models
 
@@ -62,7 +64,11 @@ def _switch(value: str, default: bool) -> bool:
 
 
 class Trainer:
-    """Holds G, D, their optimisers and the run's history; `fit` trains and writes into out_dir."""
+    """Holds G, D, their optimisers and the run's history; `fit` trains and writes into out_dir.
+
+    Under torchrun, G and D are wrapped in DistributedDataParallel and each process trains on its share of the
+    global batch; rank 0 alone keeps the EMA and writes samples, checkpoints and reports.
+    """
 
     def __init__(self, cfg: Config, data: ImageSet, out_dir: str | Path | None = None, device: str = "auto"):
         if data.images.shape[-1] != cfg.image_size:
@@ -70,7 +76,10 @@ class Trainer:
         self.cfg = cfg
         self.device = resolve_device(device)
         self.out_dir = Path(out_dir) if out_dir is not None else None
+        self.writes = self.out_dir is not None and is_main()
         self.G, self.D = build_models(cfg, self.device)
+        if cfg.sync_batchnorm and world_size() > 1:
+            self.G, self.D = sync_batchnorm(self.G, self.device), sync_batchnorm(self.D, self.device)
         cuda = self.device.type == "cuda"
         self.amp_dtype = amp_dtype(cfg.amp, self.device)
         # fp16 needs loss scaling; one scaler serves both optimisers
@@ -84,9 +93,13 @@ class Trainer:
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr_g, betas=betas, fused=fused)
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr_d, betas=betas, fused=fused)
         self.ema = (AveragedModel(self.G, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay), use_buffers=True)
-                    if cfg.ema_decay else None)
-        self.g_forward = torch.compile(self.G) if cfg.compile else self.G
-        self.d_forward = torch.compile(self.D) if cfg.compile else self.D
+                    if cfg.ema_decay and is_main() else None)
+        g_forward, d_forward = self.G, self.D
+        if world_size() > 1:
+            ids = [self.device.index] if cuda else None
+            g_forward, d_forward = (DistributedDataParallel(m, device_ids=ids) for m in (self.G, self.D))
+        self.g_forward = torch.compile(g_forward) if cfg.compile else g_forward
+        self.d_forward = torch.compile(d_forward) if cfg.compile else d_forward
         self.augment = parse_policy(cfg.augment)
         self.sampler = BatchSampler(data.images, cfg.batch_size, cfg.seed, self.device)
         self.data_identity = data.identity
@@ -109,7 +122,8 @@ class Trainer:
         """One D update and one G update (non-saturating loss); returns [loss_d, loss_g, D(x), D(G(z))]."""
         real = real.contiguous(memory_format=self.memory_format)
         cfg, rng = self.cfg, self.rng  # drawn on the device: no copy from the host in the step
-        z = torch.randn(len(real), cfg.latent_dim, generator=seeded(rng, cfg.seed, "z", self.step), device=self.device)
+        z = torch.randn(cfg.batch_size, cfg.latent_dim, generator=seeded(rng, cfg.seed, "z", self.step),
+                        device=self.device)[self.sampler.share]
         g = seeded(rng, cfg.seed, "augment", self.step) if self.augment else None
         autocast = torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None)
 
@@ -139,7 +153,7 @@ class Trainer:
             on_log: Callable[[Trainer], None] | None = None) -> list[dict[str, float]]:
         """Train until `steps` steps in total (a resumed run continues to the same total)."""
         cfg, pending = self.cfg, []
-        bar = tqdm(total=steps, initial=self.step, disable=not progress, desc="training", unit="step")
+        bar = tqdm(total=steps, initial=self.step, disable=not (progress and is_main()), desc="training", unit="step")
         while self.step < steps:
             pending.append(self.train_step(self.sampler.batch(self.step)))
             self.step += 1
@@ -153,17 +167,17 @@ class Trainer:
                 pending = []
                 if on_log:
                     on_log(self)
-            if self.out_dir is not None and sample:
+            if self.writes and sample:
                 self.save_samples()
-            if self.out_dir is not None and save:
+            if self.writes and save:
                 self.save_checkpoint()
         bar.close()
-        if self.out_dir is not None:
+        if self.writes:
             self.write_reports()
         return self.history
 
     def _record(self, pending: list[torch.Tensor]) -> None:
-        stats = torch.stack(pending).cpu().tolist()
+        stats = mean_over_ranks(torch.stack(pending)).cpu().tolist()  # the global batch's means
         first = self.step - len(stats) + 1
         for offset, row in enumerate(stats):
             if not all(math.isfinite(v) for v in row):

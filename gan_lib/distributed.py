@@ -1,0 +1,112 @@
+"""Several processes under `torchrun`: the process group, each rank's device and share of the batch, BatchNorm across
+ranks. One process (no torchrun) is the world of size 1, and none of this changes anything for it."""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.distributed.nn.functional import all_reduce
+
+from .errors import GanLibError
+
+
+def launched() -> bool:
+    """True in a process started by torchrun with more than one process."""
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
+def rank() -> int:
+    return dist.get_rank() if dist.is_initialized() else 0
+
+
+def world_size() -> int:
+    return dist.get_world_size() if dist.is_initialized() else 1
+
+
+def is_main() -> bool:
+    """Rank 0 alone writes files and prints reports."""
+    return rank() == 0
+
+
+def setup(device: str = "auto") -> str:
+    """Join torchrun's process group (NCCL on GPUs, gloo on the CPU); returns this rank's device name."""
+    use_cuda = device.startswith("cuda") or device == "auto" and torch.cuda.is_available()
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    if use_cuda:
+        if local_rank >= torch.cuda.device_count():
+            raise GanLibError(f"torchrun started more processes on this machine than it has GPUs "
+                              f"({torch.cuda.device_count()}): lower --nproc_per_node")
+        torch.cuda.set_device(local_rank)
+        device = f"cuda:{local_rank}"
+    elif device == "auto":
+        device = "cpu"
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if use_cuda else "gloo")
+    return device
+
+
+@contextmanager
+def main_first():
+    """Rank 0 runs the block first (building a cache, say), then the other ranks do, reading what it made."""
+    if not is_main():
+        dist.barrier()
+    yield
+    if is_main() and world_size() > 1:
+        dist.barrier()
+
+
+def teardown() -> None:
+    if dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def my_share(n: int) -> slice:
+    """This rank's slice of a global batch of n (a step's images and noise are the same as in one process)."""
+    world = world_size()
+    if n % world:
+        raise GanLibError(f"the batch size {n} does not divide among {world} processes: choose a multiple of {world}")
+    per_rank = n // world
+    return slice(rank() * per_rank, (rank() + 1) * per_rank)
+
+
+def mean_over_ranks(x: torch.Tensor) -> torch.Tensor:
+    """The mean of x over all ranks (x itself in one process)."""
+    if world_size() == 1:
+        return x
+    x = x.clone()
+    dist.all_reduce(x)
+    return x / world_size()
+
+
+class CrossRankBatchNorm2d(nn.BatchNorm2d):
+    """BatchNorm2d whose training statistics are those of the global batch, for the CPU (gloo), where
+    nn.SyncBatchNorm does not run. Each rank holds an equal share; the all-reduce is differentiable."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or world_size() == 1:
+            return super().forward(x)
+        moments = torch.cat([x.mean((0, 2, 3)), (x * x).mean((0, 2, 3))])
+        mean, square = (all_reduce(moments) / world_size()).chunk(2)
+        var = square - mean * mean
+        with torch.no_grad():
+            count = x.numel() // x.shape[1] * world_size()
+            self.running_mean.lerp_(mean, self.momentum)
+            self.running_var.lerp_(var * count / (count - 1), self.momentum)
+            self.num_batches_tracked += 1
+        shape = (1, -1, 1, 1)
+        x = (x - mean.view(shape)) * torch.rsqrt(var.view(shape) + self.eps)
+        return x * self.weight.view(shape) + self.bias.view(shape)
+
+
+def sync_batchnorm(model: nn.Module, device: torch.device) -> nn.Module:
+    """BatchNorm over the global batch: torch's SyncBatchNorm on GPUs, CrossRankBatchNorm2d on the CPU."""
+    if device.type == "cuda":
+        return nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    for module in model.modules():
+        if type(module) is nn.BatchNorm2d:
+            module.__class__ = CrossRankBatchNorm2d  # same parameters and buffers, global statistics
+    return model

@@ -1,0 +1,77 @@
+"""torchrun with 2 gloo processes on the CPU: one run on two processes, rank 0 writing, as one process would."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from gan_lib.distributed import CrossRankBatchNorm2d, my_share
+from gan_lib.errors import GanLibError
+from gan_lib.train import load_generator, read_checkpoint
+
+RUN = ["--data", "synthetic", "--synthetic-count", "256", "--image-size", "32", "--g-width", "8", "--d-width", "8",
+       "--batch-size", "16", "--sample-every", "2", "--checkpoint-every", "2", "--quiet", "--device", "cpu"]
+
+
+def _train(out, *extra, processes=2):
+    launcher = ["-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}"] if processes else []
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.run([sys.executable, *launcher, "-m", "gan_lib", "train", *RUN, "--out", str(out), *extra],
+                          capture_output=True, text=True, env=env, timeout=300)
+
+
+def _largest_difference(a: dict, b: dict) -> float:
+    return max((a[k].float() - b[k].float()).abs().max().item() for k in a)
+
+
+def test_two_processes_train_one_run_that_rank_0_writes_and_one_process_resumes(tmp_path):
+    result = _train(tmp_path / "run", "--steps", "4")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.count("training on 256 images") == 1  # rank 0 alone reports
+    assert "2 processes (cpu), 8 images each" in result.stderr
+    assert result.stdout.count("wrote ") == 1
+    run = tmp_path / "run"
+    assert sorted(p.name for p in (run / "samples").iterdir()) == ["step_0000002.png", "step_0000004.png"]
+    assert [row["step"] for row in read_checkpoint(run / "checkpoint.pt")["history"]] == [1, 2, 3, 4]
+    G, _ = load_generator(run / "checkpoint.pt", "cpu")  # the checkpoint loads in one process, no DDP prefixes
+    assert G(torch.randn(2, 100)).shape == (2, 3, 32, 32)
+    resumed = _train(tmp_path / "run", "--steps", "6", "--resume", processes=0)  # another number of processes
+    assert resumed.returncode == 0, resumed.stderr
+    assert read_checkpoint(run / "checkpoint.pt")["step"] == 6
+
+
+def test_with_sync_batchnorm_two_processes_follow_one(tmp_path):
+    runs = {"one": _train(tmp_path / "one", "--steps", "4", "--sync-batchnorm", processes=0),
+            "sync": _train(tmp_path / "sync", "--steps", "4", "--sync-batchnorm"),
+            "per-rank": _train(tmp_path / "per-rank", "--steps", "4")}
+    assert all(r.returncode == 0 for r in runs.values()), [r.stderr for r in runs.values()]
+    one, sync, per_rank = (read_checkpoint(tmp_path / name / "checkpoint.pt") for name in runs)
+    for net in ("generator", "discriminator"):
+        assert _largest_difference(one[net], sync[net]) < 1e-4
+        # BatchNorm over each half of the batch is another computation: that is what --sync-batchnorm removes
+        assert _largest_difference(one[net], per_rank[net]) > 10 * _largest_difference(one[net], sync[net])
+    assert one["history"][-1]["loss_d"] == pytest.approx(sync["history"][-1]["loss_d"], abs=1e-5)
+
+
+def test_a_failure_stops_every_process_with_the_one_line_error(tmp_path):
+    result = _train(tmp_path / "run", "--steps", "4", "--batch-size", "15")
+    assert result.returncode != 0
+    assert "error: the batch size 15 does not divide among 2 processes: choose a multiple of 2" in result.stderr
+    assert not (tmp_path / "run" / "checkpoint.pt").exists()
+
+
+def test_one_process_is_a_world_of_one():
+    assert my_share(64) == slice(0, 64)
+    norm, plain = CrossRankBatchNorm2d(3), torch.nn.BatchNorm2d(3)
+    x = torch.randn(8, 3, 4, 4)
+    assert torch.equal(norm(x), plain(x)) and torch.equal(norm.running_var, plain.running_var)
+
+
+def test_an_indivisible_batch_is_a_clear_error(monkeypatch):
+    import gan_lib.distributed as distributed
+
+    monkeypatch.setattr(distributed, "world_size", lambda: 3)
+    with pytest.raises(GanLibError, match="batch size 64 does not divide among 3 processes"):
+        my_share(64)
