@@ -1,7 +1,7 @@
 """Training throughput: the canonical DCGAN loop against gan_lib's trainer, same model, batch and images.
 
     python benchmarks/throughput.py [--data FOLDER] [--image-size 64] [--batch-size 64 256] [--steps 50]
-                                    [--device auto] [--compile]
+                                    [--device auto] [--compile] [--processes 1 2]
 
 (a) canonical: the PyTorch DCGAN tutorial's loop, written plainly: ImageFolder + DataLoader that decode, resize and
     normalise every image every epoch, Sigmoid + BCELoss in fp32, a loss read back (.item()) every step.
@@ -9,12 +9,17 @@
     fused Adam on a GPU; losses read back every log_every steps).
 Both train the seeds' recipe (no EMA or augmentation) for the same number of steps after a warm-up. Prints img/s,
 the ratio, and the model FLOP utilisation (FLOPs per step from torch.utils.flop_counter) where the peak is known.
+--processes N ... also times gan_lib's trainer on N processes under torchrun (DDP, the same global batch; one
+thread each on the CPU), against one process, and prints a second table.
 The data folder defaults to ../shared/data/animefacedataset, else synthetic faces written to a temporary folder.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import replace
@@ -95,6 +100,41 @@ def ours(cfg: Config, images: torch.Tensor, steps: int, warmup: int, device: tor
     return steps * cfg.batch_size / (time.perf_counter() - start), counter.get_total_flops()
 
 
+def worker(args: argparse.Namespace, folder: Path) -> None:
+    """One rank under torchrun: time the trainer; rank 0 prints the global img/s."""
+    from gan_lib import distributed
+
+    device = distributed.setup(args.device)
+    with distributed.main_first():
+        images = prepare_folder(folder, args.image_size).images
+    for batch in args.batch_size:
+        cfg = replace(Config(image_size=args.image_size, batch_size=batch), **SEEDS_RECIPE)
+        fast, _ = ours(cfg, images, args.steps, args.warmup, torch.device(device))
+        if distributed.is_main():
+            print(f"img/s {batch} {fast:.1f}", flush=True)
+    distributed.teardown()
+
+
+def processes_table(args: argparse.Namespace, folder: Path) -> None:
+    """gan_lib's img/s on each number of processes in args.processes, each run under torchrun."""
+    print("\n| processes | batch (global) | gan_lib img/s | vs 1 process |\n|---|---|---|---|")
+    first = {}
+    for n in args.processes:
+        command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={n}", __file__,
+                   "--worker", "--data", str(folder), "--image-size", str(args.image_size), "--steps", str(args.steps),
+                   "--warmup", str(args.warmup), "--device", args.device, "--batch-size",
+                   *map(str, args.batch_size)]
+        env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", str(max(1, os.cpu_count() // n)))}
+        result = subprocess.run(command, capture_output=True, text=True, env=env)
+        if result.returncode:
+            raise SystemExit(f"{n} processes failed:\n{result.stderr[-2000:]}")
+        for line in result.stdout.splitlines():
+            if line.startswith("img/s "):
+                _, batch, speed = line.split()
+                first.setdefault(batch, float(speed))
+                print(f"| {n} | {batch} | {float(speed):.0f} | {float(speed) / first[batch]:.2f}x |", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=Path("../shared/data/animefacedataset"))
@@ -105,7 +145,11 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="DataLoader workers of the canonical loop")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--compile", action="store_true", help="also torch.compile gan_lib's G and D")
+    parser.add_argument("--processes", type=int, nargs="+", help="also time gan_lib on N processes (torchrun)")
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.worker:
+        return worker(args, args.data)
     device = resolve_device(args.device)
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -131,6 +175,8 @@ def main() -> None:
             mfu = f"{achieved / peak:.1%}" if peak else "-"
             print(f"| {batch} | {base:.0f} | {fast:.0f} | {fast / base:.2f}x | {achieved / 1e12:.2f} | {mfu} |",
                   flush=True)
+        if args.processes:
+            processes_table(args, folder)
 
 
 if __name__ == "__main__":

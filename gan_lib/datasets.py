@@ -12,6 +12,7 @@ from pathlib import Path
 from .errors import GanLibError
 
 KAGGLE_HOST = ("www.kaggle.com", 443)
+KAGGLE_INPUT = Path("/kaggle/input")  # where Kaggle Notebooks attach datasets, read-only
 CONNECT_TIMEOUT_S = 10
 
 
@@ -66,8 +67,10 @@ def _kagglehub_roots(dataset: NamedDataset) -> list[Path]:
 
 
 def find_on_disk(dataset: NamedDataset) -> Path | None:
-    """The image folder of an earlier download (ours, opendatasets' or kagglehub's), or None."""
-    for root in (dataset.local_root, *_kagglehub_roots(dataset)):
+    """The image folder of a dataset attached to a Kaggle notebook, or of an earlier download (ours, opendatasets'
+    or kagglehub's), or None."""
+    attached = KAGGLE_INPUT / dataset.handle.split("/")[1]
+    for root in (attached, dataset.local_root, *_kagglehub_roots(dataset)):
         if root.is_dir() and (folder := dataset.images_under(root)):
             return folder
     return None

@@ -27,6 +27,7 @@ def no_credentials(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.setenv("GAN_LIB_DATA_DIR", str(tmp_path / "datasets"))
     monkeypatch.setenv("KAGGLEHUB_CACHE", str(tmp_path / "kagglehub"))
+    monkeypatch.setattr(datasets, "KAGGLE_INPUT", tmp_path / "no-kaggle-input")
     for name in ("KAGGLE_USERNAME", "KAGGLE_KEY", "KAGGLE_CONFIG_DIR"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(datasets, "_check_network", lambda: None)
@@ -60,6 +61,14 @@ def test_an_earlier_kagglehub_download_is_found(tmp_path, monkeypatch):
     _images(tmp_path / "kagglehub" / "datasets" / "soumikrakshit" / "anime-faces" / "versions" / "1" / "data", 2)
     monkeypatch.setattr(datasets, "download", lambda d: pytest.fail("downloaded although the data was on disk"))
     assert len(load_images("anime-faces-64", 32)) == 2
+
+
+def test_a_dataset_attached_to_a_kaggle_notebook_is_read_where_it_is(tmp_path, monkeypatch):
+    monkeypatch.setattr(datasets, "KAGGLE_INPUT", tmp_path / "kaggle" / "input")
+    folder = _images(tmp_path / "kaggle" / "input" / "animefacedataset" / "images", 4, "JPEG")
+    folder.chmod(0o555)  # attached datasets are read-only
+    monkeypatch.setattr(datasets, "download", lambda d: pytest.fail("downloaded although Kaggle attached it"))
+    assert len(load_images("anime-faces", 32)) == 4
 
 
 def _fake_kagglehub(tmp_path, monkeypatch, calls):
