@@ -6,6 +6,8 @@ A user's mistake ends in one line on stderr and exit status 2.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import math
 import sys
 from dataclasses import fields
 from pathlib import Path
@@ -15,6 +17,12 @@ from .data import HOLDOUT_EVERY
 from .errors import GanLibError
 
 DATA_HELP = "'synthetic', a Kaggle dataset (anime-faces, anime-faces-64, comic-faces) or a folder of images"
+IMAGE_FILES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
+INTERRUPTED = {
+    "prepare": "interrupted: the cache was not written and nothing else was changed; run prepare again",
+    "generate": "interrupted: nothing was written",
+    "evaluate": "interrupted: nothing was written",
+}
 OPTION_HELP = {"image_size": "32, 64 or 128 (default: 64 on a GPU, 32 on the CPU, where 64 px is 5x slower)"}
 
 
@@ -72,19 +80,28 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _check_length(args: argparse.Namespace) -> None:
+    if args.steps is not None and args.steps < 1:
+        raise GanLibError(f"--steps must be at least 1, got {args.steps}")
+    if args.epochs is not None and not 0 < args.epochs < math.inf:
+        raise GanLibError(f"--epochs must be a positive number, got {args.epochs}")
+
+
 def _train(args: argparse.Namespace) -> None:
     from . import distributed
     from .data import load_images
-    from .train import Trainer
+    from .files import check_writable, remove_dead_temporaries, run_lock
+    from .train import Trainer, read_checkpoint, resolve_device
 
+    _check_length(args)
     device = distributed.setup(args.device) if distributed.launched() else args.device
-
+    resolve_device(device)  # a device this machine lacks is refused before anything else
     given = {f.name: getattr(args, f.name) for f in fields(Config) if getattr(args, f.name) is not None}
     checkpoint = args.out / "checkpoint.pt"
     holdout = args.holdout or 0
+    if args.holdout is not None and args.holdout < 2:
+        raise GanLibError(f"--holdout must be at least 2 (one image in N held out), got {args.holdout}")
     if args.resume:
-        from .train import read_checkpoint
-
         state = read_checkpoint(checkpoint)
         cfg = Config.from_dict(state["config"])
         recorded = (state.get("data") or {}).get("holdout", 0)
@@ -99,29 +116,49 @@ def _train(args: argparse.Namespace) -> None:
         raise GanLibError(f"{checkpoint} already exists: pass --resume to continue it, or choose a new --out folder")
     else:
         if "image_size" not in given:
-            from .train import resolve_device
-
             given["image_size"] = 32 if resolve_device(device).type == "cpu" else 64
         cfg = Config(**given)
-    with distributed.main_first():  # rank 0 builds the cache, the others then read it
-        data = load_images(args.data, cfg.image_size, args.synthetic_count, args.drop_duplicates)
-    if holdout:
-        data, held_out = data.split(holdout)
-    if args.resume:
-        trainer = Trainer.resume(checkpoint, data, args.out, device)
-    else:
-        trainer = Trainer(cfg, data, args.out, device)
-    steps = args.steps or round((args.epochs or 5) * trainer.sampler.steps_per_epoch)
-    kept_out = f" ({len(held_out)} held out for evaluate)" if holdout else ""
-    world = distributed.world_size()
-    where = f"{world} processes ({trainer.device.type}), {cfg.batch_size // world} images each" if world > 1 else \
-        str(trainer.device)
-    if distributed.is_main():
-        print(f"training on {len(data)} images{kept_out} from {data.name} at {cfg.image_size} px, {where}, "
-              f"steps {trainer.step} -> {steps}", file=sys.stderr)
-    trainer.fit(steps, progress=not args.quiet)
+    if args.data == "synthetic" and args.synthetic_count < cfg.batch_size:
+        raise GanLibError(f"--synthetic-count {args.synthetic_count} is below the batch size {cfg.batch_size}: "
+                          "draw more faces or lower --batch-size")
+    with contextlib.ExitStack() as held:
+        if distributed.is_main():  # before any long work: a run folder we cannot write, or one in use, stops here
+            check_writable(args.out, "the run folder", "choose another --out")
+            held.enter_context(run_lock(args.out))
+            remove_dead_temporaries(args.out)
+        with distributed.main_first():  # rank 0 builds the cache, the others then read it
+            data = load_images(args.data, cfg.image_size, args.synthetic_count, args.drop_duplicates)
+        if holdout:
+            data, held_out = data.split(holdout)
+        if args.resume:
+            _warn_if_other_data(state, data)
+            trainer = Trainer.resume(checkpoint, data, args.out, device)
+        else:
+            trainer = Trainer(cfg, data, args.out, device)
+        steps = args.steps or round((args.epochs or 5) * trainer.sampler.steps_per_epoch)
+        if trainer.step >= steps:
+            if distributed.is_main():
+                print(f"nothing to train: the run in {args.out} is already at step {trainer.step} (asked for "
+                      f"{steps}); pass a larger --steps to go on", file=sys.stderr)
+            return
+        kept_out = f" ({len(held_out)} held out for evaluate)" if holdout else ""
+        world = distributed.world_size()
+        where = (f"{world} processes ({trainer.device.type}), {cfg.batch_size // world} images each" if world > 1
+                 else str(trainer.device))
+        if distributed.is_main():
+            print(f"training on {len(data)} images{kept_out} from {data.name} at {cfg.image_size} px, {where}, "
+                  f"steps {trainer.step} -> {steps}", file=sys.stderr)
+        trainer.fit(steps, progress=not args.quiet)
     if distributed.is_main():
         print(f"wrote {args.out}/checkpoint.pt, samples/, losses.png, progress.gif, history.csv")
+
+
+def _warn_if_other_data(state: dict, data) -> None:
+    """One line when a resumed run is given other data than it trained on (it goes on with the new data)."""
+    before, now = state.get("data") or {}, data.identity
+    if before and (before.get("source"), before.get("images")) != (now["source"], now["images"]):
+        print(f"warning: this run trained on {before.get('source')} ({before.get('images')} images) and goes on "
+              f"with {now['source']} ({now['images']} images)", file=sys.stderr)
 
 
 def _generate(args: argparse.Namespace) -> None:
@@ -132,6 +169,10 @@ def _generate(args: argparse.Namespace) -> None:
 
     if args.n < 1:
         raise GanLibError(f"--n must be at least 1, got {args.n}")
+    if args.scale < 1:
+        raise GanLibError(f"--scale must be at least 1, got {args.scale}")
+    if args.out.suffix.lower() not in IMAGE_FILES:
+        raise GanLibError(f"--out {args.out} is not an image file name: end it with {', '.join(IMAGE_FILES)}")
     G, cfg = load_generator(args.checkpoint, args.device)
     cfg.seed = args.seed
     with torch.no_grad():
@@ -213,6 +254,16 @@ def _evaluate(args: argparse.Namespace) -> None:
               f"{floor_std:.4f}")
 
 
+def _interrupted(args: argparse.Namespace) -> str:
+    """What an interrupt leaves, in words that fit the command."""
+    if args.command != "train":
+        return INTERRUPTED[args.command]
+    checkpoint = args.out / "checkpoint.pt"
+    if checkpoint.exists():
+        return f"interrupted: the last checkpoint, {checkpoint}, is kept; continue with --resume"
+    return "interrupted before the first checkpoint: nothing to resume; train again to start over"
+
+
 def main(argv: list[str] | None = None) -> int:
     from . import distributed
 
@@ -225,8 +276,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{prefix}error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted: the last checkpoint is kept; continue with --resume", file=sys.stderr)
+        print(_interrupted(args), file=sys.stderr)
         return 130
+    except OSError as exc:  # a full disk or a vanished file outside the places that name their own
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(f"error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 2
     finally:
         distributed.teardown()
     return 0

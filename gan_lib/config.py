@@ -71,6 +71,12 @@ class Config:
                      "checkpoint_every"):
             if getattr(self, name) < 1:
                 raise GanLibError(f"{name} must be a positive integer, got {getattr(self, name)}")
+        for name in ("lr_g", "lr_d"):
+            if not 0.0 < getattr(self, name) < 1.0:  # also refuses NaN
+                raise GanLibError(f"{name} must be a learning rate between 0 and 1, got {getattr(self, name)}")
+        for name in ("beta1", "beta2"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise GanLibError(f"{name} must be in [0, 1), got {getattr(self, name)}")
         if not 0.0 <= self.label_smoothing < 0.5:
             raise GanLibError(f"label_smoothing must be in [0, 0.5), got {self.label_smoothing}")
         if not 0.0 <= self.ema_decay < 1.0:

@@ -6,6 +6,7 @@ import hashlib
 import io
 import json
 import os
+import sys
 import warnings
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
@@ -14,13 +15,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, ImageOps
 from torchvision.io import decode_jpeg
 from tqdm.auto import tqdm
 
 from .config import derive_seed, seeded
 from .distributed import my_share
 from .errors import GanLibError
+from .files import atomic_path, check_writable, remove_dead_temporaries
 
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
 CACHE_VERSION = 3  # 3: the summary lists the relative path of every prepared image
@@ -79,46 +81,75 @@ def _bucket(key: str) -> int:
     return int.from_bytes(hashlib.blake2b(key.encode("utf-8", "surrogateescape"), digest_size=8).digest(), "little")
 
 
-def _scan(root: Path) -> list[tuple[str, int, int]]:
-    """(path relative to root, size, mtime_ns) of every image file below root, recursively, sorted.
-
-    Plain strings and os.scandir: a folder of 63k files is listed in a fraction of a second.
+def _scan(root: Path) -> tuple[list[tuple[str, int, int]], list[str]]:
+    """((path relative to root, size, mtime_ns) of every image file below root, sorted; folders that could not be
+    read). Symbolic links to folders are followed, each folder once (no loops); hidden files and folders and macOS'
+    __MACOSX are left out. Plain strings and os.scandir: a folder of 63k files is listed in a fraction of a second.
     """
-    found, folders = [], [""]
+    found, unreadable, folders, seen = [], [], [""], set()
     while folders:
         folder = folders.pop()
-        with os.scandir(root / folder) as entries:
-            for entry in entries:
-                relative = f"{folder}/{entry.name}" if folder else entry.name
-                if entry.is_dir(follow_symlinks=False):
+        try:
+            st = os.stat(root / folder)
+            if (st.st_dev, st.st_ino) in seen:  # a link back up the tree, or a second link to one folder
+                continue
+            seen.add((st.st_dev, st.st_ino))
+            with os.scandir(root / folder) as listing:
+                entries = list(listing)
+        except OSError:
+            unreadable.append(folder or ".")
+            continue
+        for entry in entries:
+            if entry.name.startswith(".") or entry.name == "__MACOSX":
+                continue
+            relative = f"{folder}/{entry.name}" if folder else entry.name
+            try:
+                if entry.is_dir():
                     folders.append(relative)
                 elif os.path.splitext(entry.name)[1].lower() in IMAGE_EXTENSIONS and entry.is_file():
                     st = entry.stat()
                     found.append((relative, st.st_size, st.st_mtime_ns))
-    return sorted(found)
+            except OSError:  # a broken link, or gone since the listing
+                continue
+    return sorted(found), unreadable
 
 
-def _scan_images(root: Path) -> list[tuple[str, int, int]]:
+def _scan_images(root: Path) -> tuple[list[tuple[str, int, int]], list[str]]:
     if not root.is_dir():
         raise GanLibError(f"no folder at {root}: pass a folder of images, a dataset name (anime-faces, "
                           "anime-faces-64, comic-faces), or --data synthetic to try without downloading")
-    files = _scan(root)
+    files, unreadable = _scan(root)
     if not files:
-        raise GanLibError(f"no images found under {root}: expected {'/'.join(sorted(IMAGE_EXTENSIONS))} files; "
-                          "pass --data synthetic to try without downloading")
-    return files
+        cannot_read = f" ({len(unreadable)} folder(s) could not be read, e.g. {unreadable[0]})" if unreadable else ""
+        raise GanLibError(f"no images found under {root}{cannot_read}: expected "
+                          f"{'/'.join(sorted(IMAGE_EXTENSIONS))} files; pass --data synthetic to try without "
+                          "downloading")
+    return files, unreadable
 
 
 def find_images(root: str | Path) -> list[Path]:
     """Every image file below root, recursively, in a stable order; a clear error if there is none."""
     root = Path(root).expanduser()
-    return [root / relative for relative, _, _ in _scan_images(root)]
+    return [root / relative for relative, _, _ in _scan_images(root)[0]]
+
+
+MIN_SIDE = 8  # images with a shorter side are skipped: a 1 px image says nothing at 32 px
+MAX_ASPECT = 4.0  # nor does a strip: the centre square of a 400 x 20 banner is 20 px of it
+
+
+class Skipped(Exception):
+    """A file that is not used, and why (one of SKIP_REASONS)."""
+
+
+SKIP_REASONS = ("unreadable", "too large (a decompression bomb)", f"too small (under {MIN_SIDE} px)",
+                f"a strip (over {MAX_ASPECT:.0f}:1)")
 
 
 def _jpeg_fast(data: bytes) -> Image.Image | None:
-    """RGB and greyscale JPEGs through torchvision's libjpeg-turbo (about 1.7x PIL's speed on small faces)."""
+    """RGB and greyscale JPEGs through torchvision's libjpeg-turbo (about 1.7x PIL's speed on small faces), EXIF
+    orientation applied."""
     try:
-        x = decode_jpeg(torch.frombuffer(bytearray(data), dtype=torch.uint8))
+        x = decode_jpeg(torch.frombuffer(bytearray(data), dtype=torch.uint8), apply_exif_orientation=True)
     except RuntimeError:  # truncated or unusual: PIL decodes it or names the problem
         return None
     if x.shape[0] == 3:
@@ -126,15 +157,40 @@ def _jpeg_fast(data: bytes) -> Image.Image | None:
     return Image.fromarray(x[0].numpy()) if x.shape[0] == 1 else None  # CMYK goes through PIL
 
 
+def _eight_bits(image: Image.Image) -> Image.Image:
+    """16-bit and 32-bit greyscale (PNG, TIFF-like modes) scaled to 8 bits, instead of clipped to white."""
+    values = np.asarray(image, dtype=np.float64)
+    peak = 65535.0 if image.mode.startswith("I;16") or values.max() > 255 else 255.0
+    if image.mode == "F":
+        peak = max(1.0, values.max())
+    return Image.fromarray(np.clip(values * (255 / peak), 0, 255).round().astype(np.uint8), "L")
+
+
 def _open(data: bytes, size: int) -> tuple[Image.Image, tuple[int, int], str]:
-    """(the image, at least size px on its shorter side, its original (width, height), its original mode)."""
-    if data[:3] == b"\xff\xd8\xff" and (image := _jpeg_fast(data)) is not None:
-        return image, image.size, image.mode
-    with Image.open(io.BytesIO(data)) as image:
-        original_size, mode = image.size, image.mode
-        image.draft(image.mode, (size, size))  # JPEG: decode at the smallest scale that is still >= size
-        image.load()
-        return image.copy(), original_size, mode
+    """(the image, at least size px on its shorter side, upright, its original (width, height), its original mode).
+
+    The header is read first: decompression bombs, tiny images and strips are refused before any decoding.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            header = Image.open(io.BytesIO(data))
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+            raise Skipped(SKIP_REASONS[1]) from exc
+    w, h = header.size
+    if min(w, h) < MIN_SIDE:
+        raise Skipped(SKIP_REASONS[2])
+    if max(w, h) > MAX_ASPECT * min(w, h):
+        raise Skipped(SKIP_REASONS[3])
+    mode = header.mode
+    if header.format == "JPEG" and mode in ("RGB", "L") and (image := _jpeg_fast(data)) is not None:
+        return image, (w, h), mode
+    header.draft(mode, (size, size))  # JPEG: decode at the smallest scale that is still >= size
+    header.load()
+    image = ImageOps.exif_transpose(header)
+    if image.mode.startswith("I") or image.mode == "F":
+        image = _eight_bits(image)
+    return image, (w, h), mode
 
 
 def decode_image(data: bytes, size: int) -> tuple[np.ndarray, tuple[int, int], str]:
@@ -153,8 +209,9 @@ def decode_image(data: bytes, size: int) -> tuple[np.ndarray, tuple[int, int], s
     return np.asarray(image.resize((size, size), Image.Resampling.BILINEAR, box=box)), original_size, mode
 
 
-def _decode_files(args: tuple[list[str], int]) -> tuple[np.ndarray, list[tuple[bool, str, tuple[int, int], str]]]:
-    """Worker: decode a chunk of files into (k, 3, S, S) uint8 and (decoded?, digest, size, mode) for each file."""
+def _decode_files(args: tuple[list[str], int]) -> tuple[np.ndarray, list[tuple[str, str, tuple[int, int], str]]]:
+    """Worker: decode a chunk of files into (k, 3, S, S) uint8 and, for each file, (why it was skipped or "",
+    digest, original size, mode)."""
     paths, size = args
     torch.set_num_threads(1)  # one process per core already
     arrays, info = [], []
@@ -163,47 +220,66 @@ def _decode_files(args: tuple[list[str], int]) -> tuple[np.ndarray, list[tuple[b
             data = Path(path).read_bytes()
             digest = hashlib.blake2b(data, digest_size=16).hexdigest()
             array, original_size, mode = decode_image(data, size)
-        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
-            info.append((False, "", (0, 0), ""))
+        except Skipped as skipped:
+            info.append((str(skipped), "", (0, 0), ""))
+            continue
+        except (OSError, SyntaxError, ValueError, TypeError, Image.DecompressionBombError):
+            info.append((SKIP_REASONS[0], "", (0, 0), ""))
             continue
         arrays.append(array)
-        info.append((True, digest, original_size, mode))
+        info.append(("", digest, original_size, mode))
     stacked = np.stack(arrays).transpose(0, 3, 1, 2) if arrays else np.empty((0, 3, size, size), np.uint8)
     return np.ascontiguousarray(stacked), info
 
 
 def _listing_key(root: Path, files: list[tuple[str, int, int]], size: int) -> tuple[str, str]:
     """(key of folder and size, key of the exact file list): a changed file list means a stale cache."""
-    folder = hashlib.blake2b(f"{root.resolve()}|{size}|{CACHE_VERSION}".encode(), digest_size=8).hexdigest()
+    folder = hashlib.blake2b(f"{root.resolve()}|{size}|{CACHE_VERSION}".encode("utf-8", "surrogateescape"),
+                             digest_size=8).hexdigest()
     listing = hashlib.blake2b(digest_size=8)
-    listing.update("".join(f"{relative}|{file_size}|{mtime}\n" for relative, file_size, mtime in files).encode())
+    listing.update("".join(f"{relative}|{file_size}|{mtime}\n" for relative, file_size, mtime in files)
+                   .encode("utf-8", "surrogateescape"))
     return folder, listing.hexdigest()
+
+
+def _read_cache(array_file: Path, summary_file: Path, size: int) -> dict | None:
+    """The summary of a complete cache, or None for a missing, damaged or half-written one (then it is rebuilt)."""
+    try:
+        summary = json.loads(summary_file.read_text())
+        complete = array_file.stat().st_size == summary["images"] * 3 * size * size
+        return summary if complete and len(summary["paths"]) == summary["images"] else None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def prepare_folder(root: str | Path, size: int = 64, workers: int | None = None,
                    drop_duplicates: bool = False) -> ImageSet:
     """Decode, crop and resize every image under root once; later calls reload the cache in well under a second.
 
-    drop_duplicates keeps only the first of each set of byte-identical files.
+    drop_duplicates keeps only the first of each set of byte-identical files. A damaged cache is rebuilt; two
+    processes preparing the same folder at once both succeed.
     """
     root = Path(root).expanduser()
-    files = _scan_images(root)
+    files, unreadable_folders = _scan_images(root)
     folder_key, listing_key = _listing_key(root, files, size)
-    stem = cache_dir() / f"{root.resolve().name}-{size}px-{folder_key}"
-    array_file, summary_file = Path(f"{stem}-{listing_key}.u8"), Path(f"{stem}-{listing_key}.json")
-    if not (array_file.exists() and summary_file.exists()):
-        stem.parent.mkdir(parents=True, exist_ok=True)
-        for stale in stem.parent.glob(f"{stem.name}-*"):
-            stale.unlink()
-        tmp = array_file.with_name(array_file.name + ".tmp")
-        with open(tmp, "wb") as out:
-            summary = _build_cache(root, [relative for relative, _, _ in files], size, workers or os.cpu_count() or 1,
-                                   out)
-        os.replace(tmp, array_file)  # the summary is written last: without it, the cache does not count
-        summary_file.with_name(summary_file.name + ".tmp").write_text(json.dumps(summary))
-        os.replace(summary_file.with_name(summary_file.name + ".tmp"), summary_file)
-    else:
-        summary = json.loads(summary_file.read_text())
+    cache = cache_dir()
+    stem = f"{root.resolve().name}-{size}px-{folder_key}"
+    array_file, summary_file = cache / f"{stem}-{listing_key}.u8", cache / f"{stem}-{listing_key}.json"
+    summary = _read_cache(array_file, summary_file, size)
+    if summary is None:
+        check_writable(cache, "the cache folder", "set GAN_LIB_CACHE to a folder you can write (with room for "
+                       f"{len(files) * 3 * size * size / 1e6:.0f} MB)")
+        remove_dead_temporaries(cache)
+        paths = [relative for relative, _, _ in files]
+        with atomic_path(array_file) as tmp, open(tmp, "wb") as out:
+            summary = _build_cache(root, paths, size, workers or os.cpu_count() or 1, out)
+        summary["skipped"]["unreadable folder"] = unreadable_folders
+        with atomic_path(summary_file) as tmp:  # written last: without it, the array does not count
+            tmp.write_text(json.dumps(summary))
+        print(f"prepared {summary['images']} images from {root}" + _skipped_line(summary), file=sys.stderr)
+        for stale in cache.glob(f"{stem}-*"):  # caches of an older file list; never another process's temporaries
+            if stale not in (array_file, summary_file):
+                stale.unlink(missing_ok=True)
     # copy-on-write memory map: ready at once, pages are read when training first touches them
     shape = (summary["images"], 3, size, size)
     images = torch.from_numpy(np.memmap(array_file, np.uint8, mode="c", shape=shape))
@@ -224,39 +300,55 @@ def _build_cache(root: Path, paths: list[str], size: int, workers: int, out) -> 
     chunk = max(16, min(512, len(paths) // (4 * workers) + 1))
     jobs = [([str(root / p) for p in paths[i:i + chunk]], size) for i in range(0, len(paths), chunk)]
     info = []
-    with ProcessPoolExecutor(workers) as pool, tqdm(total=len(paths), desc="preparing", unit="img") as bar:
-        for images, chunk_info in pool.map(_decode_files, jobs):
-            out.write(images.data)
-            info += chunk_info
-            bar.update(len(chunk_info))
-    kept = [i for i, (ok, *_) in enumerate(info) if ok]
+    pool = ProcessPoolExecutor(workers)
+    try:
+        with tqdm(total=len(paths), desc="preparing", unit="img") as bar:
+            for images, chunk_info in pool.map(_decode_files, jobs):
+                out.write(images.data)
+                info += chunk_info
+                bar.update(len(chunk_info))
+    finally:  # on Ctrl-C or an error too: no decoding goes on for a cache that will not be written
+        pool.shutdown(wait=True, cancel_futures=True)
+    kept = [i for i, (reason, *_) in enumerate(info) if not reason]
+    skipped = {reason: [paths[i] for i, (why, *_) in enumerate(info) if why == reason] for reason in SKIP_REASONS}
     if not kept:
-        raise GanLibError(f"none of the {len(paths)} image files under {root} could be decoded")
-    unreadable = [paths[i] for i, (ok, *_) in enumerate(info) if not ok]
-    if unreadable:
-        warnings.warn(f"skipped {len(unreadable)} unreadable file(s) under {root}, e.g. {unreadable[0]}",
-                      stacklevel=3)
+        raise GanLibError(f"none of the {len(paths)} image files under {root} could be used:"
+                          + _skipped_line({"skipped": skipped}))
     return {
         "source": str(root.resolve()),
         "image_size": size,
         "files": len(paths),
         "images": len(kept),
         "paths": [paths[i] for i in kept],
-        "unreadable": unreadable,
+        "skipped": skipped,
         "original_sizes": [info[i][2] for i in kept],
         "modes": dict(Counter(info[i][3] for i in kept)),
         "digests": [info[i][1] for i in kept],
     }
 
 
+def printable(path: str) -> str:
+    """A path that can be printed whatever bytes its name holds (undecodable bytes shown as U+FFFD)."""
+    return path.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def _skipped_line(summary: dict) -> str:
+    """'; skipped 3: 2 unreadable (e.g. a.jpg), 1 too small (under 8 px) (e.g. b.png)', or '' if none was."""
+    groups = [(reason, files) for reason, files in summary["skipped"].items() if files]
+    if not groups:
+        return ""
+    total = sum(len(files) for _, files in groups)
+    return f"; skipped {total}: " + ", ".join(f"{len(files)} {reason} (e.g. {printable(files[0])})"
+                                              for reason, files in groups)
+
+
 def describe(summary: dict) -> str:
-    """A few lines on a prepared folder: counts, original sizes, modes, duplicates, unreadable files."""
+    """A few lines on a prepared folder: counts, what was skipped and why, original sizes, modes, duplicates."""
     sizes = np.array(summary["original_sizes"])
     sides = sizes.min(1)
     lines = [
         f"{summary['files']} files under {summary['source']}: {summary['images']} images prepared at "
-        f"{summary['image_size']} px, {len(summary['unreadable'])} unreadable"
-        + (f" (e.g. {summary['unreadable'][0]})" if summary["unreadable"] else ""),
+        f"{summary['image_size']} px" + (_skipped_line(summary) or "; none skipped"),
         f"original shorter side: min {sides.min()}, median {int(np.median(sides))}, max {sides.max()} px; "
         f"aspect ratio (w/h) {np.min(sizes[:, 0] / sizes[:, 1]):.2f} to {np.max(sizes[:, 0] / sizes[:, 1]):.2f}",
         "modes: " + ", ".join(f"{mode} {n}" for mode, n in sorted(summary["modes"].items())),
@@ -294,7 +386,7 @@ def synthetic_set(size: int = 64, count: int = SYNTHETIC_COUNT, seed: int = 0) -
     images, attributes = make_faces(count, size, seed)
     summary = {
         "source": f"synthetic faces (seed {seed})", "image_size": size, "files": count, "images": count,
-        "unreadable": [], "original_sizes": [(4 * size, 4 * size)] * count, "modes": {"RGB": count},
+        "skipped": {}, "original_sizes": [(4 * size, 4 * size)] * count, "modes": {"RGB": count},
         "digests": [hashlib.blake2b(image.numpy().tobytes(), digest_size=16).hexdigest() for image in images],
         "duplicates": 0, "duplicates_dropped": False, "attributes": attributes,
     }

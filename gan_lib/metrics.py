@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .errors import GanLibError
+from .files import atomic_path, check_writable
 from .viz import to_uint8
 
 
@@ -184,8 +185,8 @@ def cached_features(key: str, compute) -> torch.Tensor:
 
 def _save_atomically(obj: object, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(obj, path.with_name(path.name + ".tmp"))
-    path.with_name(path.name + ".tmp").replace(path)
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
 
 
 # --- Mode coverage on the synthetic faces --------------------------------------------------------------------
@@ -262,6 +263,7 @@ def attribute_classifier() -> AttributeClassifier:
     if path.exists():
         model.load_state_dict(torch.load(path, weights_only=True))
         return model.eval()
+    check_writable(path.parent, "the cache folder", "set GAN_LIB_CACHE to a folder you can write")  # before training
     model = train_attribute_classifier()
     _save_atomically(model.state_dict(), path)
     return model

@@ -19,6 +19,7 @@ from .config import Config, seeded
 from .data import BatchSampler, ImageSet
 from .distributed import is_main, mean_over_ranks, sync_batchnorm, world_size
 from .errors import GanLibError
+from .files import atomic_path
 from .models import Generator, build_models
 
 HISTORY_FIELDS = ("step", "loss_d", "loss_g", "d_real", "d_fake")
@@ -30,15 +31,23 @@ class TrainingDiverged(GanLibError):
 
 
 def resolve_device(name: str = "auto") -> torch.device:
-    """'auto' picks CUDA, then Apple's MPS, then the CPU; asking for a missing device is a clear error."""
+    """'auto' picks CUDA, then Apple's MPS, then the CPU; asking for a device this machine lacks is a clear error."""
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
         if torch.backends.mps.is_available():
             return torch.device("mps")
         return torch.device("cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise GanLibError("--device cuda was asked for but PyTorch sees no CUDA GPU: use --device auto or cpu")
+    kind, _, index = name.partition(":")
+    if kind not in ("cpu", "cuda", "mps") or index and not (kind == "cuda" and index.isdigit()):
+        raise GanLibError(f"unknown device {name!r}: use auto, cpu, cuda (or cuda:N) or mps")
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise GanLibError(f"--device {name} was asked for but PyTorch sees no CUDA GPU: use --device auto or cpu")
+    if kind == "cuda" and index and int(index) >= torch.cuda.device_count():
+        raise GanLibError(f"--device {name}: this machine has {torch.cuda.device_count()} CUDA GPU(s)")
+    if kind == "mps" and not torch.backends.mps.is_available():
+        raise GanLibError("--device mps was asked for but this machine or PyTorch has no Apple GPU: use --device "
+                          "auto or cpu")
     return torch.device(name)
 
 
@@ -181,10 +190,16 @@ class Trainer:
         first = self.step - len(stats) + 1
         for offset, row in enumerate(stats):
             if not all(math.isfinite(v) for v in row):
-                where = f" (last good checkpoint: {self.out_dir / 'checkpoint.pt'})" if self.out_dir else ""
-                raise TrainingDiverged(f"the loss became NaN or infinite at step {first + offset}{where}; "
+                raise TrainingDiverged(f"the loss became NaN or infinite at step {first + offset}{self._kept()}; "
                                        "try a lower learning rate or label smoothing")
             self.history.append(dict(zip(HISTORY_FIELDS, [first + offset, *row])))
+
+    def _kept(self) -> str:
+        """Where the last good checkpoint is, for a message about a run that cannot go on."""
+        if self.out_dir is None:
+            return ""
+        path = self.out_dir / "checkpoint.pt"
+        return f" (the last good checkpoint, {path}, is kept)" if path.exists() else " (no checkpoint was written yet)"
 
     @property
     def sampling_generator(self) -> Generator:
@@ -232,13 +247,15 @@ class Trainer:
     def save_checkpoint(self, path: str | Path | None = None) -> Path:
         """Write atomically: a run killed while saving leaves the previous checkpoint intact."""
         path = Path(path) if path is not None else self.out_dir / "checkpoint.pt"
+        weights = [*self.G.parameters(), *self.D.parameters()]
+        if not torch.stack([w.isfinite().all() for w in weights]).all():  # never replace a good checkpoint by this
+            raise TrainingDiverged(f"the weights became NaN or infinite by step {self.step}{self._kept()}; "
+                                   "try a lower learning rate or label smoothing")
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        with open(tmp, "wb") as f:
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:
             torch.save(self.state_dict(), f)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
         self.write_history()
         return path
 
@@ -253,12 +270,10 @@ class Trainer:
 
     def write_history(self) -> Path:
         path = self.out_dir / "history.csv"
-        tmp = path.with_name("history.csv.tmp")
-        with open(tmp, "w", newline="") as f:
+        with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
             writer = csv.DictWriter(f, HISTORY_FIELDS)
             writer.writeheader()
             writer.writerows(self.history)
-        os.replace(tmp, path)
         return path
 
     def write_reports(self) -> None:

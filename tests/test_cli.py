@@ -53,7 +53,7 @@ def test_prepare_reports_the_images(tmp_path, capsys):
         Image.new("RGB", (40 + i, 50), (i * 50, 0, 0)).save(tmp_path / f"{i}.png")
     assert main(["prepare", "--data", str(tmp_path), "--image-size", "32"]) == 0
     out = capsys.readouterr().out
-    assert "3 files under" in out and "3 images prepared at 32 px, 0 unreadable" in out
+    assert "3 files under" in out and "3 images prepared at 32 px; none skipped" in out
     assert "exact duplicates (byte-identical files): 0" in out
 
 

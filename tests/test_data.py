@@ -33,21 +33,20 @@ def messy_folder(tmp_path):
     return root
 
 
-def test_messy_folder_keeps_every_good_image_and_counts_the_bad(messy_folder):
+def test_messy_folder_keeps_every_good_image_and_counts_the_bad(messy_folder, capsys):
     before = sorted(p.name for p in messy_folder.rglob("*"))
-    with pytest.warns(UserWarning, match="skipped 2 unreadable"):
-        prepared = prepare_folder(messy_folder, 32, workers=2)
+    prepared = prepare_folder(messy_folder, 32, workers=2)
+    assert "; skipped 2: 2 unreadable (e.g. corrupt.jpg)" in capsys.readouterr().err  # one line, no UserWarning
     assert prepared.images.shape == (7, 3, 32, 32) and prepared.images.dtype == torch.uint8
-    assert sorted(prepared.summary["unreadable"]) == ["corrupt.jpg", "nested/truncated.png"]
+    assert sorted(prepared.summary["skipped"]["unreadable"]) == ["corrupt.jpg", "nested/truncated.png"]
     assert prepared.summary["modes"] == {"RGB": 4, "RGBA": 1, "L": 1, "P": 1}
     assert sorted(p.name for p in messy_folder.rglob("*")) == before  # nothing written into the data folder
 
 
 def test_colours_survive_and_transparency_becomes_white(messy_folder):
-    with pytest.warns(UserWarning):
-        prepared = prepare_folder(messy_folder, 32, workers=1)
+    prepared = prepare_folder(messy_folder, 32, workers=1)
     files = [p.relative_to(messy_folder).as_posix() for p in find_images(messy_folder)]
-    good = [f for f in files if f not in prepared.summary["unreadable"]]
+    good = [f for f in files if f not in prepared.summary["skipped"]["unreadable"]]
     pixel = {f: prepared.images[i, :, 16, 16].tolist() for i, f in enumerate(good)}
     assert pixel["nested/c.PNG"] == [255, 255, 255]
     assert pixel["gray.png"] == [128, 128, 128]
@@ -55,8 +54,7 @@ def test_colours_survive_and_transparency_becomes_white(messy_folder):
 
 
 def test_second_run_reads_the_cache_without_decoding(messy_folder, monkeypatch):
-    with pytest.warns(UserWarning):
-        first = prepare_folder(messy_folder, 32)
+    first = prepare_folder(messy_folder, 32)
 
     def no_pool(*args, **kwargs):
         raise AssertionError("decoded again instead of reading the cache")
@@ -67,11 +65,9 @@ def test_second_run_reads_the_cache_without_decoding(messy_folder, monkeypatch):
 
 
 def test_a_changed_folder_rebuilds_the_cache(messy_folder):
-    with pytest.warns(UserWarning):
-        assert len(prepare_folder(messy_folder, 32)) == 7
+    assert len(prepare_folder(messy_folder, 32)) == 7
     _save(messy_folder / "new.png", Image.new("RGB", (50, 50)), "PNG")
-    with pytest.warns(UserWarning):
-        assert len(prepare_folder(messy_folder, 32)) == 8
+    assert len(prepare_folder(messy_folder, 32)) == 8
     assert len(list(data.cache_dir().glob("*.u8"))) == 1  # the stale cache is gone
 
 

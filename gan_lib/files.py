@@ -1,0 +1,80 @@
+"""Writing files without losing any: folders checked before the work, atomic writes with temporary names of their
+own, leftovers of killed processes removed, and one training process per run folder."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from .errors import GanLibError
+
+
+def check_writable(folder: Path, what: str, fix: str) -> None:
+    """Create folder (and its parents) and write a file in it now: a clear error before any long work."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise GanLibError(f"cannot write {what} {folder} ({exc.strerror or exc}): {fix}") from exc
+
+
+@contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """A temporary path beside `path`, unique to this process and call: renamed onto `path` if the block succeeds,
+    removed if it fails or is interrupted (the old `path` is then left as it was). Two processes writing the same
+    file never share a temporary. A failed write (a full disk, say) is a GanLibError that names `path`."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise GanLibError(f"could not write {path} ({exc.strerror or exc}): free some space or choose another "
+                          "folder; any earlier version of it is kept") from exc
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
+def remove_dead_temporaries(folder: Path) -> None:
+    """Delete the temporaries that atomic_path left behind in processes that were killed (SIGKILL, power loss)."""
+    for tmp in folder.glob(".*.tmp"):
+        pid = tmp.name.rsplit(".", 3)[-3] if tmp.name.count(".") >= 4 else ""
+        if pid.isdigit() and not _alive(int(pid)):
+            tmp.unlink(missing_ok=True)
+
+
+@contextmanager
+def run_lock(folder: Path) -> Iterator[None]:
+    """Hold the run folder for this process: a second training into it is refused (released when the process ends,
+    however it ends). Where the platform has no fcntl (Windows), there is no lock."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    with open(folder / ".lock", "a+") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            holder = f.read().strip() or "unknown"
+            raise GanLibError(f"another training process (pid {holder}) is writing into {folder}: wait for it to end, "
+                              "or train into another --out folder") from None
+        f.truncate(0)
+        f.write(str(os.getpid()))
+        f.flush()
+        yield
