@@ -89,18 +89,29 @@ def _check_length(args: argparse.Namespace) -> None:
 
 def _train(args: argparse.Namespace) -> None:
     from . import distributed
-    from .data import load_images
-    from .files import check_writable, remove_dead_temporaries, run_lock
-    from .train import Trainer, read_checkpoint, resolve_device
+    from .files import check_writable, run_lock
 
     _check_length(args)
+    if args.holdout is not None and args.holdout < 2:
+        raise GanLibError(f"--holdout must be at least 2 (one image in N held out), got {args.holdout}")
     device = distributed.setup(args.device) if distributed.launched() else args.device
-    resolve_device(device)  # a device this machine lacks is refused before anything else
+    with contextlib.ExitStack() as held:
+        if distributed.is_main():  # a run folder we cannot write, or one in use, stops here: before any work
+            check_writable(args.out, "the run folder", "choose another --out")
+            held.enter_context(run_lock(args.out))
+        _train_in_folder(args, device)
+
+
+def _train_in_folder(args: argparse.Namespace, device: str) -> None:
+    from . import distributed
+    from .data import load_images
+    from .files import remove_dead_temporaries
+    from .train import Trainer, read_checkpoint, resolve_device
+
+    resolve_device(device)  # a device this machine lacks is refused before the data is read
     given = {f.name: getattr(args, f.name) for f in fields(Config) if getattr(args, f.name) is not None}
     checkpoint = args.out / "checkpoint.pt"
     holdout = args.holdout or 0
-    if args.holdout is not None and args.holdout < 2:
-        raise GanLibError(f"--holdout must be at least 2 (one image in N held out), got {args.holdout}")
     if args.resume:
         state = read_checkpoint(checkpoint)
         cfg = Config.from_dict(state["config"])
@@ -121,34 +132,31 @@ def _train(args: argparse.Namespace) -> None:
     if args.data == "synthetic" and args.synthetic_count < cfg.batch_size:
         raise GanLibError(f"--synthetic-count {args.synthetic_count} is below the batch size {cfg.batch_size}: "
                           "draw more faces or lower --batch-size")
-    with contextlib.ExitStack() as held:
-        if distributed.is_main():  # before any long work: a run folder we cannot write, or one in use, stops here
-            check_writable(args.out, "the run folder", "choose another --out")
-            held.enter_context(run_lock(args.out))
-            remove_dead_temporaries(args.out)
-        with distributed.main_first():  # rank 0 builds the cache, the others then read it
-            data = load_images(args.data, cfg.image_size, args.synthetic_count, args.drop_duplicates)
-        if holdout:
-            data, held_out = data.split(holdout)
-        if args.resume:
-            _warn_if_other_data(state, data)
-            trainer = Trainer.resume(checkpoint, data, args.out, device)
-        else:
-            trainer = Trainer(cfg, data, args.out, device)
-        steps = args.steps or round((args.epochs or 5) * trainer.sampler.steps_per_epoch)
-        if trainer.step >= steps:
-            if distributed.is_main():
-                print(f"nothing to train: the run in {args.out} is already at step {trainer.step} (asked for "
-                      f"{steps}); pass a larger --steps to go on", file=sys.stderr)
-            return
-        kept_out = f" ({len(held_out)} held out for evaluate)" if holdout else ""
-        world = distributed.world_size()
-        where = (f"{world} processes ({trainer.device.type}), {cfg.batch_size // world} images each" if world > 1
-                 else str(trainer.device))
+    if distributed.is_main():
+        remove_dead_temporaries(args.out)
+    with distributed.main_first():  # rank 0 builds the cache, the others then read it
+        data = load_images(args.data, cfg.image_size, args.synthetic_count, args.drop_duplicates)
+    if holdout:
+        data, held_out = data.split(holdout)
+    if args.resume:
+        _warn_if_other_data(state, data)
+        trainer = Trainer.resume(checkpoint, data, args.out, device)
+    else:
+        trainer = Trainer(cfg, data, args.out, device)
+    steps = args.steps or round((args.epochs or 5) * trainer.sampler.steps_per_epoch)
+    if trainer.step >= steps:
         if distributed.is_main():
-            print(f"training on {len(data)} images{kept_out} from {data.name} at {cfg.image_size} px, {where}, "
-                  f"steps {trainer.step} -> {steps}", file=sys.stderr)
-        trainer.fit(steps, progress=not args.quiet)
+            print(f"nothing to train: the run in {args.out} is already at step {trainer.step} (asked for {steps}); "
+                  "pass a larger --steps to go on", file=sys.stderr)
+        return
+    kept_out = f" ({len(held_out)} held out for evaluate)" if holdout else ""
+    world = distributed.world_size()
+    where = (f"{world} processes ({trainer.device.type}), {cfg.batch_size // world} images each" if world > 1
+             else str(trainer.device))
+    if distributed.is_main():
+        print(f"training on {len(data)} images{kept_out} from {data.name} at {cfg.image_size} px, {where}, "
+              f"steps {trainer.step} -> {steps}", file=sys.stderr)
+    trainer.fit(steps, progress=not args.quiet)
     if distributed.is_main():
         print(f"wrote {args.out}/checkpoint.pt, samples/, losses.png, progress.gif, history.csv")
 

@@ -6,10 +6,12 @@ import hashlib
 import io
 import json
 import os
+import signal
 import sys
 import warnings
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -295,6 +297,19 @@ def prepare_folder(root: str | Path, size: int = 64, workers: int | None = None,
     return ImageSet(images, str(root), summary, array_file, keys)
 
 
+@contextmanager
+def _interrupts_deferred():
+    """Hold SIGINT back during the block (where the platform can), then deliver it."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
 def _build_cache(root: Path, paths: list[str], size: int, workers: int, out) -> dict:
     """Decode in worker processes, writing each chunk of images to `out` as it arrives; returns the summary."""
     chunk = max(16, min(512, len(paths) // (4 * workers) + 1))
@@ -302,8 +317,10 @@ def _build_cache(root: Path, paths: list[str], size: int, workers: int, out) -> 
     info = []
     pool = ProcessPoolExecutor(workers)
     try:
+        with _interrupts_deferred():  # a Ctrl-C while the workers are forked would be lost in a fork handler
+            results = pool.map(_decode_files, jobs)
         with tqdm(total=len(paths), desc="preparing", unit="img") as bar:
-            for images, chunk_info in pool.map(_decode_files, jobs):
+            for images, chunk_info in results:
                 out.write(images.data)
                 info += chunk_info
                 bar.update(len(chunk_info))
