@@ -29,6 +29,7 @@ from gan_lib.config import SEEDS_RECIPE, Config
 from gan_lib.data import HOLDOUT_EVERY, load_images, reference_samples
 from gan_lib.metrics import attribute_classifier, mode_coverage, sliced_wasserstein
 from gan_lib.train import Trainer, noise
+from gan_lib.viz import plot_learning_curves
 
 RECIPES = {
     "seeds": SEEDS_RECIPE,
@@ -88,6 +89,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=2000, help="at most this many held-out images compared by SWD")
     parser.add_argument("--curve-every", type=int, default=0, help="also measure SWD every this many steps")
     parser.add_argument("--out", type=Path, help="keep each recipe's run folder under this folder")
+    parser.add_argument("--plot", type=Path, help="with --curve-every: save the learning curves as this PNG")
     parser.add_argument("--diagnose", action="store_true",
                         help="at each curve point also score raw G and the EMA G's BatchNorm variants")
     parser.add_argument("--device", default="auto")
@@ -139,6 +141,9 @@ def main() -> None:
         print("|---|" + "---|" * len(steps))
         for name, curve in curves.items():
             print(f"| {name} | " + " | ".join(f"{v:.2f}" for _, v in curve) + " |")
+        if args.plot:
+            title = f"{args.image_size} px, {len(held_out)} held-out faces"
+            plot_learning_curves(curves, floor["mean"], args.plot, title=title)
 
 
 if __name__ == "__main__":

@@ -85,6 +85,27 @@ def plot_history(history: Sequence[dict], path: str | Path | None = None):
     return fig
 
 
+def plot_learning_curves(curves: dict[str, Sequence[tuple[int, float]]], floor: float,
+                         path: str | Path | None = None, title: str = "sample quality over training"):
+    """SWD against training steps, one line per run, and the real-vs-real floor as a dashed line."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    for label, curve in curves.items():
+        steps, values = zip(*curve)
+        ax.plot(steps, values, marker="o", label=label)
+    ax.axhline(floor, color="grey", linestyle="--", label=f"floor, real vs real ({floor:.1f})")
+    ax.set(xlabel="step", ylabel="SWD x 1e3 (lower is better)", title=title, ylim=(0, None))
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    if path is not None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
+    return fig
+
+
 def make_gif(frames: Sequence[str | Path | torch.Tensor], path: str | Path, duration_ms: int = 200) -> Path | None:
     """A looping GIF from image files or uint8/float (3, H, W) tensors; None if there are no frames."""
     if not frames:

@@ -37,3 +37,13 @@ def test_history_plot_is_written(tmp_path):
     history = [{"step": i, "loss_d": 1.0, "loss_g": 2.0, "d_real": 0.6, "d_fake": 0.3} for i in range(1, 30)]
     plot_history(history, tmp_path / "losses.png")
     assert Image.open(tmp_path / "losses.png").size[0] > 500
+
+
+def test_learning_curves_are_drawn_with_their_floor(tmp_path):
+    from gan_lib.viz import plot_learning_curves
+
+    fig = plot_learning_curves({"a": [(100, 30.0), (200, 20.0)], "b": [(100, 40.0), (200, 25.0)]}, 9.0,
+                               tmp_path / "curve.png")
+    assert (tmp_path / "curve.png").stat().st_size > 1000
+    labels = [line.get_label() for line in fig.axes[0].get_lines()]
+    assert labels == ["a", "b", "floor, real vs real (9.0)"]
