@@ -74,15 +74,7 @@ def plot_history(history: Sequence[dict], path: str | Path | None = None):
         ax_d.plot(steps, _smooth([h[key] for h in history], window), label=label)
     ax_loss.set(xlabel="step", ylabel="loss", title="losses")
     ax_d.set(xlabel="step", ylabel="mean D output", ylim=(0, 1), title="discriminator")
-    for ax in (ax_loss, ax_d):
-        ax.legend()
-        ax.grid(alpha=0.3)
-    fig.tight_layout()
-    if path is not None:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=100)
-        plt.close(fig)
-    return fig
+    return _finish(fig, [ax_loss, ax_d], path)
 
 
 def plot_learning_curves(curves: dict[str, Sequence[tuple[int, float]]], floor: float,
@@ -96,8 +88,16 @@ def plot_learning_curves(curves: dict[str, Sequence[tuple[int, float]]], floor: 
         ax.plot(steps, values, marker="o", label=label)
     ax.axhline(floor, color="grey", linestyle="--", label=f"floor, real vs real ({floor:.1f})")
     ax.set(xlabel="step", ylabel="SWD x 1e3 (lower is better)", title=title, ylim=(0, None))
-    ax.legend()
-    ax.grid(alpha=0.3)
+    return _finish(fig, [ax], path)
+
+
+def _finish(fig, axes, path: str | Path | None):
+    """Legends and grids, a tight layout, and the figure saved (then closed) where a path is given."""
+    import matplotlib.pyplot as plt
+
+    for ax in axes:
+        ax.legend()
+        ax.grid(alpha=0.3)
     fig.tight_layout()
     if path is not None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
