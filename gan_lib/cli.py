@@ -246,6 +246,7 @@ def _evaluate(args: argparse.Namespace) -> None:
               f"real-vs-real floor {floor['mean']:.2f} ({floor_levels})")
         return
     key = f"{Path(data.summary['source']).name}-{cfg.image_size}px-{n}-seed{args.seed}-holdout{holdout}"
+
     def features(images: torch.Tensor, part: str) -> torch.Tensor:
         return metrics.cached_features(f"{key}-{part}", lambda: metrics.inception_features(
             images, args.inception_weights, device=device))
