@@ -108,7 +108,7 @@ def _train_in_folder(args: argparse.Namespace, device: str) -> None:
     from .files import remove_dead_temporaries
     from .train import Trainer, read_checkpoint, resolve_device
 
-    resolve_device(device)  # a device this machine lacks is refused before the data is read
+    kind = resolve_device(device).type  # a device this machine lacks is refused before the data is read
     given = {f.name: getattr(args, f.name) for f in fields(Config) if getattr(args, f.name) is not None}
     checkpoint = args.out / "checkpoint.pt"
     holdout = args.holdout or 0
@@ -127,7 +127,7 @@ def _train_in_folder(args: argparse.Namespace, device: str) -> None:
         raise GanLibError(f"{checkpoint} already exists: pass --resume to continue it, or choose a new --out folder")
     else:
         if "image_size" not in given:
-            given["image_size"] = 32 if resolve_device(device).type == "cpu" else 64
+            given["image_size"] = 32 if kind == "cpu" else 64
         cfg = Config(**given)
     if args.data == "synthetic" and args.synthetic_count < cfg.batch_size:
         raise GanLibError(f"--synthetic-count {args.synthetic_count} is below the batch size {cfg.batch_size}: "
@@ -210,9 +210,9 @@ def _evaluate(args: argparse.Namespace) -> None:
     state = read_checkpoint(args.checkpoint)
     G, cfg = load_generator(state, args.device)
     device = next(G.parameters()).device
+    cfg.seed = args.seed
 
     def generate(n: int) -> torch.Tensor:
-        cfg.seed = args.seed
         with torch.no_grad():
             return torch.cat([G(noise(min(500, n - i), cfg, "evaluate", i, device=device)).float().cpu()
                               for i in range(0, n, 500)])
