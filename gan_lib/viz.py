@@ -6,6 +6,7 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import torch
 from PIL import Image
 from torchvision.utils import make_grid, save_image
@@ -51,6 +52,42 @@ def show_grid(images: torch.Tensor, nrow: int | None = None, title: str | None =
     if title:
         ax.set_title(title)
     return ax
+
+
+def show_rows(images: torch.Tensor, labels: Sequence[str], title: str | None = None, span: float | None = None):
+    """One labelled row per label (len(images) // len(labels) images each), e.g. a gallery of latent directions
+    from -span to +span; returns the axes."""
+    ax = show_grid(images, nrow=len(images) // max(1, len(labels)), title=title)
+    ax.axis("on")
+    height = images.shape[-2] + 2  # make_grid's padding
+    ax.set_yticks([2 + height * (i + 0.5) for i in range(len(labels))], labels)
+    if span is not None:
+        columns = len(images) // max(1, len(labels))
+        width = images.shape[-1] + 2
+        ax.set_xticks([2 + width * (i + 0.5) for i in range(columns)],
+                      [f"{v:+.1f}" for v in torch.linspace(-span, span, columns).tolist()])
+    else:
+        ax.set_xticks([])
+    ax.tick_params(length=0)
+    for side in ax.spines.values():
+        side.set_visible(False)
+    return ax
+
+
+def plot_entanglement(matrices: dict[str, torch.Tensor], rows: Sequence[str], columns: Sequence[str]):
+    """Heat maps side by side: for each slider (row), the share of faces whose attribute (column) changed."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(matrices), figsize=(4.6 * len(matrices), 0.5 * len(rows) + 1.6), squeeze=False)
+    for ax, (title, matrix) in zip(axes[0], matrices.items()):
+        ax.imshow(matrix.numpy(), vmin=0, vmax=1, cmap="viridis", aspect="auto")
+        ax.set_xticks(range(len(columns)), columns, rotation=30)
+        ax.set_yticks(range(len(rows)), rows)
+        for (i, j), value in np.ndenumerate(matrix.numpy()):
+            ax.text(j, i, f"{value:.2f}", ha="center", va="center", color="white" if value < 0.6 else "black")
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
 
 
 def _smooth(values: Sequence[float], window: int) -> list[float]:

@@ -1,4 +1,5 @@
-"""The latent-space explorer: sliders along fixed latent directions, truncation, seed; works on ipywidgets 7.7 and 8."""
+"""The latent-space explorer: from a face the learner picked, one slider per latent direction, a strip of the
+current direction's effect, truncation and a random face. Works on ipywidgets 7.7 (Colab) and 8 (JupyterLab)."""
 
 from __future__ import annotations
 
@@ -7,19 +8,12 @@ import io
 import torch
 from PIL import Image
 
-from .config import derive_seed
-from .viz import enlarge, to_uint8
-
-
-def latent_directions(latent_dim: int, count: int, seed: int = 0) -> torch.Tensor:
-    """`count` orthonormal directions in latent space, fixed by the seed, shape (count, latent_dim)."""
-    g = torch.Generator().manual_seed(derive_seed(seed, "directions"))
-    q, _ = torch.linalg.qr(torch.randn(latent_dim, count, generator=g))
-    return q.T.contiguous()
+from .directions import Directions, gallery
+from .viz import enlarge, grid, to_uint8
 
 
 def png_bytes(image: torch.Tensor, display_px: int = 256) -> bytes:
-    """One float image (3, H, W) in [-1, 1], enlarged without blurring, as PNG bytes for an Image widget."""
+    """One image (3, H, W), float in [-1, 1] or uint8, enlarged without blurring, as PNG bytes for an Image widget."""
     big = enlarge(to_uint8(image), max(1, display_px // image.shape[-1]))
     buffer = io.BytesIO()
     Image.fromarray(big.permute(1, 2, 0).numpy()).save(buffer, "PNG")
@@ -27,55 +21,95 @@ def png_bytes(image: torch.Tensor, display_px: int = 256) -> bytes:
 
 
 class LatentExplorer:
-    """Seed box, random button, truncation slider and one slider per direction; the picture updates in place.
+    """Sliders along named directions from a starting latent; the face and the strip update in place.
 
-    Show it with `display(explorer.widget)` (or as the last line of a cell).
+    generator: use the EMA generator (train.load_generator gives it). start: the latent of the face to start
+    from, e.g. z[favourites[0]]. Show it with `display(explorer.widget)` (or as the last line of a cell).
     """
 
-    def __init__(self, generator: torch.nn.Module, latent_dim: int, directions: int = 5, seed: int = 0,
-                 display_px: int = 256):
+    def __init__(self, generator: torch.nn.Module, directions: Directions, start: torch.Tensor,
+                 span: float = 3.0, strip_frames: int = 7, display_px: int = 256):
         import ipywidgets as w
 
         self.G = generator.eval()
         self.device = next(generator.parameters()).device
-        self.latent_dim, self.display_px = latent_dim, display_px
-        self.directions = latent_directions(latent_dim, directions)
-        self.seed = w.IntText(value=seed, description="seed")
-        self.random = w.Button(description="random face", icon="random")
+        self.directions, self.span, self.strip_frames, self.display_px = directions, span, strip_frames, display_px
+        self.start = start.detach().float().cpu().flatten()
+        self.rng = torch.Generator()
+        self.rng.seed()  # its own randomness: "random face" differs in every session, whatever training seeded
+        self._holding = False
+        self.current = 0  # the direction the strip shows: the last slider moved
+        wide = {"description_width": "initial"}
         self.truncation = w.FloatSlider(value=1.0, min=0.0, max=2.0, step=0.05, description="truncation",
-                                        continuous_update=False)
-        self.sliders = [w.FloatSlider(value=0.0, min=-3.0, max=3.0, step=0.1, description=f"direction {i + 1}",
-                                      continuous_update=False) for i in range(directions)]
-        self.reset = w.Button(description="reset sliders")
+                                        continuous_update=False, style=wide)
+        self.sliders = [w.FloatSlider(value=0.0, min=-span, max=span, step=0.1, description=name,
+                                      continuous_update=False, style=wide, layout=w.Layout(width="360px"))
+                        for name in directions.names]
+        notes = [w.Label(note) for note in directions.notes]
+        self.random = w.Button(description="random face", icon="random")
+        self.reset = w.Button(description="back to start")
         self.image = w.Image(value=self.render(), format="png", width=display_px, height=display_px)
-        for control in (self.seed, self.truncation, *self.sliders):
-            control.observe(self._update, names="value")
-        self.random.on_click(self._random_seed)
+        self.strip_label = w.Label()
+        self.strip = w.Image(format="png")
+        self._draw_strip()
+        for index, slider in enumerate(self.sliders):
+            slider.observe(lambda change, index=index: self._moved(index), names="value")
+        self.truncation.observe(self._update, names="value")
+        self.random.on_click(self._random_face)
         self.reset.on_click(self._reset)
-        self.widget = w.HBox([self.image, w.VBox([w.HBox([self.seed, self.random]), self.truncation, *self.sliders,
-                                                  self.reset])])
+        rows = [w.HBox([slider, note]) for slider, note in zip(self.sliders, notes)]
+        controls = w.VBox([w.HBox([self.random, self.reset]), self.truncation, *rows])
+        self.widget = w.VBox([w.HBox([self.image, controls]), self.strip_label, self.strip])
 
     def latent(self) -> torch.Tensor:
-        """The latent now shown: the seed's Gaussian sample scaled by truncation, moved along the directions."""
-        g = torch.Generator().manual_seed(derive_seed(self.seed.value, "explorer"))
-        z = torch.randn(self.latent_dim, generator=g) * self.truncation.value
+        """The latent now shown: the start scaled by truncation, moved along the directions by the sliders."""
         offsets = torch.tensor([s.value for s in self.sliders], dtype=torch.float)
-        return z + offsets @ self.directions
+        return self.start * self.truncation.value + offsets @ self.directions.vectors
 
     @torch.no_grad()
     def render(self) -> bytes:
-        return png_bytes(self.G(self.latent()[None].to(self.device))[0].cpu(), self.display_px)
+        return png_bytes(self.G(self.latent()[None].to(self.device))[0].float().cpu(), self.display_px)
+
+    def strip_images(self) -> torch.Tensor:
+        """The current face moved from -span to +span along the current direction, (strip_frames, 3, H, W)."""
+        return gallery(self.G, self.directions.select([self.current]), self.latent(), self.span, self.strip_frames)
+
+    def _draw_strip(self) -> None:
+        if not len(self.directions):
+            self.strip_label.value = "no directions to show"
+            return
+        self.strip_label.value = (f"{self.directions.names[self.current]}: -{self.span:g} ... +{self.span:g} from the "
+                                  "face above")
+        strip = grid(self.strip_images(), nrow=self.strip_frames)  # frames about half as wide as the face
+        self.strip.value = png_bytes(strip, self.display_px // 2 * self.strip_frames)
+
+    def _moved(self, index: int) -> None:
+        self.current = index
+        self._update()
 
     def _update(self, change=None) -> None:
+        if self._holding:
+            return
         self.image.value = self.render()
+        self._draw_strip()
 
-    def _random_seed(self, button=None) -> None:
-        self.seed.value = int(torch.randint(0, 2**31 - 1, (1,)))
+    def set_start(self, z: torch.Tensor) -> None:
+        """Start from another latent, with every slider back at 0."""
+        self.start = z.detach().float().cpu().flatten()
+        self._reset()
+
+    def _random_face(self, button=None) -> None:
+        self.set_start(torch.randn(len(self.start), generator=self.rng))
 
     def _reset(self, button=None) -> None:
-        for slider in self.sliders:
-            slider.value = 0.0
-        self.truncation.value = 1.0
+        self._holding = True  # one update at the end, not one per slider
+        try:
+            for slider in self.sliders:
+                slider.value = 0.0
+            self.truncation.value = 1.0
+        finally:
+            self._holding = False
+        self._update()
 
     def _ipython_display_(self) -> None:
         from IPython.display import display

@@ -8,6 +8,14 @@ def isolated_cache(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("GAN_LIB_CACHE", str(tmp_path_factory.mktemp("cache")))
 
 
+@pytest.fixture(scope="session")
+def classifier():
+    """The attribute classifier as `evaluate --metric modes` trains it, trained once for the whole test run."""
+    from gan_lib import metrics
+
+    return metrics.train_attribute_classifier()
+
+
 @pytest.fixture
 def tiny_cfg():
     from gan_lib.config import Config

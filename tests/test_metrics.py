@@ -11,11 +11,6 @@ def faces():
     return make_faces(300, 32, seed=3)
 
 
-@pytest.fixture(scope="module")
-def classifier():
-    return metrics.train_attribute_classifier()  # the default, as `evaluate --metric modes` uses it
-
-
 def _noisy(images, sigma):
     g = torch.Generator().manual_seed(1)
     return (images.float() / 127.5 - 1 + sigma * torch.randn(images.shape, generator=g)).clamp(-1, 1)

@@ -5,27 +5,27 @@ import torch
 from PIL import Image
 
 from gan_lib.config import Config
+from gan_lib.directions import Directions, sefa_directions
 from gan_lib.models import Generator
-from gan_lib.widgets import LatentExplorer, latent_directions, png_bytes
+from gan_lib.widgets import LatentExplorer, png_bytes
 
 pytest.importorskip("ipywidgets")
 
 
-def picture(explorer) -> bytes:
-    return bytes(explorer.image.value)  # ipywidgets 8 hands back a memoryview, 7.7 bytes
+def picture(widget) -> bytes:
+    return bytes(widget.value)  # ipywidgets 8 hands back a memoryview, 7.7 bytes
 
 
 @pytest.fixture
-def explorer():
+def G():
     torch.manual_seed(0)
-    G = Generator(Config(image_size=32, g_width=8, latent_dim=16))
-    return LatentExplorer(G, 16, directions=3, seed=5, display_px=64)
+    return Generator(Config(image_size=32, g_width=8, latent_dim=16))
 
 
-def test_directions_are_orthonormal_and_fixed():
-    d = latent_directions(16, 4)
-    assert torch.allclose(d @ d.T, torch.eye(4), atol=1e-5)
-    assert torch.equal(d, latent_directions(16, 4))
+@pytest.fixture
+def explorer(G):
+    start = torch.randn(16, generator=torch.Generator().manual_seed(5))
+    return LatentExplorer(G, sefa_directions(G, k=3), start, display_px=64)
 
 
 def test_png_bytes_is_an_enlarged_png():
@@ -33,29 +33,56 @@ def test_png_bytes_is_an_enlarged_png():
     assert image.format == "PNG" and image.size == (128, 128)
 
 
-def test_a_slider_changes_the_picture_and_moving_back_restores_it(explorer):
-    start = picture(explorer)
-    assert start.startswith(b"\x89PNG")
+def test_it_starts_at_the_given_latent_and_shows_that_face(G, explorer):
+    assert torch.equal(explorer.latent(), explorer.start)
+    with torch.no_grad():
+        expected = png_bytes(G.eval()(explorer.start[None])[0], 64)
+    assert picture(explorer.image) == expected
+    assert [s.description for s in explorer.sliders] == ["SeFa 1", "SeFa 2", "SeFa 3"]
+
+
+def test_a_slider_moves_the_latent_along_its_direction_and_back(explorer):
+    start, strip = picture(explorer.image), picture(explorer.strip)
     explorer.sliders[1].value = 2.5
-    moved = picture(explorer)
-    assert moved != start
+    assert torch.allclose(explorer.latent(), explorer.start + 2.5 * explorer.directions.vectors[1])
+    assert picture(explorer.image) != start
+    assert explorer.current == 1 and picture(explorer.strip) != strip
+    assert explorer.strip_label.value.startswith("SeFa 2")
     explorer.sliders[1].value = 0.0
-    assert picture(explorer) == start
+    assert picture(explorer.image) == start
 
 
-def test_truncation_scales_the_latent(explorer):
-    full = explorer.latent()
+def test_the_strip_runs_from_minus_to_plus_span_along_the_current_direction(G, explorer):
+    frames = explorer.strip_images()
+    assert frames.shape == (7, 3, 32, 32)
+    with torch.no_grad():
+        end = G(explorer.start[None] + 3.0 * explorer.directions.vectors[0][None])[0]
+    assert torch.allclose(frames[-1], end, atol=1e-5)
+
+
+def test_truncation_scales_the_start(explorer):
     explorer.truncation.value = 0.5
-    assert torch.allclose(explorer.latent(), full * 0.5)
-    assert picture(explorer) != png_bytes(torch.zeros(3, 32, 32))
+    assert torch.allclose(explorer.latent(), explorer.start * 0.5)
 
 
-def test_same_seed_same_image_and_the_random_button_moves_on(explorer):
-    start = picture(explorer)
+def test_random_face_draws_its_own_latent_and_back_to_start_resets_the_sliders(explorer):
+    torch.manual_seed(0)
     explorer.random.click()
-    assert explorer.seed.value != 5 and picture(explorer) != start
-    explorer.seed.value = 5
-    assert picture(explorer) == start
+    first = explorer.start.clone()
+    torch.manual_seed(0)  # a seeded global generator (as after training) must not make every random face the same
+    explorer.random.click()
+    assert not torch.equal(first, explorer.start)
+    shown = picture(explorer.image)
     explorer.sliders[0].value = 1.0
+    explorer.truncation.value = 0.3
     explorer.reset.click()
-    assert picture(explorer) == start
+    assert all(s.value == 0 for s in explorer.sliders) and explorer.truncation.value == 1.0
+    assert picture(explorer.image) == shown
+
+
+def test_saved_directions_with_new_names_load_back(tmp_path, G):
+    directions = sefa_directions(G, k=3)
+    directions.rename(0, "hair darkness")
+    loaded = Directions.load(directions.save(tmp_path / "directions.pt"))
+    assert loaded.names == ["hair darkness", "SeFa 2", "SeFa 3"] and loaded.notes == directions.notes
+    assert torch.equal(loaded.vectors, directions.vectors) and loaded.method == "sefa"

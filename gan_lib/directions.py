@@ -1,0 +1,203 @@
+"""Latent directions that mean something: fitted to labelled attributes (InterFaceGAN) or found without labels
+(GANSpace, SeFa). The explorer's sliders move along them.
+
+- InterFaceGAN (Shen et al. 2020, arXiv:2005.09635): the normal of a linear boundary in z that separates faces with
+  an attribute value from the rest; "conditional" removes the other attributes' normals from it.
+- GANSpace (Harkonen et al. 2020, arXiv:2004.02546): principal components of G's first-block activations, mapped
+  back to z by least squares.
+- SeFa (Shen and Zhou 2021, arXiv:2007.06600): the top eigenvectors of A^T A, A being G's first layer (a linear map).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from .config import derive_seed
+from .errors import GanLibError
+from .files import atomic_path
+from .models import Generator
+
+
+@dataclass
+class Directions:
+    """Unit vectors in latent space (one per row), each with a name and a note (how it was found)."""
+
+    vectors: torch.Tensor  # (k, latent_dim)
+    names: list[str]
+    notes: list[str] = field(default_factory=list)
+    method: str = ""
+
+    def __post_init__(self) -> None:
+        self.vectors = self.vectors / self.vectors.norm(dim=1, keepdim=True).clamp_min(1e-12)
+        self.notes = self.notes or [""] * len(self.names)
+        if not len(self.vectors) == len(self.names) == len(self.notes):
+            raise GanLibError(f"{len(self.vectors)} directions need as many names and notes")
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def index(self, name: str | int) -> int:
+        if isinstance(name, int):
+            return name
+        if name not in self.names:
+            raise GanLibError(f"no direction named {name!r}: the names are {', '.join(self.names)}")
+        return self.names.index(name)
+
+    def rename(self, old: str | int, new: str) -> None:
+        """Name a direction after what it does (e.g. rename(0, 'hair darkness') once the gallery shows it)."""
+        self.names[self.index(old)] = new
+
+    def select(self, names: list[str | int]) -> Directions:
+        rows = [self.index(n) for n in names]
+        return Directions(self.vectors[rows], [self.names[i] for i in rows], [self.notes[i] for i in rows],
+                          self.method)
+
+    def save(self, path: str | Path) -> Path:
+        """Keep the directions (and their names) with the run: load them back with Directions.load."""
+        path = Path(path)
+        with atomic_path(path) as tmp:
+            torch.save({"vectors": self.vectors, "names": self.names, "notes": self.notes, "method": self.method},
+                       tmp)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> Directions:
+        return cls(**torch.load(path, weights_only=True))
+
+
+def sample_latents(n: int, latent_dim: int, seed: int = 0) -> torch.Tensor:
+    return torch.randn(n, latent_dim, generator=torch.Generator().manual_seed(derive_seed(seed, "latents")))
+
+
+@torch.no_grad()
+def generate(G: Generator, z: torch.Tensor, batch: int = 500) -> torch.Tensor:
+    """G(z) in eval mode, in batches, on the CPU."""
+    device = next(G.parameters()).device
+    G.eval()
+    return torch.cat([G(z[i:i + batch].to(device)).float().cpu() for i in range(0, len(z), batch)])
+
+
+# --- InterFaceGAN: directions fitted to the attribute classifier's labels -----------------------------------
+
+def attribute_directions(G: Generator, classifier, n: int = 4000, seed: int = 0, conditional: bool = False,
+                         min_count: int = 40) -> Directions:
+    """One direction per attribute value that G draws at least min_count times (and misses as often) in n faces:
+    the normal of a linear SVM that separates those latents from the others (class-balanced). conditional=True
+    projects out the other attributes' directions, so that moving changes the others less.
+    """
+    from sklearn.svm import LinearSVC
+
+    from .synthetic import ATTRIBUTES
+
+    z = sample_latents(n, G.latent_dim, seed)
+    labels = classifier.predict(generate(G, z))
+    vectors, names, notes, owners = [], [], [], []
+    for attribute, values in ATTRIBUTES.items():
+        for k, value in enumerate(values):
+            positive = labels[attribute] == k
+            count = int(positive.sum())
+            if not min_count <= count <= n - min_count:
+                continue
+            svm = LinearSVC(C=0.1, class_weight="balanced", random_state=0).fit(z.numpy(), positive.numpy())
+            vectors.append(torch.from_numpy(svm.coef_[0]).float())
+            names.append(attribute_label(attribute, value))
+            notes.append(f"{count / n:.0%} of faces; boundary accuracy {svm.score(z.numpy(), positive.numpy()):.0%}")
+            owners.append(attribute)
+    if not vectors:
+        return Directions(torch.empty(0, G.latent_dim), [], [], "interfacegan")
+    directions = torch.stack(vectors)
+    directions = directions / directions.norm(dim=1, keepdim=True)
+    if conditional:
+        directions = torch.stack([_project_out(d, directions[[o != owner for o in owners]])
+                                  for d, owner in zip(directions, owners)])
+    return Directions(directions, names, notes, "interfacegan" + (" conditional" if conditional else ""))
+
+
+def attribute_label(attribute: str, value: str) -> str:
+    """A slider's name for a synthetic-face attribute value: 'blonde hair', 'blue eyes', 'long hair', 'open mouth'."""
+    if attribute == "hair_style":
+        return f"{value} hair" if value in ("short", "long") else value
+    suffix = {"hair_color": "hair", "eye_color": "eyes", "mouth": "mouth"}[attribute]
+    return value if value == "smile" else f"{value} {suffix}"
+
+
+def _project_out(direction: torch.Tensor, others: torch.Tensor) -> torch.Tensor:
+    """direction minus its projection onto the span of others' rows."""
+    if not len(others):
+        return direction
+    basis, _ = torch.linalg.qr(others.T)
+    return direction - basis @ (basis.T @ direction)
+
+
+def attribute_shares(G: Generator, classifier, z: torch.Tensor) -> dict[str, torch.Tensor]:
+    """{attribute: share of each of its values} among G(z), as the classifier reads them."""
+    from .synthetic import ATTRIBUTES
+
+    labels = classifier.predict(generate(G, z))
+    return {name: torch.bincount(labels[name], minlength=len(values)).float() / len(z)
+            for name, values in ATTRIBUTES.items()}
+
+
+def entanglement(G: Generator, classifier, directions: Directions, n: int = 500, step: float = 3.0,
+                 seed: int = 1) -> torch.Tensor:
+    """(directions, attributes): the share of n faces whose attribute the classifier reads differently after a
+    move of `step` along each direction. A clean slider changes its own attribute and leaves the others."""
+    from .synthetic import ATTRIBUTES
+
+    z = sample_latents(n, G.latent_dim, seed)
+    before = classifier.predict(generate(G, z))
+    rows = []
+    for vector in directions.vectors:
+        after = classifier.predict(generate(G, z + step * vector))
+        rows.append(torch.tensor([float((after[a] != before[a]).float().mean()) for a in ATTRIBUTES]))
+    return torch.stack(rows) if rows else torch.empty(0, len(ATTRIBUTES))
+
+
+# --- Unsupervised: GANSpace and SeFa ------------------------------------------------------------------------
+
+@torch.no_grad()
+def ganspace_directions(G: Generator, k: int = 10, n: int = 4000, seed: int = 0) -> Directions:
+    """The top k principal components of G's first-block output (4x4 features), as directions in z."""
+    from sklearn.decomposition import PCA
+
+    z = sample_latents(n, G.latent_dim, seed)
+    device = next(G.parameters()).device
+    G.eval()
+    features = torch.cat([G.project(z[i:i + 500].to(device)).flatten(1).float().cpu() for i in range(0, n, 500)])
+    k = min(k, G.latent_dim, n)
+    pca = PCA(n_components=k, random_state=0).fit(features.numpy())
+    coordinates = torch.from_numpy(pca.transform(features.numpy())).float()  # (n, k)
+    to_latent = torch.linalg.lstsq(coordinates, z).solution  # (k, latent_dim): z ~ coordinates @ to_latent
+    notes = [f"PC{i + 1}, {share:.1%} of the variance" for i, share in enumerate(pca.explained_variance_ratio_)]
+    return Directions(to_latent, [f"PC{i + 1}" for i in range(k)], notes, "ganspace")
+
+
+@torch.no_grad()
+def sefa_directions(G: Generator, k: int = 10) -> Directions:
+    """The top k eigenvectors of A^T A, where A is G's first layer with its (eval-mode) BatchNorm scale folded in:
+    the directions in z that change the first feature map the most."""
+    layer = next(m for m in G.project if isinstance(m, (torch.nn.Linear, torch.nn.ConvTranspose2d)))
+    norm = next(m for m in G.project if isinstance(m, torch.nn.BatchNorm2d))
+    if isinstance(layer, torch.nn.Linear):  # dense projection: weight (C*16, latent)
+        A = layer.weight.float().cpu().view(-1, 16, G.latent_dim)
+    else:  # ConvTranspose2d on a 1x1 input: weight (latent, C, 4, 4)
+        A = layer.weight.float().cpu().flatten(2).permute(1, 2, 0)
+    scale = (norm.weight / (norm.running_var + norm.eps).sqrt()).float().cpu()
+    A = (A * scale[:, None, None]).reshape(-1, G.latent_dim)
+    eigenvalues, eigenvectors = torch.linalg.eigh(A.T @ A)
+    order = eigenvalues.argsort(descending=True)[:min(k, G.latent_dim)]
+    shares = eigenvalues[order] / eigenvalues.sum()
+    notes = [f"eigenvalue {i + 1}, {share:.1%} of the sum" for i, share in enumerate(shares.tolist())]
+    return Directions(eigenvectors[:, order].T, [f"SeFa {i + 1}" for i in range(len(order))], notes, "sefa")
+
+
+def gallery(G: Generator, directions: Directions, start: torch.Tensor, span: float = 3.0,
+            frames: int = 7) -> torch.Tensor:
+    """Faces along each direction from start - span to start + span: (len(directions) * frames, 3, H, W), one row
+    per direction, for viz.show_grid(..., nrow=frames)."""
+    steps = torch.linspace(-span, span, frames)
+    z = torch.cat([start.cpu() + steps[:, None] * vector for vector in directions.vectors])
+    return generate(G, z)
