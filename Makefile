@@ -1,6 +1,8 @@
 # make demo: set up, then train on the built-in synthetic faces (about 4 minutes on a 2-core CPU)
 # make real DATA=FOLDER|anime-faces: train on real faces (32 px on a CPU, 64 px on a GPU), sample, score
 # make test: set up, then run the unit tests and re-execute every notebook in tiny mode
+# make browser-test: notebook 04 in JupyterLab, driven by headless Chromium (installs Debian's chromium as root)
+# make colab-check: a Colab-like environment (ipywidgets 7.7.1, another torch) installs gan_lib and runs 03 and 04
 # make gpu-check: on a CUDA machine, the GPU tests (gpu_tests/) and the GPU throughput benchmark
 PYTHON ?= python3
 VENV ?= .venv
@@ -10,7 +12,7 @@ DATA ?= anime-faces
 REAL ?= runs/real
 STEPS ?= 3000
 
-.PHONY: setup demo real test lint gpu-check
+.PHONY: setup demo real test lint gpu-check browser-test browser-screenshot colab-check
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: requirements.txt pyproject.toml
@@ -35,8 +37,24 @@ test: setup
 	GAN_LIB_TINY=1 $(PY) -m pytest --nbval-lax -q tests notebooks final
 
 lint: setup
-	$(PY) -m ruff check gan_lib tests gpu_tests benchmarks
+	$(PY) -m ruff check gan_lib tests gpu_tests benchmarks browser_tests colab
 
 gpu-check: setup
 	$(PY) -m pytest -q gpu_tests
 	$(PY) benchmarks/throughput.py --device cuda --batch-size 64 256
+
+CHROMIUM ?= /usr/bin/chromium
+$(CHROMIUM):
+	@test "$$(id -u)" = 0 || { echo "Chromium is missing: install it (Debian: sudo apt-get install chromium) or pass CHROMIUM=/path/to/chromium" >&2; exit 1; }
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+
+browser-test: setup $(CHROMIUM)
+	GAN_LIB_CHROMIUM=$(CHROMIUM) $(PY) -m pytest -q browser_tests
+
+# The README's screenshot: the explorer on the demo's trained generator (run `make demo` first), moved by the browser
+browser-screenshot: setup $(CHROMIUM)
+	GAN_LIB_CHROMIUM=$(CHROMIUM) GAN_LIB_RUN_DIR=$(DEMO) GAN_LIB_DATA=synthetic EXPLORER_SCREENSHOT=$(CURDIR)/img/explorer.png \
+		$(PY) -m pytest -q browser_tests
+
+colab-check:
+	$(PYTHON) colab/check.py

@@ -39,11 +39,12 @@ class LatentExplorer:
         self.rng.seed()  # its own randomness: "random face" differs in every session, whatever training seeded
         self._holding = False
         self.current = 0  # the direction the strip shows: the last slider moved
-        wide = {"description_width": "initial"}
+        width = max(len(name) for name in ["truncation", *directions.names])
+        wide = {"description_width": f"{width * 0.6 + 1:.1f}em"}  # one width for every label: the tracks line up
         self.truncation = w.FloatSlider(value=1.0, min=0.0, max=2.0, step=0.05, description="truncation",
-                                        continuous_update=False, style=wide)
+                                        continuous_update=False, style=wide, layout=w.Layout(width="420px"))
         self.sliders = [w.FloatSlider(value=0.0, min=-span, max=span, step=0.1, description=name,
-                                      continuous_update=False, style=wide, layout=w.Layout(width="360px"))
+                                      continuous_update=False, style=wide, layout=w.Layout(width="420px"))
                         for name in directions.names]
         notes = [w.Label(note) for note in directions.notes]
         self.random = w.Button(description="random face", icon="random")
@@ -60,6 +61,9 @@ class LatentExplorer:
         rows = [w.HBox([slider, note]) for slider, note in zip(self.sliders, notes)]
         controls = w.VBox([w.HBox([self.random, self.reset]), self.truncation, *rows])
         self.widget = w.VBox([w.HBox([self.image, controls]), self.strip_label, self.strip])
+        for widget, name in ((self.widget, "latent-explorer"), (self.image, "explorer-face"),
+                             (self.strip, "explorer-strip"), *((s, "explorer-direction") for s in self.sliders)):
+            widget.add_class(name)  # handles for the browser test (browser_tests/) and for styling
 
     def latent(self) -> torch.Tensor:
         """The latent now shown: the start scaled by truncation, moved along the directions by the sliders."""

@@ -1,0 +1,118 @@
+"""Notebook 04 in a real browser: JupyterLab on 127.0.0.1 with a token, Debian's Chromium driven headless by
+Playwright. Run all, wait for the latent explorer, drag a direction slider, and check that the face changed.
+
+`make browser-test` installs Chromium and runs this. By default notebook 04 runs in tiny mode; with GAN_LIB_RUN_DIR
+(and GAN_LIB_DATA) it loads that run's trained generator instead, and EXPLORER_SCREENSHOT names where the explorer's
+screenshot goes (the README's: `make browser-screenshot`).
+"""
+
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+CHROMIUM = os.environ.get("GAN_LIB_CHROMIUM", "/usr/bin/chromium")
+# Headless, and no calls home: this machine's closed network refuses them, and they slow every start.
+FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+NOTEBOOK_MINUTES = 10  # run all, in tiny mode, takes well under a minute once the attribute classifier is cached
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """A JupyterLab server serving a copy of notebook 04; yields (base URL, token, its folder)."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"no Chromium at {CHROMIUM}: run `make browser-test` (it installs Debian's chromium) or set "
+                    "GAN_LIB_CHROMIUM to a Chromium or Chrome binary")
+    root = tmp_path_factory.mktemp("lab")
+    shutil.copy(REPO / "notebooks" / "04_results.ipynb", root)
+    settings = root / ".lab-settings" / "@jupyterlab" / "apputils-extension"
+    settings.mkdir(parents=True)
+    (settings / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')  # no news toast
+    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(root / ".jupyter"), JUPYTERLAB_SETTINGS_DIR=str(root / ".lab-settings"))
+    if os.environ.get("GAN_LIB_RUN_DIR"):  # a trained generator, for the README's screenshot
+        env["GAN_LIB_RUN_DIR"] = str(Path(os.environ["GAN_LIB_RUN_DIR"]).resolve())
+        env.pop("GAN_LIB_TINY", None)
+    else:
+        env["GAN_LIB_TINY"] = "1"
+    port, token = _free_port(), secrets.token_hex(16)
+    log = open(root / "jupyterlab.log", "w")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}", "--LabApp.news_url=",
+         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+         *(["--allow-root"] if os.geteuid() == 0 else [])],  # CI runs as root
+        cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(120):
+            try:
+                with urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2) as reply:
+                    json.load(reply)
+                break
+            except OSError:
+                if server.poll() is not None:
+                    pytest.fail(f"JupyterLab exited with {server.returncode}: {(root / 'jupyterlab.log').read_text()}")
+                time.sleep(0.5)
+        else:
+            pytest.fail("JupyterLab did not answer within a minute")
+        yield url, token, root
+    finally:
+        server.terminate()
+        server.wait(30)
+        log.close()
+
+
+def test_a_dragged_slider_changes_the_face_in_jupyterlab(lab):
+    from playwright.sync_api import sync_playwright
+
+    url, token, root = lab
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        page = browser.new_page(viewport={"width": 1500, "height": 1100})
+        page.goto(f"{url}/lab/tree/04_results.ipynb?token={token}")
+        page.locator(".jp-Notebook").first.wait_for(timeout=120_000)
+        page.locator("#jp-main-statusbar").get_by_text("Idle").first.wait_for(timeout=120_000)  # kernel started
+        page.get_by_role("menuitem", name="Run", exact=True).click()
+        page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+
+        face = page.locator(".explorer-face")
+        face.wait_for(state="visible", timeout=NOTEBOOK_MINUTES * 60_000)
+        errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.error']")
+        assert errors.count() == 0, errors.first.inner_text()
+        face.scroll_into_view_if_needed()
+        before = face.get_attribute("src")
+        assert before, "the explorer's face has no picture"
+
+        handle = page.locator(".explorer-direction .noUi-handle, .explorer-direction .ui-slider-handle").first
+        box = handle.bounding_box()
+        page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        page.mouse.down()
+        page.mouse.move(box["x"] + box["width"] / 2 + 90, box["y"] + box["height"] / 2, steps=12)
+        page.mouse.up()
+        page.wait_for_function("before => document.querySelector('.explorer-face').src !== before", arg=before,
+                               timeout=60_000)
+        readout = page.locator(".explorer-direction .widget-readout").first.inner_text()
+        assert float(readout) > 0, f"the slider reads {readout} after a drag to the right"
+
+        shot = Path(os.environ.get("EXPLORER_SCREENSHOT", root / "explorer.png"))
+        shot.parent.mkdir(parents=True, exist_ok=True)
+        page.wait_for_timeout(500)  # the strip's new picture lands just after the face's
+        page.locator(".latent-explorer").screenshot(path=str(shot))
+        print(f"screenshot of the explorer: {shot}")
+        browser.close()

@@ -1,0 +1,138 @@
+"""A Colab-like check (`make colab-check`): a fresh virtual environment with Colab's ipywidgets 7.7.1, its old
+IPython and ipykernel, and a torch other than our pin; then the notebooks' own set-up cell, run as on Colab against
+this repository's committed HEAD (git+file://); it asserts that torch, torchvision and ipywidgets are unchanged, then
+executes notebooks 03 and 04 in tiny mode there and drives the latent explorer on ipywidgets 7.7.1.
+
+Run with any Python 3.10+: python colab/check.py [--keep]. It needs only the package registry.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+VENV = REPO / ".colab-venv"
+# What a Colab runtime brings (its torch is a CUDA build of another version; here the CPU build of 2.13.0).
+COLAB = ["torch==2.13.0", "torchvision==0.28.0", "ipywidgets==7.7.1", "ipykernel==6.17.1", "ipython==7.34.0",
+         "numpy<2.5", "matplotlib", "pillow", "tqdm", "scipy", "scikit-learn==1.6.1"]
+HARNESS = ["nbclient", "nbformat"]  # not part of Colab: what executes the notebooks here
+KEPT = ("torch", "torchvision", "ipywidgets")
+
+FAKE_COLAB = """import sys, types
+sys.modules["google.colab"] = types.ModuleType("google.colab")  # the set-up cell below takes its Colab branch"""
+AFTER_SETUP = """del sys.modules["google.colab"]  # the rest runs as locally (no Drive to mount here)
+import importlib.metadata as m
+print({name: m.version(name) for name in %r})""" % (KEPT,)
+DRIVE_EXPLORER = """import ipywidgets
+assert ipywidgets.__version__ == "7.7.1", ipywidgets.__version__
+face, strip = bytes(explorer.image.value), bytes(explorer.strip.value)
+explorer.sliders[0].value = 2.0
+assert bytes(explorer.image.value) != face and bytes(explorer.strip.value) != strip, "the slider changed nothing"
+explorer.sliders[0].value = 0.0
+assert bytes(explorer.image.value) == face, "back at 0, the face is not the starting face"
+explorer.random.click()
+assert bytes(explorer.image.value) != face, "random face showed the same face"
+print("explorer driven on ipywidgets", ipywidgets.__version__, "with", len(explorer.sliders), "sliders")"""
+
+
+def run(*args: str, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run(args, check=True, **kwargs)
+
+
+def versions(python: Path) -> dict[str, str]:
+    code = f"import importlib.metadata as m, json; print(json.dumps({{n: m.version(n) for n in {KEPT!r}}}))"
+    return json.loads(subprocess.run([str(python), "-c", code], check=True, capture_output=True, text=True).stdout)
+
+
+def cell(text: str) -> dict:
+    """A code cell of the check's own, whose output the check prints."""
+    return {"cell_type": "code", "metadata": {"colab_check": True}, "outputs": [], "execution_count": None,
+            "source": text}
+
+
+def colab_like(notebook: Path, setup_marker: str = "if \"google.colab\" in sys.modules") -> dict:
+    """The notebook with its set-up cell pointed at this repository and run on a pretended Colab, then the rest."""
+    nb = json.loads(notebook.read_text())
+    cells = nb["cells"]
+    setup = next(i for i, c in enumerate(cells) if setup_marker in "".join(c["source"]))
+    source = "".join(cells[setup]["source"])
+    url = source.split('REPOSITORY = "')[1].split('"')[0]
+    cells[setup]["source"] = source.replace(url, REPO.as_uri())
+
+    cells[setup:setup + 1] = [cell(FAKE_COLAB), cells[setup], cell(AFTER_SETUP)]
+    return nb
+
+
+def execute(python: Path, notebooks: list[Path], folder: Path, env: dict) -> None:
+    """Run the notebooks in order with nbclient, in one folder (04 finds 03's run), in the environment's kernel."""
+    driver = f"""
+import sys, nbformat
+from nbclient import NotebookClient
+for path in sys.argv[1:]:
+    nb = nbformat.read(path, as_version=4)
+    NotebookClient(nb, timeout=900, kernel_name="python3", resources={{"metadata": {{"path": "{folder}"}}}}).execute()
+    for cell in nb.cells:
+        if cell.metadata.get("colab_check"):
+            print("".join(out.get("text", "") for out in cell.outputs).strip())
+    print("executed", path)
+"""
+    run(str(python), "-c", driver, *map(str, notebooks), cwd=folder, env=env)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--keep", action="store_true", help="keep the virtual environment (.colab-venv) for reuse")
+    args = parser.parse_args()
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO, capture_output=True,
+                           text=True).stdout.strip()
+    if dirty:
+        print("note: the set-up cell installs the committed HEAD; uncommitted changes are not checked", file=sys.stderr)
+    start = time.time()
+    if VENV.exists() and not args.keep:
+        shutil.rmtree(VENV)
+    python = VENV / "bin" / "python"
+    if not python.exists():
+        run(sys.executable, "-m", "venv", str(VENV))
+        run(str(python), "-m", "pip", "install", "--quiet", "--upgrade", "pip")
+        run(str(python), "-m", "pip", "install", "--quiet", *COLAB, *HARNESS)
+    before = versions(python)
+    print("Colab-like environment:", before, f"({time.time() - start:.0f} s)")
+
+    env = dict(os.environ, PATH=f"{VENV / 'bin'}{os.pathsep}{os.environ['PATH']}", GAN_LIB_TINY="1",
+               VIRTUAL_ENV=str(VENV))
+    env.pop("PYTHONPATH", None)
+    with tempfile.TemporaryDirectory(prefix="colab-check-") as folder:
+        folder = Path(folder)
+        env["GAN_LIB_CACHE"] = str(folder / "cache")  # a fresh runtime: nothing cached
+        paths = []
+        for name in ("03_training.ipynb", "04_results.ipynb"):
+            nb = colab_like(REPO / "notebooks" / name)
+            if name.startswith("04"):
+                nb["cells"].append(cell(DRIVE_EXPLORER))
+            paths.append(folder / name)
+            paths[-1].write_text(json.dumps(nb))
+        execute(python, paths, folder, env)
+        installed = subprocess.run([str(python), "-c", "import gan_lib, sys; print(gan_lib.__file__)"], cwd=folder,
+                                   env=env, capture_output=True, text=True, check=True).stdout.strip()
+    after = versions(python)
+    if after != before:
+        print(f"FAILED: the set-up cell changed {before} into {after}", file=sys.stderr)
+        return 1
+    if str(REPO) in installed:
+        print(f"FAILED: gan_lib came from the repository ({installed}), not from the set-up cell's install",
+              file=sys.stderr)
+        return 1
+    print(f"colab-check passed in {time.time() - start:.0f} s: {after} unchanged; gan_lib from {installed}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
