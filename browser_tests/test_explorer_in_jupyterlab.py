@@ -44,7 +44,8 @@ def lab(tmp_path_factory):
     settings = root / ".lab-settings" / "@jupyterlab" / "apputils-extension"
     settings.mkdir(parents=True)
     (settings / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')  # no news toast
-    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(root / ".jupyter"), JUPYTERLAB_SETTINGS_DIR=str(root / ".lab-settings"))
+    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(root / ".jupyter"),
+               JUPYTERLAB_SETTINGS_DIR=str(root / ".lab-settings"))
     if os.environ.get("GAN_LIB_RUN_DIR"):  # a trained generator, for the README's screenshot
         env["GAN_LIB_RUN_DIR"] = str(Path(os.environ["GAN_LIB_RUN_DIR"]).resolve())
         env.pop("GAN_LIB_TINY", None)

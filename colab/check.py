@@ -30,7 +30,7 @@ FAKE_COLAB = """import sys, types
 sys.modules["google.colab"] = types.ModuleType("google.colab")  # the set-up cell below takes its Colab branch"""
 AFTER_SETUP = """del sys.modules["google.colab"]  # the rest runs as locally (no Drive to mount here)
 import importlib.metadata as m
-print({name: m.version(name) for name in %r})""" % (KEPT,)
+print({name: m.version(name) for name in KEPT})""".replace("KEPT", repr(KEPT))
 DRIVE_EXPLORER = """import ipywidgets
 assert ipywidgets.__version__ == "7.7.1", ipywidgets.__version__
 face, strip = bytes(explorer.image.value), bytes(explorer.strip.value)
