@@ -20,7 +20,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 VENV = REPO / ".colab-venv"
-# What a Colab runtime brings (its torch is a CUDA build of another version; here the CPU build of 2.13.0).
+# What a Colab runtime brings: a CUDA build of a torch older than our pin, with its torchvision, and Colab's widgets.
 COLAB = ["torch==2.13.0", "torchvision==0.28.0", "ipywidgets==7.7.1", "ipykernel==6.17.1", "ipython==7.34.0",
          "numpy<2.5", "matplotlib", "pillow", "tqdm", "scipy", "scikit-learn==1.6.1"]
 HARNESS = ["nbclient", "nbformat"]  # not part of Colab: what executes the notebooks here
@@ -54,8 +54,8 @@ def versions(python: Path) -> dict[str, str]:
 
 def cell(text: str) -> dict:
     """A code cell of the check's own, whose output the check prints."""
-    return {"cell_type": "code", "metadata": {"colab_check": True}, "outputs": [], "execution_count": None,
-            "source": text}
+    return {"cell_type": "code", "id": f"colab-check-{abs(hash(text)) % 10**8}", "metadata": {"colab_check": True},
+            "outputs": [], "execution_count": None, "source": text}
 
 
 def colab_like(notebook: Path, setup_marker: str = "if \"google.colab\" in sys.modules") -> dict:
@@ -102,12 +102,15 @@ def main() -> int:
     if not python.exists():
         run(sys.executable, "-m", "venv", str(VENV))
         run(str(python), "-m", "pip", "install", "--quiet", "--upgrade", "pip")
-        run(str(python), "-m", "pip", "install", "--quiet", *COLAB, *HARNESS)
+        # From the registry alone: a local CPU-only torch wheel (as on this project's machines) would not match
+        # torchvision's CUDA build.
+        registry = {k: v for k, v in os.environ.items() if k != "PIP_FIND_LINKS"} | {"PIP_CONFIG_FILE": os.devnull}
+        run(str(python), "-m", "pip", "install", "--quiet", *COLAB, *HARNESS, env=registry)
     before = versions(python)
     print("Colab-like environment:", before, f"({time.time() - start:.0f} s)")
 
     env = dict(os.environ, PATH=f"{VENV / 'bin'}{os.pathsep}{os.environ['PATH']}", GAN_LIB_TINY="1",
-               VIRTUAL_ENV=str(VENV))
+               VIRTUAL_ENV=str(VENV), PYDEVD_DISABLE_FILE_VALIDATION="1")
     env.pop("PYTHONPATH", None)
     with tempfile.TemporaryDirectory(prefix="colab-check-") as folder:
         folder = Path(folder)
@@ -126,7 +129,7 @@ def main() -> int:
     if after != before:
         print(f"FAILED: the set-up cell changed {before} into {after}", file=sys.stderr)
         return 1
-    if str(REPO) in installed:
+    if not Path(installed).is_relative_to(VENV):
         print(f"FAILED: gan_lib came from the repository ({installed}), not from the set-up cell's install",
               file=sys.stderr)
         return 1
