@@ -1,6 +1,6 @@
 """Equal training budgets, recipe against recipe: SWD against held-out real images, beside the real-vs-real floor.
 
-    python benchmarks/quality.py [--steps 2000] [--image-size 32] [--width 32] [--recipes seeds,default,...]
+    python benchmarks/quality.py [--steps 2000] [--image-size 32] [--width 32] [--recipes dcgan,default,...]
     python benchmarks/quality.py --data ../shared/data/animefacedataset --image-size 32 --width 64 --steps 3000 \\
         --curve-every 500 --out runs/quality-real32
 
@@ -25,29 +25,29 @@ from pathlib import Path
 import torch
 from torch.optim.swa_utils import update_bn
 
-from gan_lib.config import SEEDS_RECIPE, Config
+from gan_lib.config import DCGAN_RECIPE, Config
 from gan_lib.data import HOLDOUT_EVERY, load_images, reference_samples
 from gan_lib.metrics import attribute_classifier, mode_coverage, sliced_wasserstein
 from gan_lib.train import Trainer, noise
 from gan_lib.viz import plot_learning_curves
 
 RECIPES = {
-    "seeds": SEEDS_RECIPE,
+    "dcgan": DCGAN_RECIPE,
     "default": {},
-    "seeds+ema": {**SEEDS_RECIPE, "ema_decay": 0.99},
-    "seeds+ema999": {**SEEDS_RECIPE, "ema_decay": 0.999},
-    "seeds+smoothing": {**SEEDS_RECIPE, "label_smoothing": 0.1},
-    "seeds+diffaugment": {**SEEDS_RECIPE, "augment": "color,translation,cutout"},
-    "seeds+translation": {**SEEDS_RECIPE, "augment": "color,translation"},
-    "seeds+ttur": {**SEEDS_RECIPE, "lr_d": 4e-4, "lr_g": 1e-4},
-    "seeds+sn": {**SEEDS_RECIPE, "spectral_norm": True},
-    "seeds+ema+smoothing": {**SEEDS_RECIPE, "ema_decay": 0.99, "label_smoothing": 0.1},
-    "seeds+ema+diffaugment": {**SEEDS_RECIPE, "ema_decay": 0.99, "augment": "color,translation,cutout"},
-    "smoothing+ema999": {**SEEDS_RECIPE, "ema_decay": 0.999, "label_smoothing": 0.1},
-    "smoothing+ema995": {**SEEDS_RECIPE, "ema_decay": 0.995, "label_smoothing": 0.1},
-    "smoothing+ema+translation": {**SEEDS_RECIPE, "ema_decay": 0.99, "label_smoothing": 0.1,
+    "dcgan+ema": {**DCGAN_RECIPE, "ema_decay": 0.99},
+    "dcgan+ema999": {**DCGAN_RECIPE, "ema_decay": 0.999},
+    "dcgan+smoothing": {**DCGAN_RECIPE, "label_smoothing": 0.1},
+    "dcgan+diffaugment": {**DCGAN_RECIPE, "augment": "color,translation,cutout"},
+    "dcgan+translation": {**DCGAN_RECIPE, "augment": "color,translation"},
+    "dcgan+ttur": {**DCGAN_RECIPE, "lr_d": 4e-4, "lr_g": 1e-4},
+    "dcgan+sn": {**DCGAN_RECIPE, "spectral_norm": True},
+    "dcgan+ema+smoothing": {**DCGAN_RECIPE, "ema_decay": 0.99, "label_smoothing": 0.1},
+    "dcgan+ema+diffaugment": {**DCGAN_RECIPE, "ema_decay": 0.99, "augment": "color,translation,cutout"},
+    "smoothing+ema999": {**DCGAN_RECIPE, "ema_decay": 0.999, "label_smoothing": 0.1},
+    "smoothing+ema995": {**DCGAN_RECIPE, "ema_decay": 0.995, "label_smoothing": 0.1},
+    "smoothing+ema+translation": {**DCGAN_RECIPE, "ema_decay": 0.99, "label_smoothing": 0.1,
                                   "augment": "color,translation"},
-    "smoothing+ema+lr1e-4": {**SEEDS_RECIPE, "ema_decay": 0.99, "label_smoothing": 0.1, "lr_g": 1e-4, "lr_d": 1e-4},
+    "smoothing+ema+lr1e-4": {**DCGAN_RECIPE, "ema_decay": 0.99, "label_smoothing": 0.1, "lr_g": 1e-4, "lr_d": 1e-4},
 }
 
 
@@ -85,7 +85,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--image-size", type=int, default=32)
     parser.add_argument("--width", type=int, default=32)
-    parser.add_argument("--recipes", default="seeds,default")
+    parser.add_argument("--recipes", default="dcgan,default")
     parser.add_argument("--n", type=int, default=2000, help="at most this many held-out images compared by SWD")
     parser.add_argument("--curve-every", type=int, default=0, help="also measure SWD every this many steps")
     parser.add_argument("--out", type=Path, help="keep each recipe's run folder under this folder")

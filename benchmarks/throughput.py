@@ -7,7 +7,7 @@
     normalise every image every epoch, Sigmoid + BCELoss in fp32, a loss read back (.item()) every step.
 (b) gan_lib: Trainer with its defaults for the device (uint8 data on the device, mixed precision, channels_last and
     fused Adam on a GPU; losses read back every log_every steps).
-Both train the seeds' recipe (no EMA or augmentation) for the same number of steps after a warm-up. Prints img/s,
+Both train the DCGAN paper's recipe (no EMA or augmentation) for the same number of steps after a warm-up. Prints img/s,
 the ratio, and the model FLOP utilisation (FLOPs per step from torch.utils.flop_counter) where the peak is known.
 --processes N ... also times gan_lib's trainer on N processes under torchrun (DDP, the same global batch; one
 thread each on the CPU), against one process, and prints a second table.
@@ -32,7 +32,7 @@ from torch.utils.data import DataLoader
 from torch.utils.flop_counter import FlopCounterMode
 from torchvision.datasets import ImageFolder
 
-from gan_lib.config import SEEDS_RECIPE, Config
+from gan_lib.config import DCGAN_RECIPE, Config
 from gan_lib.data import prepare_folder
 from gan_lib.models import build_models
 from gan_lib.train import Trainer, resolve_device
@@ -108,7 +108,7 @@ def worker(args: argparse.Namespace, folder: Path) -> None:
     with distributed.main_first():
         images = prepare_folder(folder, args.image_size).images
     for batch in args.batch_size:
-        cfg = replace(Config(image_size=args.image_size, batch_size=batch), **SEEDS_RECIPE)
+        cfg = replace(Config(image_size=args.image_size, batch_size=batch), **DCGAN_RECIPE)
         fast, _ = ours(cfg, images, args.steps, args.warmup, torch.device(device))
         if distributed.is_main():
             print(f"img/s {batch} {fast:.1f}", flush=True)
@@ -164,11 +164,11 @@ def main() -> None:
         images = prepare_folder(folder, args.image_size).images
         name = torch.cuda.get_device_name() if device.type == "cuda" else f"CPU ({torch.get_num_threads()} threads)"
         peak = next((v for k, v in PEAK_FLOPS.items() if k in name), None)
-        print(f"device: {name}; {len(images)} images from {folder} at {args.image_size} px; seeds' widths")
+        print(f"device: {name}; {len(images)} images from {folder} at {args.image_size} px; the DCGAN paper's widths")
         print("| batch | canonical img/s | gan_lib img/s | ratio | gan_lib TFLOP/s | MFU |")
         print("|---|---|---|---|---|---|")
         for batch in args.batch_size:
-            cfg = replace(Config(image_size=args.image_size, batch_size=batch, compile=args.compile), **SEEDS_RECIPE)
+            cfg = replace(Config(image_size=args.image_size, batch_size=batch, compile=args.compile), **DCGAN_RECIPE)
             base = canonical(cfg, folder, args.steps, args.warmup, device, args.workers)
             fast, flops = ours(cfg, images, args.steps, args.warmup, device)
             achieved = flops * fast / batch

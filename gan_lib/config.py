@@ -1,12 +1,9 @@
-"""Every hyperparameter in one dataclass, with the seeds' DCGAN defaults."""
+"""Every hyperparameter in one dataclass, with our defaults: the DCGAN paper's recipe plus what measurably helped."""
 
 from __future__ import annotations
 
 import hashlib
-import os
-import sys
 from dataclasses import asdict, dataclass, fields
-from pathlib import Path
 
 import torch
 
@@ -30,8 +27,9 @@ def seeded(g: torch.Generator, *key: object) -> torch.Generator:
 class Config:
     """Model, optimiser and run settings; saved inside every checkpoint.
 
-    The defaults are the seeds' DCGAN recipe plus what measurably improved it (benchmarks/quality.py): an EMA of
-    G's weights and one-sided label smoothing. Config(**SEEDS_RECIPE) is the seeds' recipe alone.
+    The defaults are the recipe of the DCGAN paper (Radford et al. 2016: Adam at 2e-4 with beta1 0.5) plus what
+    measurably improved it (benchmarks/quality.py): an EMA of G's weights and one-sided label smoothing.
+    Config(**DCGAN_RECIPE) is the paper's recipe alone.
     """
 
     # model
@@ -39,15 +37,15 @@ class Config:
     latent_dim: int = 100
     g_width: int = 64  # G's channels at its last hidden layer (ngf)
     d_width: int = 64  # D's channels at its first layer (ndf)
-    dense_projection: bool = False  # the seeds' variant: G starts with a dense layer to 4x4xC
+    dense_projection: bool = False  # a variant many DCGAN ports use: G starts with a dense layer to 4x4xC
     # optimisation
     batch_size: int = 64
     lr_g: float = 2e-4
     lr_d: float = 2e-4
     beta1: float = 0.5
     beta2: float = 0.999
-    label_smoothing: float = 0.1  # one-sided: D's target for real images is 1 - label_smoothing (seeds: 0)
-    # beyond the seeds' recipe
+    label_smoothing: float = 0.1  # one-sided: D's target for real images is 1 - label_smoothing (DCGAN paper: 0)
+    # beyond the DCGAN paper's recipe
     ema_decay: float = 0.99  # samples and evaluation use G's weights averaged with this decay; 0 turns it off
     augment: str = ""  # DiffAugment for D: a comma list of color, translation, cutout; "" turns it off
     spectral_norm: bool = False  # spectral normalisation on D's convolutions (D then has no BatchNorm)
@@ -99,52 +97,6 @@ class Config:
         return cls(**{k: v for k, v in values.items() if k in known})
 
 
-# The seeds' DCGAN recipe, for comparison with ours (benchmarks/quality.py): Config(**SEEDS_RECIPE).
-SEEDS_RECIPE = {"ema_decay": 0.0, "augment": "", "spectral_norm": False, "lr_g": 2e-4, "lr_d": 2e-4,
+# The DCGAN paper's recipe, for comparison with ours (benchmarks/quality.py): Config(**DCGAN_RECIPE).
+DCGAN_RECIPE = {"ema_decay": 0.0, "augment": "", "spectral_norm": False, "lr_g": 2e-4, "lr_d": 2e-4,
                 "label_smoothing": 0.0}
-
-
-def tiny_mode() -> bool:
-    """GAN_LIB_TINY=1 (set by CI and the test command): notebooks use a tiny synthetic subset and a few steps."""
-    return os.environ.get("GAN_LIB_TINY", "") not in ("", "0")
-
-
-def on_colab() -> bool:
-    return "google.colab" in sys.modules
-
-
-@dataclass
-class CourseSettings:
-    """What the notebooks train on and where they keep the run, in one place for all of them."""
-
-    data: str  # 'synthetic', a dataset name or a folder
-    config: Config
-    steps: int
-    run_dir: Path
-    synthetic_count: int = 10_000
-    holdout: int = 8  # one image in eight is held out of training, to score the run on faces it never saw
-
-    @property
-    def img_dir(self) -> Path:
-        """The repository's img/ when a notebook runs inside it (not in tiny mode), else the run folder's img/."""
-        repo_img = Path(__file__).resolve().parent.parent / "img"
-        return repo_img if repo_img.is_dir() and not tiny_mode() else self.run_dir / "img"
-
-
-def course_settings(drive: bool = False) -> CourseSettings:
-    """Tiny under GAN_LIB_TINY=1; else the real dataset ($GAN_LIB_DATA, default anime-faces) and a real length.
-
-    drive=True on Colab keeps the run on Google Drive, so that it survives a disconnected runtime.
-    """
-    if tiny_mode():
-        cfg = Config(image_size=32, g_width=16, d_width=16, batch_size=32, sample_every=10, checkpoint_every=20,
-                     log_every=5)
-        return CourseSettings("synthetic", cfg, steps=40, run_dir=Path("runs/course-tiny"), synthetic_count=512)
-    run_dir = Path(os.environ.get("GAN_LIB_RUN_DIR", "runs/course"))
-    if drive and on_colab():
-        from google.colab import drive as colab_drive
-
-        colab_drive.mount("/content/drive")
-        run_dir = Path("/content/drive/MyDrive/anime-face-gan") / run_dir.name
-    steps = int(os.environ.get("GAN_LIB_STEPS", "5000"))
-    return CourseSettings(os.environ.get("GAN_LIB_DATA", "anime-faces"), Config(), steps, run_dir)

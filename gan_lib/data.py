@@ -22,19 +22,14 @@ from torchvision.io import decode_jpeg
 from tqdm.auto import tqdm
 
 from .config import derive_seed, seeded
+from .datasets import NAMED_DATASETS, locate
 from .distributed import my_share
 from .errors import GanLibError
-from .files import atomic_path, check_writable, remove_dead_temporaries
+from .files import IMAGE_EXTENSIONS, atomic_path, cache_dir, check_writable, remove_dead_temporaries
 
-IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
 CACHE_VERSION = 3  # 3: the summary lists the relative path of every prepared image
 SYNTHETIC_COUNT = 10_000
 HOLDOUT_EVERY = 8  # --holdout: one image in eight is held out for evaluation
-
-
-def cache_dir() -> Path:
-    """Where prepared datasets go: $GAN_LIB_CACHE, else ~/.cache/gan_lib."""
-    return Path(os.environ.get("GAN_LIB_CACHE") or Path.home() / ".cache" / "gan_lib")
 
 
 @dataclass
@@ -413,8 +408,6 @@ def synthetic_set(size: int = 64, count: int = SYNTHETIC_COUNT, seed: int = 0) -
 def load_images(data: str | Path, size: int = 64, count: int = SYNTHETIC_COUNT,
                 drop_duplicates: bool = False) -> ImageSet:
     """Resolve --data: 'synthetic', a named Kaggle dataset (downloaded if need be), or a folder of images."""
-    from .datasets import NAMED_DATASETS, locate
-
     if str(data) == "synthetic":
         return synthetic_set(size, count)
     if str(data) in NAMED_DATASETS and not Path(data).exists():

@@ -1,4 +1,4 @@
-"""The seeds' Kaggle datasets by name: where their images sit after a download, and a download that never hangs."""
+"""The course's Kaggle datasets by name: where their images sit after a download, and a download that never hangs."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import GanLibError
+from .files import IMAGE_EXTENSIONS, cache_dir
 
 KAGGLE_HOST = ("www.kaggle.com", 443)
 KAGGLE_INPUT = Path("/kaggle/input")  # where Kaggle Notebooks attach datasets, read-only
@@ -34,8 +35,6 @@ class NamedDataset:
 
     def images_under(self, root: Path) -> Path | None:
         """The deepest folder named image_folder below root (or root itself) that directly holds images."""
-        from .data import IMAGE_EXTENSIONS
-
         candidates = [root, *(p for p in root.rglob(self.image_folder) if p.is_dir())]
         holding = [p for p in candidates if p.name == self.image_folder and any(
             f.suffix.lower() in IMAGE_EXTENSIONS for f in p.iterdir())]
@@ -54,8 +53,6 @@ NAMED_DATASETS = {d.name: d for d in (
 
 def data_root() -> Path:
     """Where named datasets are downloaded to: $GAN_LIB_DATA_DIR, else ~/.cache/gan_lib/datasets."""
-    from .data import cache_dir
-
     return Path(os.environ.get("GAN_LIB_DATA_DIR") or cache_dir() / "datasets")
 
 

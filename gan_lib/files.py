@@ -1,5 +1,5 @@
-"""Writing files without losing any: folders checked before the work, atomic writes with temporary names of their
-own, leftovers of killed processes removed, and one training process per run folder."""
+"""Files and folders: what counts as an image, the cache folder, folders checked before the work, atomic writes with
+temporary names of their own, leftovers of killed processes removed, and one training process per run folder."""
 
 from __future__ import annotations
 
@@ -10,6 +10,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .errors import GanLibError
+
+IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
+
+
+def cache_dir() -> Path:
+    """Where prepared datasets, downloads and metric statistics go: $GAN_LIB_CACHE, else ~/.cache/gan_lib."""
+    return Path(os.environ.get("GAN_LIB_CACHE") or Path.home() / ".cache" / "gan_lib")
 
 
 def check_writable(folder: Path, what: str, fix: str) -> None:

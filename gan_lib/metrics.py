@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .errors import GanLibError
-from .files import atomic_path, check_writable
+from .files import atomic_path, cache_dir, check_writable
 from .viz import to_uint8
 
 
@@ -173,8 +173,6 @@ def kid_from_features(real: torch.Tensor, fake: torch.Tensor, subsets: int = 50)
 
 def cached_features(key: str, compute) -> torch.Tensor:
     """Real-data features, computed once per key (dataset, image size, count) in the cache folder."""
-    from .data import cache_dir
-
     path = cache_dir() / f"features-{key}.pt"
     if path.exists():
         return torch.load(path, weights_only=True)
@@ -265,8 +263,6 @@ def train_attribute_classifier(faces: int = 12_000, epochs: int = 5, seed: int =
 def attribute_classifier() -> AttributeClassifier:
     """The trained classifier, from the cache folder or trained once (says so; about a minute on a CPU)."""
     import sys
-
-    from .data import cache_dir
 
     path = cache_dir() / f"attribute-classifier-v{CLASSIFIER_VERSION}.pt"
     model = AttributeClassifier()

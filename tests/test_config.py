@@ -1,6 +1,6 @@
 import pytest
 
-from gan_lib.config import Config, course_settings, derive_seed, tiny_mode
+from gan_lib.config import Config, derive_seed
 from gan_lib.errors import GanLibError
 
 
@@ -22,15 +22,3 @@ def test_round_trip_ignores_unknown_keys():
 def test_bad_values_are_clear_errors(bad, message):
     with pytest.raises(GanLibError, match=message):
         Config(**bad)
-
-
-def test_course_settings_follow_the_environment(monkeypatch):
-    monkeypatch.setenv("GAN_LIB_TINY", "1")
-    assert tiny_mode()
-    tiny = course_settings()
-    assert tiny.data == "synthetic" and tiny.steps <= 100 and tiny.config.image_size == 32
-    monkeypatch.setenv("GAN_LIB_TINY", "0")
-    monkeypatch.setenv("GAN_LIB_DATA", "/some/folder")
-    monkeypatch.setenv("GAN_LIB_STEPS", "123")
-    real = course_settings()
-    assert (real.data, real.steps, real.config) == ("/some/folder", 123, Config())

@@ -31,7 +31,7 @@ def test_widths_follow_the_seeds_layout_at_64px():
 def test_dense_projection_starts_with_a_linear_layer():
     G = Generator(Config(dense_projection=True, g_width=128))
     assert isinstance(G.project[0], nn.Linear)
-    assert G.project[0].out_features == 4 * 4 * 1024  # the seeds' 4x4x1024
+    assert G.project[0].out_features == 4 * 4 * 1024  # a dense layer to 4x4x1024
 
 
 def test_init_statistics():

@@ -1,0 +1,87 @@
+"""What the notebooks share: tiny mode, the platform (Colab, Kaggle, local), Google Drive and the run folder.
+
+Environment variables change it for every notebook at once: GAN_LIB_TINY=1 (a tiny synthetic subset and a few
+steps: the tests), GAN_LIB_DATA, GAN_LIB_STEPS, GAN_LIB_RUN_DIR, and GAN_LIB_DRIVE=0 (Colab: keep runs off Drive).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from .config import Config
+
+DRIVE_MOUNT = Path("/content/drive")
+DRIVE_FOLDER = DRIVE_MOUNT / "MyDrive" / "anime-face-gan"  # where every notebook keeps its runs on Colab
+KAGGLE_WORKING = Path("/kaggle/working")  # Kaggle Notebooks' writable, saved output folder
+
+
+def tiny_mode() -> bool:
+    """GAN_LIB_TINY=1 (set by CI and the test command): notebooks use a tiny synthetic subset and a few steps."""
+    return os.environ.get("GAN_LIB_TINY", "") not in ("", "0")
+
+
+def platform() -> str:
+    """'colab', 'kaggle' or 'local'."""
+    if "google.colab" in sys.modules:
+        return "colab"
+    if os.environ.get("KAGGLE_KERNEL_RUN_TYPE") or KAGGLE_WORKING.is_dir():
+        return "kaggle"
+    return "local"
+
+
+def on_gpu() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+@dataclass
+class CourseSettings:
+    """What the notebooks train on and where they keep the run, in one place for all of them."""
+
+    data: str  # 'synthetic', a dataset name or a folder
+    config: Config
+    steps: int
+    run_dir: Path
+    synthetic_count: int = 10_000
+    holdout: int = 8  # one image in eight is held out of training, to score the run on faces it never saw
+
+    @property
+    def img_dir(self) -> Path:
+        """The repository's img/ when a notebook runs inside it (not in tiny mode), else the run folder's img/."""
+        repo_img = Path(__file__).resolve().parent.parent / "img"
+        return repo_img if repo_img.is_dir() and not tiny_mode() else self.run_dir / "img"
+
+
+def run_folder(name: str = "course", drive: bool | None = None) -> Path:
+    """$GAN_LIB_RUN_DIR, else: on Colab a folder on Google Drive (mounted here; it survives a disconnect, and every
+    notebook finds it), on Kaggle /kaggle/working/runs/<name>, locally runs/<name>."""
+    if os.environ.get("GAN_LIB_RUN_DIR"):
+        return Path(os.environ["GAN_LIB_RUN_DIR"])
+    where = platform()
+    if drive is None:
+        drive = os.environ.get("GAN_LIB_DRIVE", "1") != "0"
+    if where == "colab" and drive:
+        from google.colab import drive as colab_drive
+
+        colab_drive.mount(str(DRIVE_MOUNT))  # asks for access the first time in each runtime
+        return DRIVE_FOLDER / name
+    if where == "kaggle":
+        return KAGGLE_WORKING / "runs" / name
+    return Path("runs") / name
+
+
+def course_settings(drive: bool | None = None) -> CourseSettings:
+    """Tiny under GAN_LIB_TINY=1; else the real dataset ($GAN_LIB_DATA, default anime-faces) at the size and length
+    that suit the device: 32 px and 3,000 steps on a CPU (about 10 minutes on 2 cores), 64 px and 5,000 on a GPU."""
+    if tiny_mode():
+        cfg = Config(image_size=32, g_width=16, d_width=16, batch_size=32, sample_every=10, checkpoint_every=20,
+                     log_every=5)
+        return CourseSettings("synthetic", cfg, steps=40, run_dir=Path("runs/course-tiny"), synthetic_count=512)
+    gpu = on_gpu()
+    steps = int(os.environ.get("GAN_LIB_STEPS", "5000" if gpu else "3000"))
+    return CourseSettings(os.environ.get("GAN_LIB_DATA", "anime-faces"), Config(image_size=64 if gpu else 32),
+                          steps, run_folder(drive=drive))

@@ -1,0 +1,61 @@
+import sys
+import types
+from pathlib import Path
+
+import pytest
+
+from gan_lib import course
+from gan_lib.config import Config
+
+
+@pytest.fixture
+def local(monkeypatch, tmp_path):
+    for name in ("GAN_LIB_TINY", "GAN_LIB_RUN_DIR", "GAN_LIB_DATA", "GAN_LIB_STEPS", "GAN_LIB_DRIVE",
+                 "KAGGLE_KERNEL_RUN_TYPE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(course, "KAGGLE_WORKING", tmp_path / "no-kaggle")
+    monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+    monkeypatch.setattr(course, "on_gpu", lambda: False)
+
+
+def test_tiny_mode_trains_a_few_steps_on_synthetic_faces(local, monkeypatch):
+    monkeypatch.setenv("GAN_LIB_TINY", "1")
+    assert course.tiny_mode()
+    tiny = course.course_settings()
+    assert tiny.data == "synthetic" and tiny.steps <= 100 and tiny.config.image_size == 32
+
+
+def test_the_environment_sets_data_steps_and_run_folder(local, monkeypatch):
+    monkeypatch.setenv("GAN_LIB_TINY", "0")
+    monkeypatch.setenv("GAN_LIB_DATA", "/some/folder")
+    monkeypatch.setenv("GAN_LIB_STEPS", "123")
+    monkeypatch.setenv("GAN_LIB_RUN_DIR", "/runs/mine")
+    real = course.course_settings()
+    assert (real.data, real.steps, real.run_dir) == ("/some/folder", 123, Path("/runs/mine"))
+
+
+def test_the_size_and_length_suit_the_device(local, monkeypatch):
+    cpu = course.course_settings()
+    assert (course.platform(), cpu.data, cpu.config, cpu.steps) == ("local", "anime-faces", Config(image_size=32), 3000)
+    assert cpu.run_dir == Path("runs/course")
+    monkeypatch.setattr(course, "on_gpu", lambda: True)
+    gpu = course.course_settings()
+    assert (gpu.config.image_size, gpu.steps) == (64, 5000)
+
+
+def test_on_kaggle_runs_go_to_the_working_folder(local, monkeypatch):
+    monkeypatch.setenv("KAGGLE_KERNEL_RUN_TYPE", "Interactive")
+    assert course.platform() == "kaggle"
+    assert course.course_settings().run_dir == Path("/kaggle/working/runs/course")
+
+
+def test_on_colab_every_notebook_finds_the_run_on_drive(local, monkeypatch):
+    mounted = []
+    colab = types.ModuleType("google.colab")
+    colab.drive = types.SimpleNamespace(mount=mounted.append)
+    monkeypatch.setitem(sys.modules, "google.colab", colab)
+    assert course.platform() == "colab"
+    assert course.course_settings().run_dir == course.DRIVE_FOLDER / "course"
+    assert mounted == [str(course.DRIVE_MOUNT)]
+    monkeypatch.setenv("GAN_LIB_DRIVE", "0")  # off Drive: the runtime's own disk
+    assert course.course_settings().run_dir == Path("runs/course") and len(mounted) == 1
