@@ -46,7 +46,7 @@ def test_the_size_and_length_suit_the_device(local, monkeypatch):
 def test_on_kaggle_runs_go_to_the_working_folder(local, monkeypatch):
     monkeypatch.setenv("KAGGLE_KERNEL_RUN_TYPE", "Interactive")
     assert course.platform() == "kaggle"
-    assert course.course_settings().run_dir == Path("/kaggle/working/runs/course")
+    assert course.course_settings().run_dir == course.KAGGLE_WORKING / "runs" / "course"
 
 
 def test_on_colab_every_notebook_finds_the_run_on_drive(local, monkeypatch):
