@@ -1,0 +1,98 @@
+"""A GAN in two dimensions: a ring of Gaussians that a pair of small MLPs learn in seconds on a CPU, where
+convergence and mode collapse can be seen directly (the ring is the standard toy of Metz et al. 2017, "Unrolled
+GANs", arXiv:1611.02163).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def ring(n: int, modes: int = 8, radius: float = 2.0, std: float = 0.05, seed: int = 0) -> torch.Tensor:
+    """n points (n, 2) from `modes` Gaussians of standard deviation std, evenly spaced on a circle."""
+    g = torch.Generator().manual_seed(seed)
+    angle = torch.randint(0, modes, (n,), generator=g) * (2 * math.pi / modes)
+    centres = radius * torch.stack([angle.cos(), angle.sin()], 1)
+    return centres + std * torch.randn(n, 2, generator=g)
+
+
+def ring_centres(modes: int = 8, radius: float = 2.0) -> torch.Tensor:
+    angle = torch.arange(modes) * (2 * math.pi / modes)
+    return radius * torch.stack([angle.cos(), angle.sin()], 1)
+
+
+def modes_covered(points: torch.Tensor, modes: int = 8, radius: float = 2.0, std: float = 0.05,
+                  min_share: float = 0.02) -> tuple[int, float]:
+    """(how many modes hold at least min_share of the points, the share of points within 3 std of a mode)."""
+    distances = torch.cdist(points, ring_centres(modes, radius))
+    nearest, index = distances.min(1)
+    close = nearest < 3 * std
+    shares = torch.bincount(index[close], minlength=modes).float() / len(points)
+    return int((shares >= min_share).sum()), float(close.float().mean())
+
+
+def _mlp(n_in: int, n_out: int, width: int) -> nn.Sequential:
+    return nn.Sequential(nn.Linear(n_in, width), nn.ReLU(), nn.Linear(width, width), nn.ReLU(),
+                         nn.Linear(width, width), nn.ReLU(), nn.Linear(width, n_out))
+
+
+@dataclass
+class ToyRun:
+    """What a toy run leaves: generated points at each snapshot, and the losses and D outputs per step."""
+
+    snapshots: dict[int, torch.Tensor] = field(default_factory=dict)  # step -> (n, 2) generated points
+    loss_d: list[float] = field(default_factory=list)
+    loss_g: list[float] = field(default_factory=list)
+    d_real: list[float] = field(default_factory=list)
+    d_fake: list[float] = field(default_factory=list)
+
+
+def train_toy_gan(steps: int = 2000, g_loss: str = "non-saturating", lr: float = 1e-3, batch: int = 256,
+                  latent_dim: int = 2, width: int = 128, label_smoothing: float = 0.0, d_steps: int = 1,
+                  snapshot_every: int = 250, seed: int = 0) -> ToyRun:
+    """Train G (latent -> point) and D (point -> logit) with Adam(lr, betas (0.5, 0.999)) on the ring.
+
+    g_loss: 'non-saturating' (G minimises -log D(G(z)), what every GAN in practice uses) or 'saturating' (G
+    minimises log(1 - D(G(z))), the minimax game as written). d_steps: D updates per G update.
+    """
+    if g_loss not in ("non-saturating", "saturating"):
+        raise ValueError(f"g_loss must be 'non-saturating' or 'saturating', got {g_loss!r}")
+    torch.manual_seed(seed)
+    G, D = _mlp(latent_dim, 2, width), _mlp(2, 1, width)
+    opt_g = torch.optim.Adam(G.parameters(), lr=lr, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(D.parameters(), lr=lr, betas=(0.5, 0.999))
+    data = ring(steps * batch * d_steps, seed=seed).view(steps, d_steps, batch, 2)
+    fixed = torch.randn(1000, latent_dim, generator=torch.Generator().manual_seed(seed + 1))
+    run = ToyRun()
+    for step in range(steps + 1):
+        if step % snapshot_every == 0 or step == steps:
+            with torch.no_grad():
+                run.snapshots[step] = G(fixed)
+        if step == steps:
+            break
+        for real in data[step]:
+            fake = G(torch.randn(batch, latent_dim)).detach()
+            logit_real, logit_fake = D(real), D(fake)
+            loss_d = (F.binary_cross_entropy_with_logits(logit_real, torch.full_like(logit_real, 1 - label_smoothing))
+                      + F.binary_cross_entropy_with_logits(logit_fake, torch.zeros_like(logit_fake)))
+            opt_d.zero_grad()
+            loss_d.backward()
+            opt_d.step()
+        logit = D(G(torch.randn(batch, latent_dim)))
+        if g_loss == "non-saturating":
+            loss_g = F.binary_cross_entropy_with_logits(logit, torch.ones_like(logit))
+        else:
+            loss_g = -F.binary_cross_entropy_with_logits(logit, torch.zeros_like(logit))  # = log(1 - D(G(z)))
+        opt_g.zero_grad()
+        loss_g.backward()
+        opt_g.step()
+        run.loss_d.append(loss_d.item())
+        run.loss_g.append(loss_g.item())
+        run.d_real.append(torch.sigmoid(logit_real).mean().item())
+        run.d_fake.append(torch.sigmoid(logit_fake).mean().item())
+    return run
