@@ -45,6 +45,7 @@ class Config:
     beta1: float = 0.5
     beta2: float = 0.999
     label_smoothing: float = 0.1  # one-sided: D's target for real images is 1 - label_smoothing (DCGAN paper: 0)
+    fake_label: float = 0.0  # D's target for generated images; above 0 smooths the fake side too (a known mistake)
     # beyond the DCGAN paper's recipe
     ema_decay: float = 0.99  # samples and evaluation use G's weights averaged with this decay; 0 turns it off
     augment: str = ""  # DiffAugment for D: a comma list of color, translation, cutout; "" turns it off
@@ -77,6 +78,8 @@ class Config:
                 raise GanLibError(f"{name} must be in [0, 1), got {getattr(self, name)}")
         if not 0.0 <= self.label_smoothing < 0.5:
             raise GanLibError(f"label_smoothing must be in [0, 0.5), got {self.label_smoothing}")
+        if not 0.0 <= self.fake_label < 0.5:
+            raise GanLibError(f"fake_label must be in [0, 0.5), got {self.fake_label}")
         if not 0.0 <= self.ema_decay < 1.0:
             raise GanLibError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
         for name, allowed in (("amp", ("auto", "bf16", "fp16", "off")), ("channels_last", ("auto", "on", "off")),

@@ -48,6 +48,8 @@ class CourseSettings:
     run_dir: Path
     synthetic_count: int = 10_000
     holdout: int = 8  # one image in eight is held out of training, to score the run on faces it never saw
+    toy_steps: int = 2000  # notebook 03's 2-D toy GAN
+    clinic_steps: int = 600  # each of notebook 03's failure-clinic runs (synthetic faces, 32 px)
 
     @property
     def img_dir(self) -> Path:
@@ -80,8 +82,9 @@ def course_settings(drive: bool | None = None) -> CourseSettings:
     if tiny_mode():
         cfg = Config(image_size=32, g_width=16, d_width=16, batch_size=32, sample_every=10, checkpoint_every=20,
                      log_every=5)
-        return CourseSettings("synthetic", cfg, steps=40, run_dir=Path("runs/course-tiny"), synthetic_count=512)
+        return CourseSettings("synthetic", cfg, steps=40, run_dir=Path("runs/course-tiny"), synthetic_count=512,
+                              toy_steps=100, clinic_steps=20)
     gpu = on_gpu()
     steps = int(os.environ.get("GAN_LIB_STEPS", "5000" if gpu else "3000"))
     return CourseSettings(os.environ.get("GAN_LIB_DATA", "anime-faces"), Config(image_size=64 if gpu else 32),
-                          steps, run_folder(drive=drive))
+                          steps, run_folder(drive=drive), clinic_steps=2000 if gpu else 600)

@@ -134,11 +134,9 @@ def _project_out(direction: torch.Tensor, others: torch.Tensor) -> torch.Tensor:
 
 def attribute_shares(G: Generator, classifier, z: torch.Tensor) -> dict[str, torch.Tensor]:
     """{attribute: share of each of its values} among G(z), as the classifier reads them."""
-    from .synthetic import ATTRIBUTES
+    from .metrics import attribute_shares as shares_of
 
-    labels = classifier.predict(generate(G, z))
-    return {name: torch.bincount(labels[name], minlength=len(values)).float() / len(z)
-            for name, values in ATTRIBUTES.items()}
+    return {name: share.float() for name, share in shares_of(generate(G, z), classifier).items()}
 
 
 def entanglement(G: Generator, classifier, directions: Directions, n: int = 500, step: float = 3.0,

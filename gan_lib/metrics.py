@@ -276,18 +276,23 @@ def attribute_classifier() -> AttributeClassifier:
     return model
 
 
+def attribute_shares(images: torch.Tensor, classifier: AttributeClassifier | None = None) -> dict[str, torch.Tensor]:
+    """{attribute: the share of the images that the classifier reads as each of its values}."""
+    from .synthetic import ATTRIBUTES
+
+    predictions = (classifier or attribute_classifier()).predict(images)
+    return {name: torch.bincount(predictions[name], minlength=len(values)).double() / len(images)
+            for name, values in ATTRIBUTES.items()}
+
+
 def mode_coverage(images: torch.Tensor, classifier: AttributeClassifier | None = None,
                   min_share: float = 0.01) -> dict[str, dict[str, float]]:
     """Per attribute: how many of its values appear in at least min_share of the images, and the KL divergence
     KL(generated || true) of the predicted value distribution from the synthetic set's (uniform) one, in nats.
     """
-    from .synthetic import ATTRIBUTES
-
-    predictions = (classifier or attribute_classifier()).predict(images)
     report = {}
-    for name, values in ATTRIBUTES.items():
-        share = torch.bincount(predictions[name], minlength=len(values)).double() / len(images)
-        true = torch.full_like(share, 1 / len(values))
+    for name, share in attribute_shares(images, classifier).items():
+        true = torch.full_like(share, 1 / len(share))
         kl = float((share[share > 0] * (share[share > 0] / true[share > 0]).log()).sum())
-        report[name] = {"covered": int((share >= min_share).sum()), "values": len(values), "kl": kl}
+        report[name] = {"covered": int((share >= min_share).sum()), "values": len(share), "kl": kl}
     return report

@@ -96,3 +96,25 @@ def train_toy_gan(steps: int = 2000, g_loss: str = "non-saturating", lr: float =
         run.d_real.append(torch.sigmoid(logit_real).mean().item())
         run.d_fake.append(torch.sigmoid(logit_fake).mean().item())
     return run
+
+
+def plot_toy_runs(runs: dict[str, ToyRun], columns: int = 5):
+    """One row per run: its generated points (and the ring's centres) at evenly spaced snapshots, titled with the
+    modes covered."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(len(runs), columns, figsize=(2.3 * columns, 2.4 * len(runs)), squeeze=False)
+    centres = ring_centres()
+    for row, (name, run) in zip(axes, runs.items()):
+        steps = sorted(run.snapshots)
+        picks = [steps[round(i * (len(steps) - 1) / (columns - 1))] for i in range(columns)]
+        for ax, step in zip(row, picks):
+            points = run.snapshots[step]
+            covered, near = modes_covered(points)
+            ax.scatter(points[:, 0], points[:, 1], s=2, alpha=0.4)
+            ax.scatter(centres[:, 0], centres[:, 1], s=30, marker="x", color="black")
+            ax.set(xlim=(-3, 3), ylim=(-3, 3), xticks=[], yticks=[], aspect="equal")
+            ax.set_title(f"step {step}: {covered}/8 modes", fontsize=9)
+        row[0].set_ylabel(name)
+    fig.tight_layout()
+    return fig

@@ -141,7 +141,7 @@ class Trainer:
             logits_real, logits_fake = self._d(real, g), self._d(fake.detach(), g)
             real_target = torch.full_like(logits_real, 1.0 - cfg.label_smoothing)
             loss_d = (F.binary_cross_entropy_with_logits(logits_real, real_target)
-                      + F.binary_cross_entropy_with_logits(logits_fake, torch.zeros_like(logits_fake)))
+                      + F.binary_cross_entropy_with_logits(logits_fake, torch.full_like(logits_fake, cfg.fake_label)))
         self.opt_d.zero_grad(set_to_none=True)
         self.scaler.scale(loss_d).backward()
         self.scaler.step(self.opt_d)

@@ -90,6 +90,41 @@ def plot_entanglement(matrices: dict[str, torch.Tensor], rows: Sequence[str], co
     return fig
 
 
+def plot_clinic(runs: dict[str, dict], nrow: int = 6):
+    """Runs side by side, one column each: D's outputs over training, a grid of samples, and the share of each
+    attribute value among the samples (mode coverage). Each run is {"history", "samples", "shares"}, where shares
+    maps an attribute to the share of each of its values."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(3, len(runs), figsize=(3.2 * len(runs), 9.2), squeeze=False,
+                             gridspec_kw={"height_ratios": [1, 1.3, 1]})
+    for column, (name, run) in enumerate(runs.items()):
+        history = run["history"]
+        steps = [h["step"] for h in history]
+        window = max(1, len(history) // 20)
+        ax = axes[0, column]
+        for key, label in (("d_real", "D(x)"), ("d_fake", "D(G(z))")):
+            ax.plot(steps, _smooth([h[key] for h in history], window), label=label)
+        ax.set(ylim=(0, 1), title=name, xlabel="step")
+        ax.grid(alpha=0.3)
+        if column == 0:
+            ax.legend(fontsize=8)
+        show_grid(run["samples"][:nrow * nrow], nrow=nrow, ax=axes[1, column])
+        ax = axes[2, column]
+        start = 0
+        for attribute, shares in run["shares"].items():
+            positions = range(start, start + len(shares))
+            ax.bar(positions, shares.tolist(), label=attribute)
+            ax.hlines(1 / len(shares), start - 0.4, start + len(shares) - 0.6, color="black", linewidth=1)
+            start += len(shares) + 1
+        ax.set(xticks=[], ylim=(0, 1), ylabel="share of samples" if column == 0 else None)
+        if column == 0:
+            ax.legend(fontsize=7)
+    axes[2, 0].set_xlabel("attribute values (black: the true share)")
+    fig.tight_layout()
+    return fig
+
+
 def _smooth(values: Sequence[float], window: int) -> list[float]:
     out, total = [], 0.0
     for i, v in enumerate(values):
