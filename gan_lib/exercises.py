@@ -20,14 +20,16 @@ def _close(answer: object, expected: object, tolerance: float) -> bool:
     return answer == expected
 
 
-def check(name: str, answer: object, expected: object, tolerance: float = 0.0, hint: str = "") -> bool:
-    """Print whether `answer` matches `expected` (numbers within tolerance, sequences item by item, strings without
-    case); None means not answered yet. Returns True when right."""
+def verdict(name: str, answer: object, expected: object, tolerance: float = 0.0, hint: str = "") -> str:
+    """One line that says whether `answer` matches `expected` (numbers within tolerance, sequences item by item,
+    strings without case); None means not answered yet."""
     if answer is None:
-        print(f"{name}: not answered yet (set the answer above, then run this cell again)")
-        return False
+        return f"{name}: not answered yet (set the answer above, then run this cell again)"
     if _close(answer, expected, tolerance):
-        print(f"{name}: right")
-        return True
-    print(f"{name}: not yet, {answer!r} is not it." + (f" Hint: {hint}" if hint else ""))
-    return False
+        return f"{name}: right"
+    return f"{name}: not yet, {answer!r} is not it." + (f" Hint: {hint}" if hint else "")
+
+
+def check(name: str, answer: object, expected: object, tolerance: float = 0.0, hint: str = "") -> None:
+    """Print the verdict on an answer (a notebook's self-check cell)."""
+    print(verdict(name, answer, expected, tolerance, hint))
