@@ -51,6 +51,14 @@ class CourseSettings:
     toy_steps: int = 2000  # notebook 03's 2-D toy GAN
     clinic_steps: int = 600  # each of notebook 03's failure-clinic runs (synthetic faces, 32 px)
 
+    def run_dir_for(self, changes: dict) -> Path:
+        """The run folder for the default recipe with `changes`: the course's own run (notebook 03's, which the
+        capstone then reuses) when there are none, else a folder beside it named after them."""
+        if not changes:
+            return self.run_dir
+        name = "-".join(f"{key}={value}" for key, value in sorted(changes.items()))
+        return self.run_dir.with_name(f"{self.run_dir.name}-{name}".replace("/", "_").replace(",", "+"))
+
     @property
     def img_dir(self) -> Path:
         """The repository's img/ when a notebook runs inside it (not in tiny mode), else the run folder's img/."""

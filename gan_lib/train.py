@@ -317,8 +317,12 @@ def start_or_resume(cfg: Config, data: ImageSet, run_dir: str | Path, device: st
     checkpoint = Path(run_dir) / "checkpoint.pt"
     if not checkpoint.exists():
         return Trainer(cfg, data, run_dir, device)
-    saved = Config.from_dict(read_checkpoint(checkpoint)["config"])
-    if saved != cfg:
+    state = read_checkpoint(checkpoint)
+    if Config.from_dict(state["config"]) != cfg:
         raise GanLibError(f"{checkpoint} was trained with other settings; delete {run_dir} or choose another run "
-                          "folder to start again")
+                          "folder (GAN_LIB_RUN_DIR) to start again")
+    before, now = state.get("data") or {}, data.identity
+    if before and (before.get("source"), before.get("images")) != (now["source"], now["images"]):
+        raise GanLibError(f"{checkpoint} was trained on {before.get('source')} ({before.get('images')} images), not "
+                          f"on {now['source']} ({now['images']} images); choose another run folder (GAN_LIB_RUN_DIR)")
     return Trainer.resume(checkpoint, data, run_dir, device)

@@ -59,3 +59,11 @@ def test_on_colab_every_notebook_finds_the_run_on_drive(local, monkeypatch):
     assert mounted == [str(course.DRIVE_MOUNT)]
     monkeypatch.setenv("GAN_LIB_DRIVE", "0")  # off Drive: the runtime's own disk
     assert course.course_settings().run_dir == Path("runs/course") and len(mounted) == 1
+
+
+def test_a_recipe_with_changes_gets_its_own_run_folder_beside_the_course_run(local):
+    settings = course.course_settings()
+    assert settings.run_dir_for({}) == settings.run_dir
+    changed = settings.run_dir_for({"label_smoothing": 0.2, "augment": "color,translation"})
+    assert changed.parent == settings.run_dir.parent
+    assert changed.name == "course-augment=color+translation-label_smoothing=0.2"

@@ -203,3 +203,19 @@ def test_checkpoint_records_the_data_it_trained_on(tiny_cfg, tiny_data, tmp_path
     record = read_checkpoint(tmp_path / "checkpoint.pt")["data"]
     assert record["name"] == "synthetic" and record["holdout"] == 8 and record["part"] == "train"
     assert record["images"] == len(train_part) and record["files"] == len(tiny_data)
+
+
+def test_start_or_resume_continues_its_own_run_and_refuses_another_recipe_or_other_data(tmp_path, tiny_cfg, tiny_data):
+    from dataclasses import replace
+
+    from gan_lib.data import synthetic_set
+    from gan_lib.errors import GanLibError
+    from gan_lib.train import start_or_resume
+
+    first = start_or_resume(tiny_cfg, tiny_data, tmp_path)
+    first.fit(4, progress=False)
+    assert start_or_resume(tiny_cfg, tiny_data, tmp_path).step == 4
+    with pytest.raises(GanLibError, match="other settings"):
+        start_or_resume(replace(tiny_cfg, lr_g=1e-3), tiny_data, tmp_path)
+    with pytest.raises(GanLibError, match="96 images"):
+        start_or_resume(tiny_cfg, synthetic_set(32, 96), tmp_path)
