@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from .config import Config
@@ -45,11 +47,16 @@ class CourseSettings:
     data: str  # 'synthetic', a dataset name or a folder
     config: Config
     steps: int
-    run_dir: Path
+    locate_run: Callable[[], Path]  # where the run goes; called once, when a notebook first needs it (Drive mounts)
     synthetic_count: int = 10_000
     holdout: int = 8  # one image in eight is held out of training, to score the run on faces it never saw
     toy_steps: int = 2000  # notebook 03's 2-D toy GAN
     clinic_steps: int = 600  # each of notebook 03's failure-clinic runs (synthetic faces, 32 px)
+
+    @cached_property
+    def run_dir(self) -> Path:
+        """The run folder; on Colab, asking for it mounts Google Drive (so notebooks 01 and 02 never ask)."""
+        return self.locate_run()
 
     def run_dir_for(self, changes: dict) -> Path:
         """The run folder for the default recipe with `changes`: the course's own run (notebook 03's, which the
@@ -61,9 +68,9 @@ class CourseSettings:
 
     @property
     def img_dir(self) -> Path:
-        """The repository's img/ when a notebook runs inside it (not in tiny mode), else the run folder's img/."""
+        """The repository's img/ when a notebook runs inside it (not in tiny mode), else runs/img (never on Drive)."""
         repo_img = Path(__file__).resolve().parent.parent / "img"
-        return repo_img if repo_img.is_dir() and not tiny_mode() else self.run_dir / "img"
+        return repo_img if repo_img.is_dir() and not tiny_mode() else Path("runs") / "img"
 
 
 def run_folder(name: str = "course", drive: bool | None = None) -> Path:
@@ -90,9 +97,9 @@ def course_settings(drive: bool | None = None) -> CourseSettings:
     if tiny_mode():
         cfg = Config(image_size=32, g_width=16, d_width=16, batch_size=32, sample_every=10, checkpoint_every=20,
                      log_every=5)
-        return CourseSettings("synthetic", cfg, steps=40, run_dir=Path("runs/course-tiny"), synthetic_count=512,
-                              toy_steps=100, clinic_steps=20)
+        return CourseSettings("synthetic", cfg, steps=40, locate_run=lambda: Path("runs/course-tiny"),
+                              synthetic_count=512, toy_steps=100, clinic_steps=20)
     gpu = on_gpu()
     steps = int(os.environ.get("GAN_LIB_STEPS", "5000" if gpu else "3000"))
     return CourseSettings(os.environ.get("GAN_LIB_DATA", "anime-faces"), Config(image_size=64 if gpu else 32),
-                          steps, run_folder(drive=drive), clinic_steps=2000 if gpu else 600)
+                          steps, lambda: run_folder(drive=drive), clinic_steps=2000 if gpu else 600)

@@ -55,8 +55,10 @@ def test_on_colab_every_notebook_finds_the_run_on_drive(local, monkeypatch):
     colab.drive = types.SimpleNamespace(mount=mounted.append)
     monkeypatch.setitem(sys.modules, "google.colab", colab)
     assert course.platform() == "colab"
-    assert course.course_settings().run_dir == course.DRIVE_FOLDER / "course"
-    assert mounted == [str(course.DRIVE_MOUNT)]
+    settings = course.course_settings()
+    assert mounted == [] and settings.config.image_size == 32  # notebooks 01 and 02 never need the run: no prompt
+    assert settings.run_dir == course.DRIVE_FOLDER / "course" and settings.run_dir == course.DRIVE_FOLDER / "course"
+    assert mounted == [str(course.DRIVE_MOUNT)]  # mounted once, when the run folder was first asked for
     monkeypatch.setenv("GAN_LIB_DRIVE", "0")  # off Drive: the runtime's own disk
     assert course.course_settings().run_dir == Path("runs/course") and len(mounted) == 1
 
