@@ -57,12 +57,17 @@ def show_grid(images: torch.Tensor, nrow: int | None = None, title: str | None =
 def show_rows(images: torch.Tensor, labels: Sequence[str], title: str | None = None, span: float | None = None):
     """One labelled row per label (len(images) // len(labels) images each), e.g. a gallery of latent directions
     from -span to +span; returns the axes."""
-    ax = show_grid(images, nrow=len(images) // max(1, len(labels)), title=title)
+    import matplotlib.pyplot as plt
+
+    columns = len(images) // max(1, len(labels))
+    picture_width, picture_height = (columns * (images.shape[-1] + 2) + 2, len(labels) * (images.shape[-2] + 2) + 2)
+    scale = min(2.5, 11 / (picture_width / 72))  # faces large enough to name what changes, at most 11 inches wide
+    _, ax = plt.subplots(figsize=(picture_width / 72 * scale, picture_height / 72 * scale))
+    show_grid(images, nrow=columns, title=title, ax=ax)
     ax.axis("on")
     height = images.shape[-2] + 2  # make_grid's padding
     ax.set_yticks([2 + height * (i + 0.5) for i in range(len(labels))], labels)
     if span is not None:
-        columns = len(images) // max(1, len(labels))
         width = images.shape[-1] + 2
         ax.set_xticks([2 + width * (i + 0.5) for i in range(columns)],
                       [f"{v:+.1f}" for v in torch.linspace(-span, span, columns).tolist()])
