@@ -15,9 +15,9 @@ from pathlib import Path
 from .config import Config
 from .data import HOLDOUT_EVERY
 from .errors import GanLibError
+from .files import IMAGE_EXTENSIONS
 
 DATA_HELP = "'synthetic', a Kaggle dataset (anime-faces, anime-faces-64, comic-faces) or a folder of images"
-IMAGE_FILES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 INTERRUPTED = {
     "prepare": "interrupted: the cache was not written and nothing else was changed; run prepare again",
     "generate": "interrupted: nothing was written",
@@ -106,7 +106,7 @@ def _train_in_folder(args: argparse.Namespace, device: str) -> None:
     from . import distributed
     from .data import load_images
     from .files import remove_dead_temporaries
-    from .train import Trainer, read_checkpoint, resolve_device
+    from .train import Trainer, data_change, read_checkpoint, resolve_device
 
     kind = resolve_device(device).type  # a device this machine lacks is refused before the data is read
     given = {f.name: getattr(args, f.name) for f in fields(Config) if getattr(args, f.name) is not None}
@@ -139,7 +139,8 @@ def _train_in_folder(args: argparse.Namespace, device: str) -> None:
     if holdout:
         data, held_out = data.split(holdout)
     if args.resume:
-        _warn_if_other_data(state, data)
+        if change := data_change(state, data):  # it goes on with the new data
+            print(f"warning: this run trained on {change[0]} and goes on with {change[1]}", file=sys.stderr)
         trainer = Trainer.resume(checkpoint, data, args.out, device)
     else:
         trainer = Trainer(cfg, data, args.out, device)
@@ -161,14 +162,6 @@ def _train_in_folder(args: argparse.Namespace, device: str) -> None:
         print(f"wrote {args.out}/checkpoint.pt, samples/, losses.png, progress.gif, history.csv")
 
 
-def _warn_if_other_data(state: dict, data) -> None:
-    """One line when a resumed run is given other data than it trained on (it goes on with the new data)."""
-    before, now = state.get("data") or {}, data.identity
-    if before and (before.get("source"), before.get("images")) != (now["source"], now["images"]):
-        print(f"warning: this run trained on {before.get('source')} ({before.get('images')} images) and goes on "
-              f"with {now['source']} ({now['images']} images)", file=sys.stderr)
-
-
 def _generate(args: argparse.Namespace) -> None:
     import torch
 
@@ -179,8 +172,9 @@ def _generate(args: argparse.Namespace) -> None:
         raise GanLibError(f"--n must be at least 1, got {args.n}")
     if args.scale < 1:
         raise GanLibError(f"--scale must be at least 1, got {args.scale}")
-    if args.out.suffix.lower() not in IMAGE_FILES:
-        raise GanLibError(f"--out {args.out} is not an image file name: end it with {', '.join(IMAGE_FILES)}")
+    if args.out.suffix.lower() not in IMAGE_EXTENSIONS:
+        raise GanLibError(f"--out {args.out} is not an image file name: end it with "
+                          f"{', '.join(sorted(IMAGE_EXTENSIONS))}")
     G, cfg = load_generator(args.checkpoint, args.device)
     cfg.seed = args.seed
     with torch.no_grad():

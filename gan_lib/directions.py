@@ -17,7 +17,7 @@ import torch
 
 from .config import derive_seed
 from .errors import GanLibError
-from .files import atomic_path
+from .files import save_atomically
 from .models import Generator
 
 
@@ -57,11 +57,8 @@ class Directions:
 
     def save(self, path: str | Path) -> Path:
         """Keep the directions (and their names) with the run: load them back with Directions.load."""
-        path = Path(path)
-        with atomic_path(path) as tmp:
-            torch.save({"vectors": self.vectors, "names": self.names, "notes": self.notes, "method": self.method},
-                       tmp)
-        return path
+        return save_atomically({"vectors": self.vectors, "names": self.names, "notes": self.notes,
+                                "method": self.method}, Path(path))
 
     @classmethod
     def load(cls, path: str | Path) -> Directions:

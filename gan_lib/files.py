@@ -46,6 +46,18 @@ def atomic_path(path: Path) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
 
 
+def save_atomically(obj: object, path: Path) -> Path:
+    """torch.save through atomic_path, flushed to disk: the folder is made, and a kill mid-save keeps the old file."""
+    import torch
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        torch.save(obj, f)
+        f.flush()
+        os.fsync(f.fileno())
+    return path
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .errors import GanLibError
-from .files import atomic_path, cache_dir, check_writable
+from .files import cache_dir, check_writable, save_atomically
 from .viz import to_uint8
 
 
@@ -177,14 +177,8 @@ def cached_features(key: str, compute) -> torch.Tensor:
     if path.exists():
         return torch.load(path, weights_only=True)
     features = compute()
-    _save_atomically(features, path)
+    save_atomically(features, path)
     return features
-
-
-def _save_atomically(obj: object, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
 
 
 # --- Mode coverage on the synthetic faces --------------------------------------------------------------------
@@ -272,7 +266,7 @@ def attribute_classifier() -> AttributeClassifier:
     check_writable(path.parent, "the cache folder", "set GAN_LIB_CACHE to a folder you can write")  # before training
     print(f"training the attribute classifier that reads synthetic faces (once; kept in {path})", file=sys.stderr)
     model = train_attribute_classifier()
-    _save_atomically(model.state_dict(), path)
+    save_atomically(model.state_dict(), path)
     return model
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import math
-import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from .config import Config, seeded
 from .data import BatchSampler, ImageSet
 from .distributed import is_main, mean_over_ranks, sync_batchnorm, world_size
 from .errors import GanLibError
-from .files import atomic_path
+from .files import atomic_path, save_atomically
 from .models import Generator, build_models
 
 HISTORY_FIELDS = ("step", "loss_d", "loss_g", "d_real", "d_fake")
@@ -251,11 +250,7 @@ class Trainer:
         if not torch.stack([w.isfinite().all() for w in weights]).all():  # never replace a good checkpoint by this
             raise TrainingDiverged(f"the weights became NaN or infinite by step {self.step}{self._kept()}; "
                                    "try a lower learning rate or label smoothing")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_path(path) as tmp, open(tmp, "wb") as f:
-            torch.save(self.state_dict(), f)
-            f.flush()
-            os.fsync(f.fileno())
+        save_atomically(self.state_dict(), path)
         self.write_history()
         return path
 
@@ -312,6 +307,14 @@ def load_generator(checkpoint: str | Path | dict, device: str = "auto") -> tuple
     return G.to(resolve_device(device)).eval(), cfg
 
 
+def data_change(state: dict, data: ImageSet) -> tuple[str, str] | None:
+    """(what a checkpoint trained on, what `data` is), e.g. ('x (64 images)', 'y (96 images)'), when they differ."""
+    before, now = state.get("data") or {}, data.identity
+    if before and (before.get("source"), before.get("images")) != (now["source"], now["images"]):
+        return f"{before.get('source')} ({before.get('images')} images)", f"{now['source']} ({now['images']} images)"
+    return None
+
+
 def start_or_resume(cfg: Config, data: ImageSet, run_dir: str | Path, device: str = "auto") -> Trainer:
     """Resume the run in run_dir if it has a checkpoint (after a disconnect, say), else start a new one."""
     checkpoint = Path(run_dir) / "checkpoint.pt"
@@ -321,8 +324,7 @@ def start_or_resume(cfg: Config, data: ImageSet, run_dir: str | Path, device: st
     if Config.from_dict(state["config"]) != cfg:
         raise GanLibError(f"{checkpoint} was trained with other settings; delete {run_dir} or choose another run "
                           "folder (GAN_LIB_RUN_DIR) to start again")
-    before, now = state.get("data") or {}, data.identity
-    if before and (before.get("source"), before.get("images")) != (now["source"], now["images"]):
-        raise GanLibError(f"{checkpoint} was trained on {before.get('source')} ({before.get('images')} images), not "
-                          f"on {now['source']} ({now['images']} images); choose another run folder (GAN_LIB_RUN_DIR)")
+    if change := data_change(state, data):
+        raise GanLibError(f"{checkpoint} was trained on {change[0]}, not on {change[1]}; choose another run folder "
+                          "(GAN_LIB_RUN_DIR)")
     return Trainer.resume(checkpoint, data, run_dir, device)
