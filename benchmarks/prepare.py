@@ -15,7 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from gan_lib.data import find_images, prepare_folder
+from gan_lib.data import prepare_folder
+from gan_lib.images import find_images
 
 
 def measure(folder: Path, size: int) -> None:

@@ -25,10 +25,12 @@ from pathlib import Path
 import torch
 from torch.optim.swa_utils import update_bn
 
+from gan_lib.attributes import attribute_classifier
 from gan_lib.config import DCGAN_RECIPE, Config
 from gan_lib.data import HOLDOUT_EVERY, load_images, reference_samples
-from gan_lib.metrics import attribute_classifier, mode_coverage, sliced_wasserstein
-from gan_lib.train import Trainer, noise
+from gan_lib.metrics import mode_coverage, sliced_wasserstein
+from gan_lib.models import noise
+from gan_lib.train import Trainer
 from gan_lib.viz import plot_learning_curves
 
 RECIPES = {

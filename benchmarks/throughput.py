@@ -35,7 +35,8 @@ from torchvision.datasets import ImageFolder
 from gan_lib.config import DCGAN_RECIPE, Config
 from gan_lib.data import prepare_folder
 from gan_lib.models import build_models
-from gan_lib.train import Trainer, resolve_device
+from gan_lib.runtime import resolve_device
+from gan_lib.train import Trainer
 
 # dense bf16/fp16 tensor-core peaks (FLOP/s) for the GPUs we report on
 PEAK_FLOPS = {"H100": 989e12, "H200": 989e12, "A100": 312e12, "L4": 121e12, "T4": 65e12}
@@ -92,7 +93,7 @@ def ours(cfg: Config, images: torch.Tensor, steps: int, warmup: int, device: tor
     trainer = Trainer(cfg, ImageSet(images, "benchmark"), device=str(device))
     trainer.fit(warmup, progress=False)
     with FlopCounterMode(display=False) as counter:
-        trainer.train_step(trainer.sampler.batch(trainer.step))
+        trainer.train_step(trainer.batches.batch(trainer.step))
     _sync(device)
     start = time.perf_counter()
     trainer.fit(trainer.step + steps, progress=False)
@@ -102,17 +103,17 @@ def ours(cfg: Config, images: torch.Tensor, steps: int, warmup: int, device: tor
 
 def worker(args: argparse.Namespace, folder: Path) -> None:
     """One rank under torchrun: time the trainer; rank 0 prints the global img/s."""
-    from gan_lib import distributed
+    from gan_lib import runtime
 
-    device = distributed.setup(args.device)
-    with distributed.main_first():
+    device = runtime.setup(args.device)
+    with runtime.main_first():
         images = prepare_folder(folder, args.image_size).images
     for batch in args.batch_size:
         cfg = replace(Config(image_size=args.image_size, batch_size=batch), **DCGAN_RECIPE)
         fast, _ = ours(cfg, images, args.steps, args.warmup, torch.device(device))
-        if distributed.is_main():
+        if runtime.is_main():
             print(f"img/s {batch} {fast:.1f}", flush=True)
-    distributed.teardown()
+    runtime.teardown()
 
 
 def processes_table(args: argparse.Namespace, folder: Path) -> None:

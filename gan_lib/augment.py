@@ -11,26 +11,26 @@ import torch.nn.functional as F
 POLICIES = ("color", "translation", "cutout")
 
 
-def _rand(n: int, g: torch.Generator, device: torch.device) -> torch.Tensor:
-    return torch.rand(n, 1, 1, 1, generator=g, device=g.device).to(device)
+def _rand(n: int, rng: torch.Generator, device: torch.device) -> torch.Tensor:
+    return torch.rand(n, 1, 1, 1, generator=rng, device=rng.device).to(device)
 
 
-def color(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+def color(x: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
     """Random brightness (+-0.5), saturation (x0-2) and contrast (x0.5-1.5), per image."""
     n = len(x)
-    x = x + (_rand(n, g, x.device) - 0.5)
+    x = x + (_rand(n, rng, x.device) - 0.5)
     mean = x.mean(dim=1, keepdim=True)
-    x = (x - mean) * (_rand(n, g, x.device) * 2) + mean
+    x = (x - mean) * (_rand(n, rng, x.device) * 2) + mean
     mean = x.mean(dim=(1, 2, 3), keepdim=True)
-    return (x - mean) * (_rand(n, g, x.device) + 0.5) + mean
+    return (x - mean) * (_rand(n, rng, x.device) + 0.5) + mean
 
 
-def translation(x: torch.Tensor, g: torch.Generator, ratio: float = 0.125) -> torch.Tensor:
+def translation(x: torch.Tensor, rng: torch.Generator, ratio: float = 0.125) -> torch.Tensor:
     """Shift each image by up to ratio of its size, filling with zeros."""
     n, _, h, w = x.shape
     sh, sw = int(h * ratio + 0.5), int(w * ratio + 0.5)
-    dy = torch.randint(-sh, sh + 1, (n, 1, 1), generator=g, device=g.device).to(x.device)
-    dx = torch.randint(-sw, sw + 1, (n, 1, 1), generator=g, device=g.device).to(x.device)
+    dy = torch.randint(-sh, sh + 1, (n, 1, 1), generator=rng, device=rng.device).to(x.device)
+    dx = torch.randint(-sw, sw + 1, (n, 1, 1), generator=rng, device=rng.device).to(x.device)
     rows = (torch.arange(h, device=x.device).view(1, h, 1) + dy).clamp(-1, h)  # -1 and h land in the padding
     cols = (torch.arange(w, device=x.device).view(1, 1, w) + dx).clamp(-1, w)
     padded = F.pad(x, (1, 1, 1, 1))
@@ -38,12 +38,12 @@ def translation(x: torch.Tensor, g: torch.Generator, ratio: float = 0.125) -> to
     return padded.permute(0, 2, 3, 1)[batch, rows + 1, cols + 1].permute(0, 3, 1, 2)
 
 
-def cutout(x: torch.Tensor, g: torch.Generator, ratio: float = 0.5) -> torch.Tensor:
+def cutout(x: torch.Tensor, rng: torch.Generator, ratio: float = 0.5) -> torch.Tensor:
     """Zero a random square, half the image's side, in each image (it may hang over the edge)."""
     n, _, h, w = x.shape
     ch, cw = int(h * ratio + 0.5), int(w * ratio + 0.5)
-    top = torch.randint(0, h + 1 - ch % 2, (n, 1, 1), generator=g, device=g.device).to(x.device) - ch // 2
-    left = torch.randint(0, w + 1 - cw % 2, (n, 1, 1), generator=g, device=g.device).to(x.device) - cw // 2
+    top = torch.randint(0, h + 1 - ch % 2, (n, 1, 1), generator=rng, device=rng.device).to(x.device) - ch // 2
+    left = torch.randint(0, w + 1 - cw % 2, (n, 1, 1), generator=rng, device=rng.device).to(x.device) - cw // 2
     rows = torch.arange(h, device=x.device).view(1, h, 1)
     cols = torch.arange(w, device=x.device).view(1, 1, w)
     hole = (rows >= top) & (rows < top + ch) & (cols >= left) & (cols < left + cw)
@@ -61,8 +61,8 @@ def parse_policy(policy: str) -> tuple[str, ...]:
     return names
 
 
-def diff_augment(x: torch.Tensor, policy: tuple[str, ...], g: torch.Generator) -> torch.Tensor:
+def diff_augment(x: torch.Tensor, policy: tuple[str, ...], rng: torch.Generator) -> torch.Tensor:
     """Apply the policy's augmentations in order; differentiable with respect to x."""
     for name in policy:
-        x = {"color": color, "translation": translation, "cutout": cutout}[name](x, g)
+        x = {"color": color, "translation": translation, "cutout": cutout}[name](x, rng)
     return x

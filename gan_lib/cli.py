@@ -12,12 +12,15 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
+from .checkpoint import CHECKPOINT_FILE
 from .config import Config
-from .data import HOLDOUT_EVERY
+from .data import HOLDOUT_EVERY, SYNTHETIC_COUNT
+from .datasets import NAMED_DATASETS
 from .errors import GanLibError
 from .files import IMAGE_EXTENSIONS
+from .metrics import METRICS
 
-DATA_HELP = "'synthetic', a Kaggle dataset (anime-faces, anime-faces-64, comic-faces) or a folder of images"
+DATA_HELP = f"'synthetic', a Kaggle dataset ({', '.join(NAMED_DATASETS)}) or a folder of images"
 INTERRUPTED = {
     "prepare": "interrupted: the cache was not written and nothing else was changed; run prepare again",
     "generate": "interrupted: nothing was written",
@@ -52,8 +55,8 @@ def _parser() -> argparse.ArgumentParser:
     length.add_argument("--steps", type=int, help="total training steps (default: 5 epochs)")
     length.add_argument("--epochs", type=float, help="total passes over the data")
     train.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
-    train.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
-    train.add_argument("--synthetic-count", type=int, default=10_000, help="faces in --data synthetic")
+    train.add_argument("--resume", action="store_true", help=f"continue from OUT/{CHECKPOINT_FILE}")
+    train.add_argument("--synthetic-count", type=int, default=SYNTHETIC_COUNT, help="faces in --data synthetic")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_config_options(train)
 
@@ -72,7 +75,7 @@ def _parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser("evaluate", help="score a checkpoint's samples against real images")
     evaluate.add_argument("--checkpoint", required=True, type=Path)
     evaluate.add_argument("--data", help=DATA_HELP + " (default: what the checkpoint trained on)")
-    evaluate.add_argument("--metric", choices=("swd", "fid", "kid", "modes"), default="swd")
+    evaluate.add_argument("--metric", choices=tuple(METRICS), default="swd")
     evaluate.add_argument("--n", type=int, default=2000, help="generated images (and real ones, where used)")
     evaluate.add_argument("--seed", type=int, default=0)
     evaluate.add_argument("--device", default="auto")
@@ -88,32 +91,32 @@ def _check_length(args: argparse.Namespace) -> None:
 
 
 def _train(args: argparse.Namespace) -> None:
-    from . import distributed
+    from . import runtime
     from .files import check_writable, run_lock
 
     _check_length(args)
     if args.holdout is not None and args.holdout < 2:
         raise GanLibError(f"--holdout must be at least 2 (one image in N held out), got {args.holdout}")
-    device = distributed.setup(args.device) if distributed.launched() else args.device
+    device = runtime.setup(args.device) if runtime.launched() else args.device
     with contextlib.ExitStack() as held:
-        if distributed.is_main():  # a run folder we cannot write, or one in use, stops here: before any work
+        if runtime.is_main():  # a run folder we cannot write, or one in use, stops here: before any work
             check_writable(args.out, "the run folder", "choose another --out")
             held.enter_context(run_lock(args.out))
         _train_in_folder(args, device)
 
 
 def _train_in_folder(args: argparse.Namespace, device: str) -> None:
-    from . import distributed
+    from . import runtime
+    from .checkpoint import run_state
     from .data import load_images
     from .files import remove_dead_temporaries
-    from .train import Trainer, data_change, read_checkpoint, resolve_device
+    from .train import open_run
 
-    kind = resolve_device(device).type  # a device this machine lacks is refused before the data is read
+    kind = runtime.resolve_device(device).type  # a device this machine lacks is refused before the data is read
     given = {f.name: getattr(args, f.name) for f in fields(Config) if getattr(args, f.name) is not None}
-    checkpoint = args.out / "checkpoint.pt"
+    state = run_state(args.out, args.resume)  # a missing or an existing checkpoint is refused before the data is read
     holdout = args.holdout or 0
-    if args.resume:
-        state = read_checkpoint(checkpoint)
+    if state is not None:
         cfg = Config.from_dict(state["config"])
         recorded = (state.get("data") or {}).get("holdout", 0)
         changed = {k: v for k, v in given.items() if getattr(cfg, k) != v}
@@ -123,8 +126,6 @@ def _train_in_folder(args: argparse.Namespace, device: str) -> None:
             raise GanLibError(f"--resume keeps the run's settings, but these differ from the checkpoint: {changed}; "
                               "drop them or train into a new --out folder")
         holdout = recorded
-    elif checkpoint.exists():
-        raise GanLibError(f"{checkpoint} already exists: pass --resume to continue it, or choose a new --out folder")
     else:
         if "image_size" not in given:
             given["image_size"] = 32 if kind == "cpu" else 64
@@ -132,40 +133,34 @@ def _train_in_folder(args: argparse.Namespace, device: str) -> None:
     if args.data == "synthetic" and args.synthetic_count < cfg.batch_size:
         raise GanLibError(f"--synthetic-count {args.synthetic_count} is below the batch size {cfg.batch_size}: "
                           "draw more faces or lower --batch-size")
-    if distributed.is_main():
+    if runtime.is_main():
         remove_dead_temporaries(args.out)
-    with distributed.main_first():  # rank 0 builds the cache, the others then read it
+    with runtime.main_first():  # rank 0 builds the cache, the others then read it
         data = load_images(args.data, cfg.image_size, args.synthetic_count, args.drop_duplicates)
     if holdout:
         data, held_out = data.split(holdout)
-    if args.resume:
-        if change := data_change(state, data):  # it goes on with the new data
-            print(f"warning: this run trained on {change[0]} and goes on with {change[1]}", file=sys.stderr)
-        trainer = Trainer.resume(checkpoint, data, args.out, device)
-    else:
-        trainer = Trainer(cfg, data, args.out, device)
-    steps = args.steps or round((args.epochs or 5) * trainer.sampler.steps_per_epoch)
+    trainer = open_run(state, cfg, data, args.out, device, on_data_change="warn")  # it goes on with new data
+    steps = args.steps or round((args.epochs or 5) * trainer.batches.steps_per_epoch)
     if trainer.step >= steps:
-        if distributed.is_main():
+        if runtime.is_main():
             print(f"nothing to train: the run in {args.out} is already at step {trainer.step} (asked for {steps}); "
                   "pass a larger --steps to go on", file=sys.stderr)
         return
     kept_out = f" ({len(held_out)} held out for evaluate)" if holdout else ""
-    world = distributed.world_size()
+    world = runtime.world_size()
     where = (f"{world} processes ({trainer.device.type}), {cfg.batch_size // world} images each" if world > 1
              else str(trainer.device))
-    if distributed.is_main():
+    if runtime.is_main():
         print(f"training on {len(data)} images{kept_out} from {data.name} at {cfg.image_size} px, {where}, "
               f"steps {trainer.step} -> {steps}", file=sys.stderr)
     trainer.fit(steps, progress=not args.quiet)
-    if distributed.is_main():
-        print(f"wrote {args.out}/checkpoint.pt, samples/, losses.png, progress.gif, history.csv")
+    if runtime.is_main():
+        print(f"wrote {args.out}/{CHECKPOINT_FILE}, samples/, losses.png, progress.gif, history.csv")
 
 
 def _generate(args: argparse.Namespace) -> None:
-    import torch
-
-    from .train import load_generator, noise
+    from .checkpoint import load_generator
+    from .models import generate, noise
     from .viz import save_grid
 
     if args.n < 1:
@@ -177,9 +172,7 @@ def _generate(args: argparse.Namespace) -> None:
                           f"{', '.join(sorted(IMAGE_EXTENSIONS))}")
     G, cfg = load_generator(args.checkpoint, args.device)
     cfg.seed = args.seed
-    with torch.no_grad():
-        images = G(noise(args.n, cfg, "generate", device=next(G.parameters()).device))
-    print(save_grid(images, args.out, scale=args.scale))
+    print(save_grid(generate(G, noise(args.n, cfg, "generate")), args.out, scale=args.scale))
 
 
 def _prepare(args: argparse.Namespace) -> None:
@@ -195,9 +188,10 @@ def _prepare(args: argparse.Namespace) -> None:
 def _evaluate(args: argparse.Namespace) -> None:
     import torch
 
-    from . import metrics
-    from .data import SYNTHETIC_COUNT, load_images, reference_samples
-    from .train import load_generator, noise, read_checkpoint
+    from .checkpoint import load_generator, read_checkpoint
+    from .data import load_images, reference_samples
+    from .metrics import Scoring
+    from .models import generate, noise
 
     if args.n < 2:
         raise GanLibError(f"--n must be at least 2, got {args.n}")
@@ -205,18 +199,13 @@ def _evaluate(args: argparse.Namespace) -> None:
     G, cfg = load_generator(state, args.device)
     device = next(G.parameters()).device
     cfg.seed = args.seed
+    metric = METRICS[args.metric]
 
-    def generate(n: int) -> torch.Tensor:
-        with torch.no_grad():
-            return torch.cat([G(noise(min(500, n - i), cfg, "evaluate", i, device=device)).float().cpu()
-                              for i in range(0, n, 500)])
+    def generated(n: int) -> torch.Tensor:
+        return generate(G, torch.cat([noise(min(500, n - i), cfg, "evaluate", i) for i in range(0, n, 500)]))
 
-    if args.metric == "modes":
-        report = metrics.mode_coverage(generate(args.n))
-        for name, m in report.items():
-            print(f"{name}: {m['covered']}/{m['values']} values covered, KL {m['kl']:.4f}")
-        print(f"modes: {sum(m['covered'] for m in report.values())}/{sum(m['values'] for m in report.values())} "
-              f"covered, KL sum {sum(m['kl'] for m in report.values()):.4f}")
+    if not metric.needs_real:
+        print(metric.report(Scoring(generated(args.n))))
         return
     record = state.get("data") or {}
     if not (args.data or record.get("name")):
@@ -231,51 +220,29 @@ def _evaluate(args: argparse.Namespace) -> None:
     else:
         print(f"note: the checkpoint was not trained with --holdout on {data.name}, so it may have seen the {n} real "
               "images it is compared with; train with --holdout for a fair score", file=sys.stderr)
-    fake = generate(n)
-    if args.metric == "swd":
-        score, floor = metrics.sliced_wasserstein(real, fake), metrics.sliced_wasserstein(real, other)
-        levels = ", ".join(f"{cfg.image_size >> i} px {v:.2f}" for i, v in enumerate(score["levels"]))
-        floor_levels = ", ".join(f"{v:.2f}" for v in floor["levels"])
-        print(f"SWD x1e3 ({n} images, {cfg.image_size} px): {score['mean']:.2f} ({levels}); "
-              f"real-vs-real floor {floor['mean']:.2f} ({floor_levels})")
-        return
     key = f"{Path(data.summary['source']).name}-{cfg.image_size}px-{n}-seed{args.seed}-holdout{holdout}"
-
-    def features(images: torch.Tensor, part: str) -> torch.Tensor:
-        return metrics.cached_features(f"{key}-{part}", lambda: metrics.inception_features(
-            images, args.inception_weights, device=device))
-
-    real_features, other_features = features(real, "held-out"), features(other, "train")
-    fake_features = metrics.inception_features(fake, args.inception_weights, device=device)
-    if args.metric == "fid":
-        fid, floor = (metrics.fid_from_features(real_features, f) for f in (fake_features, other_features))
-        print(f"FID ({n} real, {n} generated): {fid:.2f}; real-vs-real floor {floor:.2f}")
-    else:
-        (mean, std), (floor, floor_std) = (metrics.kid_from_features(real_features, f)
-                                           for f in (fake_features, other_features))
-        print(f"KID ({n} real, {n} generated): {mean:.4f} +- {std:.4f}; real-vs-real floor {floor:.4f} +- "
-              f"{floor_std:.4f}")
+    print(metric.report(Scoring(generated(n), real, other, key, args.inception_weights, device)))
 
 
 def _interrupted(args: argparse.Namespace) -> str:
     """What an interrupt leaves, in words that fit the command."""
     if args.command != "train":
         return INTERRUPTED[args.command]
-    checkpoint = args.out / "checkpoint.pt"
+    checkpoint = args.out / CHECKPOINT_FILE
     if checkpoint.exists():
         return f"interrupted: the last checkpoint, {checkpoint}, is kept; continue with --resume"
     return "interrupted before the first checkpoint: nothing to resume; train again to start over"
 
 
 def main(argv: list[str] | None = None) -> int:
-    from . import distributed
+    from . import runtime
 
     args = _parser().parse_args(argv)
     try:
         {"train": _train, "generate": _generate, "prepare": _prepare, "evaluate": _evaluate}[args.command](args)
     except GanLibError as exc:
         # under torchrun every process that fails says so, rank 0 plainly; torchrun then stops the others
-        prefix = f"rank {distributed.rank()}: " if not distributed.is_main() else ""
+        prefix = f"rank {runtime.rank()}: " if not runtime.is_main() else ""
         print(f"{prefix}error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -286,5 +253,5 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc.strerror or exc}{where}", file=sys.stderr)
         return 2
     finally:
-        distributed.teardown()
+        runtime.teardown()
     return 0

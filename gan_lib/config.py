@@ -18,9 +18,9 @@ def derive_seed(*parts: object) -> int:
     return int.from_bytes(digest, "little") >> 1
 
 
-def seeded(g: torch.Generator, *key: object) -> torch.Generator:
-    """g reseeded with derive_seed(*key): draws from it happen on g's device, with no copy from the host."""
-    return g.manual_seed(derive_seed(*key))
+def seeded(rng: torch.Generator, *key: object) -> torch.Generator:
+    """rng reseeded with derive_seed(*key): draws from it happen on rng's device, with no copy from the host."""
+    return rng.manual_seed(derive_seed(*key))
 
 
 @dataclass

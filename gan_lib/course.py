@@ -14,6 +14,7 @@ from functools import cached_property
 from pathlib import Path
 
 from .config import Config
+from .data import HOLDOUT_EVERY, SYNTHETIC_COUNT
 
 DRIVE_MOUNT = Path("/content/drive")
 DRIVE_FOLDER = DRIVE_MOUNT / "MyDrive" / "anime-face-gan"  # where every notebook keeps its runs on Colab
@@ -48,8 +49,8 @@ class CourseSettings:
     config: Config
     steps: int
     locate_run: Callable[[], Path]  # where the run goes; called once, when a notebook first needs it (Drive mounts)
-    synthetic_count: int = 10_000
-    holdout: int = 8  # one image in eight is held out of training, to score the run on faces it never saw
+    synthetic_count: int = SYNTHETIC_COUNT
+    holdout: int = HOLDOUT_EVERY  # one image in eight is held out of training, to score the run on faces it never saw
     toy_steps: int = 2000  # notebook 03's 2-D toy GAN
     clinic_steps: int = 600  # each of notebook 03's failure-clinic runs (synthetic faces, 32 px)
 

@@ -18,7 +18,7 @@ import torch
 from .config import derive_seed
 from .errors import GanLibError
 from .files import save_atomically
-from .models import Generator
+from .models import Generator, generate
 
 
 @dataclass
@@ -67,14 +67,6 @@ class Directions:
 
 def sample_latents(n: int, latent_dim: int, seed: int = 0) -> torch.Tensor:
     return torch.randn(n, latent_dim, generator=torch.Generator().manual_seed(derive_seed(seed, "latents")))
-
-
-@torch.no_grad()
-def generate(G: Generator, z: torch.Tensor, batch: int = 500) -> torch.Tensor:
-    """G(z) in eval mode, in batches, on the CPU."""
-    device = next(G.parameters()).device
-    G.eval()
-    return torch.cat([G(z[i:i + batch].to(device)).float().cpu() for i in range(0, len(z), batch)])
 
 
 # --- InterFaceGAN: directions fitted to the attribute classifier's labels -----------------------------------
@@ -129,13 +121,6 @@ def _project_out(direction: torch.Tensor, others: torch.Tensor) -> torch.Tensor:
     return direction - basis @ (basis.T @ direction)
 
 
-def attribute_shares(G: Generator, classifier, z: torch.Tensor) -> dict[str, torch.Tensor]:
-    """{attribute: share of each of its values} among G(z), as the classifier reads them."""
-    from .metrics import attribute_shares as shares_of
-
-    return {name: share.float() for name, share in shares_of(generate(G, z), classifier).items()}
-
-
 def entanglement(G: Generator, classifier, directions: Directions, n: int = 500, step: float = 3.0,
                  seed: int = 1) -> torch.Tensor:
     """(directions, attributes): the share of n faces whose attribute the classifier reads differently after a
@@ -159,9 +144,8 @@ def ganspace_directions(G: Generator, k: int = 10, n: int = 4000, seed: int = 0)
     from sklearn.decomposition import PCA
 
     z = sample_latents(n, G.latent_dim, seed)
-    device = next(G.parameters()).device
-    G.eval()
-    features = torch.cat([G.project(z[i:i + 500].to(device)).flatten(1).float().cpu() for i in range(0, n, 500)])
+    G.eval()  # the first block's BatchNorm with its running statistics, as in sampling
+    features = generate(G.project, z).flatten(1)
     k = min(k, G.latent_dim, n)
     pca = PCA(n_components=k, random_state=0).fit(features.numpy())
     coordinates = torch.from_numpy(pca.transform(features.numpy())).float()  # (n, k)

@@ -1,10 +1,13 @@
-"""Sample-quality measures: sliced Wasserstein distance, FID and KID, mode coverage, diversity.
+"""Sample-quality measures: sliced Wasserstein distance, FID and KID (with their feature cache), mode coverage,
+diversity.
 
 All take images as float tensors in [-1, 1] or uint8, (N, 3, H, W).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -12,18 +15,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .attributes import AttributeClassifier, attribute_shares
 from .errors import GanLibError
-from .files import cache_dir, check_writable, save_atomically
-from .viz import to_uint8
-
-
-def _as_float(images: torch.Tensor) -> torch.Tensor:
-    return images.float() / 127.5 - 1 if images.dtype == torch.uint8 else images.float()
+from .files import cache_dir, save_atomically
+from .viz import to_float, to_uint8
 
 
 def diversity(images: torch.Tensor, max_images: int = 512) -> float:
     """Mean pairwise RMS pixel distance between images: falls towards 0 as a generator collapses."""
-    x = _as_float(images[:max_images]).flatten(1)
+    x = to_float(images[:max_images]).flatten(1)
     n = len(x)
     if n < 2:
         raise GanLibError("diversity needs at least two images")
@@ -72,12 +72,12 @@ def _normalise(desc: torch.Tensor) -> torch.Tensor:
     return d.view(len(desc), -1)
 
 
-def _sliced_distance(a: torch.Tensor, b: torch.Tensor, projections: int, g: torch.Generator,
+def _sliced_distance(a: torch.Tensor, b: torch.Tensor, projections: int, rng: torch.Generator,
                      chunk: int = 128) -> float:
     """Mean over random unit directions of the 1-D Wasserstein-1 distance between the projected sets."""
     total = 0.0
     for start in range(0, projections, chunk):
-        directions = torch.randn(min(chunk, projections - start), a.shape[1], generator=g)
+        directions = torch.randn(min(chunk, projections - start), a.shape[1], generator=rng)
         directions /= directions.norm(dim=1, keepdim=True)
         pa = np.sort((directions @ a.T).numpy(), axis=1)  # numpy's SIMD sort: several times torch's on a CPU
         pb = np.sort((directions @ b.T).numpy(), axis=1)
@@ -94,15 +94,15 @@ def sliced_wasserstein(real: torch.Tensor, fake: torch.Tensor, patches_per_image
     """
     if real.shape != fake.shape:
         raise GanLibError(f"SWD needs two sets of the same shape, got {tuple(real.shape)} and {tuple(fake.shape)}")
-    g = torch.Generator().manual_seed(seed)
+    rng = torch.Generator().manual_seed(seed)
     levels = []
-    for level_real, level_fake in zip(laplacian_pyramid(_as_float(real)), laplacian_pyramid(_as_float(fake))):
+    for level_real, level_fake in zip(laplacian_pyramid(to_float(real)), laplacian_pyramid(to_float(fake))):
         n, _, h, w = level_real.shape
-        ys = torch.randint(0, h - 6, (n, patches_per_image), generator=g)
-        xs = torch.randint(0, w - 6, (n, patches_per_image), generator=g)
+        ys = torch.randint(0, h - 6, (n, patches_per_image), generator=rng)
+        xs = torch.randint(0, w - 6, (n, patches_per_image), generator=rng)
         a = _normalise(_descriptors(level_real, ys, xs))
         b = _normalise(_descriptors(level_fake, ys, xs))
-        levels.append(1e3 * _sliced_distance(a, b, projections, g))
+        levels.append(1e3 * _sliced_distance(a, b, projections, rng))
     return {"levels": levels, "mean": sum(levels) / len(levels)}
 
 
@@ -183,102 +183,6 @@ def cached_features(key: str, compute) -> torch.Tensor:
 
 # --- Mode coverage on the synthetic faces --------------------------------------------------------------------
 
-CLASSIFIER_SIZE = 32
-CLASSIFIER_VERSION = 1
-
-
-class AttributeClassifier(nn.Module):
-    """A small CNN that reads a synthetic face's hair colour, eye colour, hair style and mouth (at 32 px)."""
-
-    def __init__(self):
-        super().__init__()
-        from .synthetic import ATTRIBUTES
-
-        self.names = list(ATTRIBUTES)
-        self.body = nn.Sequential(
-            nn.Conv2d(3, 32, 3, 1, 1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(32, 64, 3, 1, 1), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(64, 128, 3, 1, 1), nn.BatchNorm2d(128), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Flatten(), nn.Linear(128 * 16, 256), nn.ReLU(),
-        )
-        self.heads = nn.ModuleList(nn.Linear(256, len(values)) for values in ATTRIBUTES.values())
-
-    @staticmethod
-    def prepare(images: torch.Tensor) -> torch.Tensor:
-        """Float images at the classifier's 32 px (antialiased), whatever their size and dtype."""
-        x = _as_float(images)
-        if x.shape[-1] == CLASSIFIER_SIZE:
-            return x
-        return F.interpolate(x, size=(CLASSIFIER_SIZE, CLASSIFIER_SIZE), mode="bilinear", antialias=True,
-                             align_corners=False)
-
-    def forward(self, images: torch.Tensor) -> list[torch.Tensor]:
-        features = self.body(self.prepare(images))
-        return [head(features) for head in self.heads]
-
-    @torch.no_grad()
-    def predict(self, images: torch.Tensor, batch: int = 512) -> dict[str, torch.Tensor]:
-        """{attribute: predicted value index per image}."""
-        self.eval()
-        outputs = [self(images[i:i + batch]) for i in range(0, len(images), batch)]
-        return {name: torch.cat([o[k].argmax(1) for o in outputs]) for k, name in enumerate(self.names)}
-
-
-def train_attribute_classifier(faces: int = 12_000, epochs: int = 5, seed: int = 0,
-                               device: str | torch.device = "auto") -> AttributeClassifier:
-    """Train on synthetic faces drawn at 32 and at 64 px (so it reads generators of either size), on the GPU when
-    there is one (seconds; about 50 s on a 2-core CPU). Returned on the CPU, in eval mode."""
-    from tqdm.auto import tqdm
-
-    from .synthetic import make_faces
-    from .train import resolve_device
-
-    device = resolve_device(str(device))
-    torch.manual_seed(seed)
-    parts = [make_faces(faces // 2, size, seed=1000 + size) for size in (32, 64)]
-    model = AttributeClassifier().to(device)
-    images = torch.cat([AttributeClassifier.prepare(p[0]) for p in parts]).to(device)
-    labels = torch.stack([torch.cat([p[1][name] for p in parts]) for name in model.names], 1).to(device)
-    optimiser = torch.optim.Adam(model.parameters(), lr=2e-3)
-    g = torch.Generator().manual_seed(seed)
-    batches = [torch.randperm(len(images), generator=g).split(128) for _ in range(epochs)]
-    model.train()
-    for index in tqdm([i for epoch in batches for i in epoch], desc=f"attribute classifier (once, {device.type})",
-                      leave=False):
-        index = index.to(device)
-        outputs = model(images[index])
-        loss = sum(F.cross_entropy(o, labels[index, k]) for k, o in enumerate(outputs))
-        optimiser.zero_grad()
-        loss.backward()
-        optimiser.step()
-    return model.cpu().eval()
-
-
-def attribute_classifier() -> AttributeClassifier:
-    """The trained classifier, from the cache folder or trained once (says so; about a minute on a CPU)."""
-    import sys
-
-    path = cache_dir() / f"attribute-classifier-v{CLASSIFIER_VERSION}.pt"
-    model = AttributeClassifier()
-    if path.exists():
-        model.load_state_dict(torch.load(path, weights_only=True))
-        return model.eval()
-    check_writable(path.parent, "the cache folder", "set GAN_LIB_CACHE to a folder you can write")  # before training
-    print(f"training the attribute classifier that reads synthetic faces (once; kept in {path})", file=sys.stderr)
-    model = train_attribute_classifier()
-    save_atomically(model.state_dict(), path)
-    return model
-
-
-def attribute_shares(images: torch.Tensor, classifier: AttributeClassifier | None = None) -> dict[str, torch.Tensor]:
-    """{attribute: the share of the images that the classifier reads as each of its values}."""
-    from .synthetic import ATTRIBUTES
-
-    predictions = (classifier or attribute_classifier()).predict(images)
-    return {name: torch.bincount(predictions[name], minlength=len(values)).double() / len(images)
-            for name, values in ATTRIBUTES.items()}
-
-
 def mode_coverage(images: torch.Tensor, classifier: AttributeClassifier | None = None,
                   min_share: float = 0.01) -> dict[str, dict[str, float]]:
     """Per attribute: how many of its values appear in at least min_share of the images, and the KL divergence
@@ -290,3 +194,68 @@ def mode_coverage(images: torch.Tensor, classifier: AttributeClassifier | None =
         kl = float((share[share > 0] * (share[share > 0] / true[share > 0]).log()).sum())
         report[name] = {"covered": int((share >= min_share).sum()), "values": len(share), "kl": kl}
     return report
+
+
+# --- What `python -m gan_lib evaluate` prints: one row of METRICS per metric ----------------------------------
+
+@dataclass
+class Scoring:
+    """What a metric's report gets: generated images and, for metrics that need them, as many real images the model
+    did not train on and as many other real ones for the real-vs-real floor."""
+
+    fake: torch.Tensor
+    real: torch.Tensor | None = None
+    other: torch.Tensor | None = None
+    feature_key: str = ""  # names the cached Inception features of `real` and `other`
+    inception_weights: Path | None = None
+    device: torch.device | str = "cpu"
+
+
+def _swd_report(s: Scoring) -> str:
+    score, floor = sliced_wasserstein(s.real, s.fake), sliced_wasserstein(s.real, s.other)
+    size = s.real.shape[-1]
+    levels = ", ".join(f"{size >> i} px {v:.2f}" for i, v in enumerate(score["levels"]))
+    floor_levels = ", ".join(f"{v:.2f}" for v in floor["levels"])
+    return (f"SWD x1e3 ({len(s.real)} images, {size} px): {score['mean']:.2f} ({levels}); "
+            f"real-vs-real floor {floor['mean']:.2f} ({floor_levels})")
+
+
+def _inception(s: Scoring) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Inception features of (real, other, fake); the real images' are cached."""
+    def real_features(images: torch.Tensor, part: str) -> torch.Tensor:
+        return cached_features(f"{s.feature_key}-{part}", lambda: inception_features(
+            images, s.inception_weights, device=s.device))
+
+    real, other = real_features(s.real, "held-out"), real_features(s.other, "train")
+    return real, other, inception_features(s.fake, s.inception_weights, device=s.device)
+
+
+def _fid_report(s: Scoring) -> str:
+    real, other, fake = _inception(s)
+    fid, floor = (fid_from_features(real, f) for f in (fake, other))
+    return f"FID ({len(real)} real, {len(fake)} generated): {fid:.2f}; real-vs-real floor {floor:.2f}"
+
+
+def _kid_report(s: Scoring) -> str:
+    real, other, fake = _inception(s)
+    (mean, std), (floor, floor_std) = (kid_from_features(real, f) for f in (fake, other))
+    return (f"KID ({len(real)} real, {len(fake)} generated): {mean:.4f} +- {std:.4f}; real-vs-real floor "
+            f"{floor:.4f} +- {floor_std:.4f}")
+
+
+def _modes_report(s: Scoring) -> str:
+    report = mode_coverage(s.fake)
+    lines = [f"{name}: {m['covered']}/{m['values']} values covered, KL {m['kl']:.4f}" for name, m in report.items()]
+    lines.append(f"modes: {sum(m['covered'] for m in report.values())}/{sum(m['values'] for m in report.values())} "
+                 f"covered, KL sum {sum(m['kl'] for m in report.values()):.4f}")
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Metric:
+    report: Callable[[Scoring], str]
+    needs_real: bool = True  # False: scored on generated images alone (no data is loaded)
+
+
+METRICS = {"swd": Metric(_swd_report), "fid": Metric(_fid_report), "kid": Metric(_kid_report),
+           "modes": Metric(_modes_report, needs_real=False)}

@@ -1,4 +1,5 @@
-"""DCGAN Generator and Discriminator, sized from the config for 32, 64 or 128 px."""
+"""DCGAN Generator and Discriminator, sized from the config for 32, 64 or 128 px; their weight init; latent noise
+and sampling in batches."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import math
 import torch
 from torch import nn
 
-from .config import Config
+from .config import Config, seeded
 
 
 def _stages(image_size: int) -> int:
@@ -46,7 +47,8 @@ class Generator(nn.Module):
         init_weights(self)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.upsample(self.project(z))
+        x = self.project(z)  # (N, latent_dim) -> (N, 8 * g_width, 4, 4) at 64 px
+        return self.upsample(x)  # doubling each stage, halving the channels -> (N, 3, S, S) in [-1, 1]
 
 
 class Discriminator(nn.Module):
@@ -69,7 +71,7 @@ class Discriminator(nn.Module):
                     self.net[i] = nn.utils.parametrizations.spectral_norm(layer)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
+        return self.net(x)  # (N, 3, S, S) -> halving each stage to (N, 8 * d_width, 4, 4) at 64 px -> (N,) logits
 
 
 def init_weights(model: nn.Module) -> None:
@@ -88,6 +90,23 @@ def build_models(cfg: Config, device: torch.device | str = "cpu") -> tuple[Gener
     """G and D for this config, seeded from cfg.seed so the same seed gives the same weights."""
     torch.manual_seed(cfg.seed)
     return Generator(cfg).to(device), Discriminator(cfg).to(device)
+
+
+def noise(n: int, cfg: Config, *key: object, device: torch.device | str = "cpu") -> torch.Tensor:
+    """Latent vectors (n, latent_dim), a pure function of (cfg.seed, key): the same on every device."""
+    return torch.randn(n, cfg.latent_dim, generator=seeded(torch.Generator(), cfg.seed, *key)).to(device)
+
+
+@torch.no_grad()
+def generate(model: nn.Module, z: torch.Tensor, batch: int = 500) -> torch.Tensor:
+    """model(z) in eval mode, `batch` latents at a time on the model's device, as float on the CPU; the model goes
+    back to the mode it was in (a generator in training stays in training)."""
+    device, training = next(model.parameters()).device, model.training
+    model.eval()
+    try:
+        return torch.cat([model(z[i:i + batch].to(device)).float().cpu() for i in range(0, len(z), batch)])
+    finally:
+        model.train(training)
 
 
 def layer_summary(model: nn.Module, example: torch.Tensor) -> list[dict]:

@@ -8,7 +8,8 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
+
+from .losses import GENERATOR_LOSSES
 
 GRID = torch.linspace(-6, 8, 2801, dtype=torch.float64)  # where the 1-D densities below are evaluated
 
@@ -47,10 +48,7 @@ def generator_losses(d_of_fake: torch.Tensor) -> dict[str, tuple[torch.Tensor, t
     out = {}
     for name in ("saturating", "non-saturating"):
         logit = torch.logit(d_of_fake.double()).requires_grad_()
-        if name == "saturating":
-            loss = -F.binary_cross_entropy_with_logits(logit, torch.zeros_like(logit), reduction="none")
-        else:
-            loss = F.binary_cross_entropy_with_logits(logit, torch.ones_like(logit), reduction="none")
+        loss = GENERATOR_LOSSES[name](logit, reduction="none")
         (grad,) = torch.autograd.grad(loss.sum(), logit)
         out[name] = (loss.detach(), grad)
     return out

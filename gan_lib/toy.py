@@ -9,16 +9,17 @@ import math
 from dataclasses import dataclass, field
 
 import torch
-import torch.nn.functional as F
 from torch import nn
+
+from .losses import GENERATOR_LOSSES, discriminator_bce
 
 
 def ring(n: int, modes: int = 8, radius: float = 2.0, std: float = 0.05, seed: int = 0) -> torch.Tensor:
     """n points (n, 2) from `modes` Gaussians of standard deviation std, evenly spaced on a circle."""
-    g = torch.Generator().manual_seed(seed)
-    angle = torch.randint(0, modes, (n,), generator=g) * (2 * math.pi / modes)
+    rng = torch.Generator().manual_seed(seed)
+    angle = torch.randint(0, modes, (n,), generator=rng) * (2 * math.pi / modes)
     centres = radius * torch.stack([angle.cos(), angle.sin()], 1)
-    return centres + std * torch.randn(n, 2, generator=g)
+    return centres + std * torch.randn(n, 2, generator=rng)
 
 
 def ring_centres(modes: int = 8, radius: float = 2.0) -> torch.Tensor:
@@ -60,8 +61,8 @@ def train_toy_gan(steps: int = 2000, g_loss: str = "non-saturating", lr: float =
     g_loss: 'non-saturating' (G minimises -log D(G(z)), what every GAN in practice uses) or 'saturating' (G
     minimises log(1 - D(G(z))), the minimax game as written). d_steps: D updates per G update.
     """
-    if g_loss not in ("non-saturating", "saturating"):
-        raise ValueError(f"g_loss must be 'non-saturating' or 'saturating', got {g_loss!r}")
+    if g_loss not in GENERATOR_LOSSES:
+        raise ValueError(f"g_loss must be one of {', '.join(GENERATOR_LOSSES)}, got {g_loss!r}")
     torch.manual_seed(seed)
     G, D = _mlp(latent_dim, 2, width), _mlp(2, 1, width)
     opt_g = torch.optim.Adam(G.parameters(), lr=lr, betas=(0.5, 0.999))
@@ -78,16 +79,11 @@ def train_toy_gan(steps: int = 2000, g_loss: str = "non-saturating", lr: float =
         for real in data[step]:
             fake = G(torch.randn(batch, latent_dim)).detach()
             logit_real, logit_fake = D(real), D(fake)
-            loss_d = (F.binary_cross_entropy_with_logits(logit_real, torch.full_like(logit_real, 1 - label_smoothing))
-                      + F.binary_cross_entropy_with_logits(logit_fake, torch.zeros_like(logit_fake)))
+            loss_d = discriminator_bce(logit_real, logit_fake, real_label=1 - label_smoothing)
             opt_d.zero_grad()
             loss_d.backward()
             opt_d.step()
-        logit = D(G(torch.randn(batch, latent_dim)))
-        if g_loss == "non-saturating":
-            loss_g = F.binary_cross_entropy_with_logits(logit, torch.ones_like(logit))
-        else:
-            loss_g = -F.binary_cross_entropy_with_logits(logit, torch.zeros_like(logit))  # = log(1 - D(G(z)))
+        loss_g = GENERATOR_LOSSES[g_loss](D(G(torch.randn(batch, latent_dim))))
         opt_g.zero_grad()
         loss_g.backward()
         opt_g.step()

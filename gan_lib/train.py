@@ -1,74 +1,34 @@
-"""The DCGAN training step and loop: losses, optimisers, history, sample grids, atomic checkpoints and resume."""
+"""The Trainer: the DCGAN training step, the loop around it (EMA, history, sample grids, atomic checkpoints), and
+opening a run, new or resumed."""
 
 from __future__ import annotations
 
 import csv
 import math
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm.auto import tqdm
 
+from . import losses
 from .augment import diff_augment, parse_policy
+from .checkpoint import CHECKPOINT_FILE, CHECKPOINT_FORMAT, data_change, read_checkpoint, run_state
 from .config import Config, seeded
-from .data import BatchSampler, ImageSet
-from .distributed import is_main, mean_over_ranks, sync_batchnorm, world_size
+from .data import DeviceBatches, ImageSet
 from .errors import GanLibError
 from .files import atomic_path, save_atomically
-from .models import Generator, build_models
+from .models import Generator, build_models, generate, noise
+from .runtime import amp_dtype, is_main, mean_over_ranks, resolve_device, switched_on, sync_batchnorm, world_size
 
 HISTORY_FIELDS = ("step", "loss_d", "loss_g", "d_real", "d_fake")
-CHECKPOINT_FORMAT = 1
 
 
 class TrainingDiverged(GanLibError):
     """A loss became NaN or infinite; the last good checkpoint is left as it was."""
-
-
-def resolve_device(name: str = "auto") -> torch.device:
-    """'auto' picks CUDA, then Apple's MPS, then the CPU; asking for a device this machine lacks is a clear error."""
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    kind, _, index = name.partition(":")
-    if kind not in ("cpu", "cuda", "mps") or index and not (kind == "cuda" and index.isdigit()):
-        raise GanLibError(f"unknown device {name!r}: use auto, cpu, cuda (or cuda:N) or mps")
-    if kind == "cuda" and not torch.cuda.is_available():
-        raise GanLibError(f"--device {name} was asked for but PyTorch sees no CUDA GPU: use --device auto or cpu")
-    if kind == "cuda" and index and int(index) >= torch.cuda.device_count():
-        raise GanLibError(f"--device {name}: this machine has {torch.cuda.device_count()} CUDA GPU(s)")
-    if kind == "mps" and not torch.backends.mps.is_available():
-        raise GanLibError("--device mps was asked for but this machine or PyTorch has no Apple GPU: use --device "
-                          "auto or cpu")
-    return torch.device(name)
-
-
-def noise(n: int, cfg: Config, *key: object, device: torch.device | str = "cpu") -> torch.Tensor:
-    """Latent vectors (n, latent_dim), a pure function of (cfg.seed, key): the same on every device."""
-    return torch.randn(n, cfg.latent_dim, generator=seeded(torch.Generator(), cfg.seed, *key)).to(device)
-
-
-def amp_dtype(amp: str, device: torch.device) -> torch.dtype | None:
-    """The autocast dtype, None for full precision. 'auto' means bf16 on GPUs of compute capability 8.0 and up
-    (Ampere, Hopper), fp16 with loss scaling below (Colab's T4 is 7.5: torch.cuda.is_bf16_supported() says True
-    there, but only through slow emulation), and full precision on the CPU (bit-exact resume); 'bf16' and 'fp16'
-    are honoured on any device."""
-    if amp == "auto":
-        if device.type != "cuda":
-            return None
-        return torch.bfloat16 if torch.cuda.get_device_capability(device) >= (8, 0) else torch.float16
-    return {"off": None, "bf16": torch.bfloat16, "fp16": torch.float16}[amp]
-
-
-def _switch(value: str, default: bool) -> bool:
-    return default if value == "auto" else value == "on"
 
 
 class Trainer:
@@ -88,16 +48,18 @@ class Trainer:
         self.G, self.D = build_models(cfg, self.device)
         if cfg.sync_batchnorm and world_size() > 1:
             self.G, self.D = sync_batchnorm(self.G, self.device), sync_batchnorm(self.D, self.device)
+        self.loss = losses.for_config(cfg)
         cuda = self.device.type == "cuda"
         self.amp_dtype = amp_dtype(cfg.amp, self.device)
+        self.autocast = torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None)
         # fp16 needs loss scaling; one scaler serves both optimisers
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
-        self.memory_format = torch.channels_last if _switch(cfg.channels_last, cuda) else torch.contiguous_format
+        self.memory_format = torch.channels_last if switched_on(cfg.channels_last, cuda) else torch.contiguous_format
         self.G.to(memory_format=self.memory_format)
         self.D.to(memory_format=self.memory_format)
         if cuda:
             torch.backends.cudnn.benchmark = True
-        betas, fused = (cfg.beta1, cfg.beta2), _switch(cfg.fused_adam, cuda) or None
+        betas, fused = (cfg.beta1, cfg.beta2), switched_on(cfg.fused_adam, cuda) or None
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr_g, betas=betas, fused=fused)
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr_d, betas=betas, fused=fused)
         self.ema = (AveragedModel(self.G, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay), use_buffers=True)
@@ -109,53 +71,64 @@ class Trainer:
         self.g_forward = torch.compile(g_forward) if cfg.compile else g_forward
         self.d_forward = torch.compile(d_forward) if cfg.compile else d_forward
         self.augment = parse_policy(cfg.augment)
-        self.sampler = BatchSampler(data.images, cfg.batch_size, cfg.seed, self.device)
+        self.batches = DeviceBatches(data.images, cfg.batch_size, cfg.seed, self.device,
+                                     memory_format=self.memory_format)
         self.data_identity = data.identity
-        self.rng = torch.Generator(self.device)  # reseeded for every draw of the training step
+        # reseeded from (seed, step) at every step, and drawn on the device: no copy from the host in the step
+        self.latent_rng, self.augment_rng = torch.Generator(self.device), torch.Generator(self.device)
         self.fixed_noise = noise(64, cfg, "fixed", device=self.device)
         self.step = 0
         self.history: list[dict[str, float]] = []
 
-    @property
-    def epoch(self) -> float:
-        return self.step / self.sampler.steps_per_epoch
-
-    def _d(self, images: torch.Tensor, g: torch.Generator | None) -> torch.Tensor:
-        """D's logits, after the differentiable augmentation if the config asks for it."""
-        if self.augment:
-            images = diff_augment(images, self.augment, g)
-        return self.d_forward(images)
-
     def train_step(self, real: torch.Tensor) -> torch.Tensor:
-        """One D update and one G update (non-saturating loss); returns [loss_d, loss_g, D(x), D(G(z))]."""
-        real = real.contiguous(memory_format=self.memory_format)
-        cfg, rng = self.cfg, self.rng  # drawn on the device: no copy from the host in the step
-        z = torch.randn(cfg.batch_size, cfg.latent_dim, generator=seeded(rng, cfg.seed, "z", self.step),
-                        device=self.device)[self.sampler.share]
-        g = seeded(rng, cfg.seed, "augment", self.step) if self.augment else None
-        autocast = torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None)
+        """One iteration of the DCGAN paper's algorithm on a batch of real images x and a batch of noise z.
+        Returns [loss_d, loss_g, D(x), D(G(z))], still on the device."""
+        z = self.latents(self.step)
+        D = self.discriminator_for_step(self.step)
 
-        with autocast:
+        # (1) Update D: raise D(x) on the real images, lower D(G(z)) on the generated ones
+        with self.autocast:
             fake = self.g_forward(z)
-            logits_real, logits_fake = self._d(real, g), self._d(fake.detach(), g)
-            real_target = torch.full_like(logits_real, 1.0 - cfg.label_smoothing)
-            loss_d = (F.binary_cross_entropy_with_logits(logits_real, real_target)
-                      + F.binary_cross_entropy_with_logits(logits_fake, torch.full_like(logits_fake, cfg.fake_label)))
-        self.opt_d.zero_grad(set_to_none=True)
-        self.scaler.scale(loss_d).backward()
-        self.scaler.step(self.opt_d)
+            logits_real = D(real)
+            logits_fake = D(fake.detach())  # detached: this update leaves G as it is
+            loss_d = self.loss.discriminator(logits_real, logits_fake)
+        self.update(self.opt_d, loss_d)
 
-        with autocast:
-            logits_gen = self._d(fake, g)
-            loss_g = F.binary_cross_entropy_with_logits(logits_gen, torch.ones_like(logits_gen))
-        self.opt_g.zero_grad(set_to_none=True)
-        self.scaler.scale(loss_g).backward()
-        self.scaler.step(self.opt_g)
-        self.scaler.update()  # once per step for both optimisers, as the AMP docs prescribe
-        if self.ema is not None:
-            self.ema.update_parameters(self.G)
+        # (2) Update G: raise D(G(z)), as judged by the D just updated
+        with self.autocast:
+            loss_g = self.loss.generator(D(fake))
+        self.update(self.opt_g, loss_g)
+
+        self.end_step()
         stats = [loss_d, loss_g, logits_real.sigmoid().mean(), logits_fake.sigmoid().mean()]
         return torch.stack([v.detach().float() for v in stats])
+
+    def latents(self, step: int) -> torch.Tensor:
+        """This process's share of the step's noise z, a pure function of (seed, step)."""
+        rng = seeded(self.latent_rng, self.cfg.seed, "z", step)
+        z = torch.randn(self.cfg.batch_size, self.cfg.latent_dim, generator=rng, device=self.device)
+        return z[self.batches.share]
+
+    def discriminator_for_step(self, step: int) -> Callable[[torch.Tensor], torch.Tensor]:
+        """D as the step uses it: behind the config's differentiable augmentation (DiffAugment), if any, whose
+        random draws follow from (seed, step)."""
+        if not self.augment:
+            return self.d_forward
+        rng = seeded(self.augment_rng, self.cfg.seed, "augment", step)
+        return lambda images: self.d_forward(diff_augment(images, self.augment, rng))
+
+    def update(self, optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
+        """Backpropagate the loss into fresh gradients and take one optimiser step (loss-scaled under fp16)."""
+        optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.step(optimizer)
+
+    def end_step(self) -> None:
+        """After both updates: the loss scale is updated once per step, as the AMP docs prescribe, and the EMA of
+        G's weights takes the new weights in."""
+        self.scaler.update()
+        if self.ema is not None:
+            self.ema.update_parameters(self.G)
 
     def fit(self, steps: int, progress: bool = True,
             on_log: Callable[[Trainer], None] | None = None) -> list[dict[str, float]]:
@@ -163,7 +136,7 @@ class Trainer:
         cfg, pending = self.cfg, []
         bar = tqdm(total=steps, initial=self.step, disable=not (progress and is_main()), desc="training", unit="step")
         while self.step < steps:
-            pending.append(self.train_step(self.sampler.batch(self.step)))
+            pending.append(self.train_step(self.batches.batch(self.step)))
             self.step += 1
             last = self.step == steps
             sample = self.step % cfg.sample_every == 0 or last
@@ -197,7 +170,7 @@ class Trainer:
         """Where the last good checkpoint is, for a message about a run that cannot go on."""
         if self.out_dir is None:
             return ""
-        path = self.out_dir / "checkpoint.pt"
+        path = self.out_dir / CHECKPOINT_FILE
         return f" (the last good checkpoint, {path}, is kept)" if path.exists() else " (no checkpoint was written yet)"
 
     @property
@@ -205,15 +178,9 @@ class Trainer:
         """The generator for samples and evaluation: the EMA average when enabled, else G itself."""
         return self.ema.module if self.ema is not None else self.G
 
-    @torch.no_grad()
     def generate(self, z: torch.Tensor | None = None) -> torch.Tensor:
         """Images for z (default: the fixed noise), in eval mode, as float [-1, 1] on the CPU."""
-        G = self.sampling_generator
-        G.eval()
-        try:
-            return G(self.fixed_noise if z is None else z.to(self.device)).float().cpu()
-        finally:
-            G.train()
+        return generate(self.sampling_generator, self.fixed_noise if z is None else z)
 
     def save_samples(self) -> Path:
         from .viz import save_grid
@@ -245,7 +212,7 @@ class Trainer:
 
     def save_checkpoint(self, path: str | Path | None = None) -> Path:
         """Write atomically: a run killed while saving leaves the previous checkpoint intact."""
-        path = Path(path) if path is not None else self.out_dir / "checkpoint.pt"
+        path = Path(path) if path is not None else self.out_dir / CHECKPOINT_FILE
         weights = [*self.G.parameters(), *self.D.parameters()]
         if not torch.stack([w.isfinite().all() for w in weights]).all():  # never replace a good checkpoint by this
             raise TrainingDiverged(f"the weights became NaN or infinite by step {self.step}{self._kept()}; "
@@ -255,10 +222,11 @@ class Trainer:
         return path
 
     @classmethod
-    def resume(cls, checkpoint: str | Path, data: ImageSet, out_dir: str | Path | None = None,
+    def resume(cls, checkpoint: str | Path | dict, data: ImageSet, out_dir: str | Path | None = None,
                device: str = "auto") -> Trainer:
-        """A trainer in exactly the state the checkpoint recorded (its config wins over any other)."""
-        state = read_checkpoint(checkpoint)
+        """A trainer in exactly the state the checkpoint (a path, or one already read) recorded; its config wins
+        over any other."""
+        state = checkpoint if isinstance(checkpoint, dict) else read_checkpoint(checkpoint)
         trainer = cls(Config.from_dict(state["config"]), data, out_dir, device)
         trainer.load_state_dict(state)
         return trainer
@@ -279,52 +247,27 @@ class Trainer:
         make_gif(sorted((self.out_dir / "samples").glob("step_*.png")), self.out_dir / "progress.gif")
 
 
-def read_checkpoint(path: str | Path) -> dict:
-    """Load a checkpoint on the CPU with a clear error for a missing or foreign file."""
-    path = Path(path)
-    if not path.is_file():
-        raise GanLibError(f"no checkpoint at {path}: train first (python -m gan_lib train --out RUN_DIR) "
-                          "and pass RUN_DIR/checkpoint.pt")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise GanLibError(f"{path} is not a readable gan_lib checkpoint ({type(exc).__name__}: {exc})") from exc
-    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
-        raise GanLibError(f"{path} is not a gan_lib checkpoint (format {CHECKPOINT_FORMAT})")
-    return state
-
-
-def load_generator(checkpoint: str | Path | dict, device: str = "auto") -> tuple[Generator, Config]:
-    """The trained generator of a checkpoint (a path, or one already read), its EMA weights when it has them, in
-    eval mode, and its config."""
-    state = checkpoint if isinstance(checkpoint, dict) else read_checkpoint(checkpoint)
-    cfg = Config.from_dict(state["config"])
-    G = Generator(cfg)
-    if state.get("ema"):
-        G.load_state_dict({k.removeprefix("module."): v for k, v in state["ema"].items() if k.startswith("module.")})
-    else:
-        G.load_state_dict(state["generator"])
-    return G.to(resolve_device(device)).eval(), cfg
-
-
-def data_change(state: dict, data: ImageSet) -> tuple[str, str] | None:
-    """(what a checkpoint trained on, what `data` is), e.g. ('x (64 images)', 'y (96 images)'), when they differ."""
-    before, now = state.get("data") or {}, data.identity
-    if before and (before.get("source"), before.get("images")) != (now["source"], now["images"]):
-        return f"{before.get('source')} ({before.get('images')} images)", f"{now['source']} ({now['images']} images)"
-    return None
-
-
-def start_or_resume(cfg: Config, data: ImageSet, run_dir: str | Path, device: str = "auto") -> Trainer:
-    """Resume the run in run_dir if it has a checkpoint (after a disconnect, say), else start a new one."""
-    checkpoint = Path(run_dir) / "checkpoint.pt"
-    if not checkpoint.exists():
+def open_run(state: dict | None, cfg: Config | None, data: ImageSet, run_dir: str | Path, device: str = "auto",
+             on_data_change: str = "refuse") -> Trainer:
+    """The trainer of a run: a new one for cfg when state is None, else the run that the checkpoint `state` (see
+    checkpoint.run_state) recorded, whose config must equal cfg unless cfg is None. If the checkpoint trained on
+    other data, on_data_change='refuse' stops with an error and 'warn' goes on with `data` after a warning."""
+    if state is None:
         return Trainer(cfg, data, run_dir, device)
-    state = read_checkpoint(checkpoint)
-    if Config.from_dict(state["config"]) != cfg:
+    checkpoint = Path(run_dir) / CHECKPOINT_FILE
+    if cfg is not None and Config.from_dict(state["config"]) != cfg:
         raise GanLibError(f"{checkpoint} was trained with other settings; delete {run_dir} or choose another run "
                           "folder (GAN_LIB_RUN_DIR) to start again")
     if change := data_change(state, data):
-        raise GanLibError(f"{checkpoint} was trained on {change[0]}, not on {change[1]}; choose another run folder "
-                          "(GAN_LIB_RUN_DIR)")
-    return Trainer.resume(checkpoint, data, run_dir, device)
+        if on_data_change == "refuse":
+            raise GanLibError(f"{checkpoint} was trained on {change[0]}, not on {change[1]}; choose another run "
+                              "folder (GAN_LIB_RUN_DIR)")
+        if is_main():
+            print(f"warning: this run trained on {change[0]} and goes on with {change[1]}", file=sys.stderr)
+    return Trainer.resume(state, data, run_dir, device)
+
+
+def start_or_resume(cfg: Config, data: ImageSet, run_dir: str | Path, device: str = "auto") -> Trainer:
+    """Resume the run in run_dir if it has a checkpoint (after a disconnect, say), else start a new one; a run
+    trained with other settings or on other data is refused."""
+    return open_run(run_state(run_dir, None), cfg, data, run_dir, device, on_data_change="refuse")

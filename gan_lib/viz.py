@@ -19,6 +19,11 @@ def to_uint8(images: torch.Tensor) -> torch.Tensor:
     return ((images.detach().float().cpu().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
 
 
+def to_float(images: torch.Tensor) -> torch.Tensor:
+    """uint8 images in [0, 255] -> float in [-1, 1] (float input passes through, as float32)."""
+    return images.float() / 127.5 - 1 if images.dtype == torch.uint8 else images.float()
+
+
 def enlarge(images: torch.Tensor, factor: int) -> torch.Tensor:
     """Nearest-neighbour enlargement of (N, 3, H, W) or (3, H, W) images: crisp pixels for small samples."""
     if factor <= 1:
@@ -236,13 +241,13 @@ def plot_image_sizes(summary: dict):
 
 
 def plot_weight_histograms(model: torch.nn.Module, title: str = ""):
-    """Histograms of every convolution's weights, to check the N(0, 0.02) initialisation."""
+    """Histograms of the weights of every convolution (and linear layer), to check the N(0, 0.02) initialisation."""
     import matplotlib.pyplot as plt
 
-    convs = [(n, m) for n, m in model.named_modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d,
-                                                                          torch.nn.Linear))]
-    fig, axes = plt.subplots(1, len(convs), figsize=(2.6 * len(convs), 2.4), squeeze=False)
-    for ax, (name, m) in zip(axes[0], convs):
+    weighted = (torch.nn.Conv2d, torch.nn.ConvTranspose2d, torch.nn.Linear)
+    layers = [(n, m) for n, m in model.named_modules() if isinstance(m, weighted)]
+    fig, axes = plt.subplots(1, len(layers), figsize=(2.6 * len(layers), 2.4), squeeze=False)
+    for ax, (name, m) in zip(axes[0], layers):
         w = m.weight.detach().flatten().cpu()
         ax.hist(w.numpy(), bins=50, color="tab:purple")
         ax.set_title(f"{name}\nstd {w.std():.4f}", fontsize=8)

@@ -23,7 +23,7 @@ def png_bytes(image: torch.Tensor, display_px: int = 256) -> bytes:
 class LatentExplorer:
     """Sliders along named directions from a starting latent; the face and the strip update in place.
 
-    generator: use the EMA generator (train.load_generator gives it). start: the latent of the face to start
+    generator: use the EMA generator (checkpoint.load_generator gives it). start: the latent of the face to start
     from, e.g. z[favourites[0]]. Show it with `display(explorer.widget)` (or as the last line of a cell).
     """
 

@@ -5,7 +5,9 @@ from dataclasses import replace
 import pytest
 import torch
 
-from gan_lib.train import Trainer, amp_dtype, load_generator
+from gan_lib.checkpoint import load_generator
+from gan_lib.runtime import amp_dtype
+from gan_lib.train import Trainer
 
 
 def _finite(history: list[dict]) -> bool:
@@ -42,7 +44,7 @@ def test_the_training_step_copies_nothing_from_the_host(cfg, faces):
 
     trainer = Trainer(cfg, faces, device="cuda")
     trainer.fit(3, progress=False)  # warm-up: cudnn autotuning, lazily created state
-    batch = trainer.sampler.batch(trainer.step)
+    batch = trainer.batches.batch(trainer.step)
     torch.cuda.synchronize()
     with profile(activities=[ProfilerActivity.CUDA]) as prof:
         for _ in range(3):

@@ -11,9 +11,9 @@ def isolated_cache(tmp_path_factory, monkeypatch):
 @pytest.fixture(scope="session")
 def classifier():
     """The attribute classifier as `evaluate --metric modes` trains it, trained once for the whole test run."""
-    from gan_lib import metrics
+    from gan_lib import attributes
 
-    return metrics.train_attribute_classifier()
+    return attributes.train_attribute_classifier()
 
 
 @pytest.fixture

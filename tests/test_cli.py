@@ -77,9 +77,9 @@ def test_evaluate_prints_scores_and_explains_missing_weights(tmp_path, capsys, m
     assert "was not trained with --holdout" in captured.err  # its score compares with images it trained on
     assert captured.out.startswith("SWD x1e3 (") and "real-vs-real floor" in captured.out
 
-    import gan_lib.metrics as metrics
+    import gan_lib.attributes as attributes
 
-    monkeypatch.setattr(metrics, "attribute_classifier", lambda: metrics.AttributeClassifier().eval())
+    monkeypatch.setattr(attributes, "attribute_classifier", lambda: attributes.AttributeClassifier().eval())
     assert main(["evaluate", "--checkpoint", checkpoint, "--metric", "modes", "--n", "64"]) == 0
     assert "modes: " in capsys.readouterr().out
 
@@ -109,13 +109,14 @@ def test_holdout_trains_on_part_and_evaluate_scores_on_the_rest_beside_the_floor
 
 
 def test_the_image_size_defaults_to_what_the_device_can_train(tmp_path, capsys, monkeypatch):
+    import gan_lib.runtime as runtime
     import gan_lib.train as train
 
     argv = ["train", "--data", "synthetic", "--synthetic-count", "64", "--g-width", "8", "--d-width", "8",
             "--batch-size", "16", "--steps", "1", "--quiet"]
     assert main([*argv, "--out", str(tmp_path / "cpu"), "--device", "cpu"]) == 0
     assert "at 32 px, cpu" in capsys.readouterr().err
-    monkeypatch.setattr(train, "resolve_device", lambda name: train.torch.device("cuda"))
+    monkeypatch.setattr(runtime, "resolve_device", lambda name: runtime.torch.device("cuda"))
 
     def stop_with_the_size(self, cfg, *args, **kwargs):  # before anything touches the absent GPU
         raise SystemExit(cfg.image_size)

@@ -5,8 +5,11 @@ import torch
 from PIL import Image
 
 import gan_lib.data as data
-from gan_lib.data import BatchSampler, find_images, prepare_folder
+import gan_lib.image_cache as image_cache
+from gan_lib.data import DeviceBatches, prepare_folder
 from gan_lib.errors import GanLibError
+from gan_lib.files import cache_dir
+from gan_lib.images import find_images
 
 
 def _save(path, image, fmt):
@@ -59,7 +62,7 @@ def test_second_run_reads_the_cache_without_decoding(messy_folder, monkeypatch):
     def no_pool(*args, **kwargs):
         raise AssertionError("decoded again instead of reading the cache")
 
-    monkeypatch.setattr(data, "ProcessPoolExecutor", no_pool)
+    monkeypatch.setattr(image_cache, "ProcessPoolExecutor", no_pool)
     second = prepare_folder(messy_folder, 32)
     assert torch.equal(first.images, second.images)
 
@@ -68,7 +71,7 @@ def test_a_changed_folder_rebuilds_the_cache(messy_folder):
     assert len(prepare_folder(messy_folder, 32)) == 7
     _save(messy_folder / "new.png", Image.new("RGB", (50, 50)), "PNG")
     assert len(prepare_folder(messy_folder, 32)) == 8
-    assert len(list(data.cache_dir().glob("*.u8"))) == 1  # the stale cache is gone
+    assert len(list(cache_dir().glob("*.u8"))) == 1  # the stale cache is gone
 
 
 def test_missing_and_empty_folders_are_clear_errors(tmp_path):
@@ -88,8 +91,8 @@ def test_a_folder_of_only_broken_files_is_an_error(tmp_path):
 
 def test_sampler_batches_are_reproducible_and_cover_each_epoch():
     images = torch.arange(40, dtype=torch.uint8).view(40, 1, 1, 1).expand(40, 3, 2, 2).contiguous()
-    sampler = BatchSampler(images, 8, seed=1, flip=False)
-    again = BatchSampler(images, 8, seed=1, flip=False)
+    sampler = DeviceBatches(images, 8, seed=1, flip=False)
+    again = DeviceBatches(images, 8, seed=1, flip=False)
     assert torch.equal(sampler.batch(3), again.batch(3))
     seen = torch.cat([sampler.batch(step)[:, 0, 0, 0] for step in range(5)])
     assert sorted(((seen + 1) * 127.5).round().int().tolist()) == list(range(40))
@@ -100,14 +103,14 @@ def test_sampler_batches_are_reproducible_and_cover_each_epoch():
 def test_sampler_flips_about_half_the_images():
     image = torch.zeros(1, 3, 4, 4, dtype=torch.uint8)
     image[..., 0] = 255  # a white left column
-    sampler = BatchSampler(image.expand(400, 3, 4, 4), 400, seed=0)
+    sampler = DeviceBatches(image.expand(400, 3, 4, 4), 400, seed=0)
     flipped = (sampler.batch(0)[:, 0, 0, 3] > 0).float().mean()
     assert 0.4 < flipped < 0.6
 
 
 def test_too_few_images_for_a_batch_is_a_clear_error():
     with pytest.raises(GanLibError, match="lower --batch-size"):
-        BatchSampler(torch.zeros(4, 3, 2, 2, dtype=torch.uint8), 8, seed=0)
+        DeviceBatches(torch.zeros(4, 3, 2, 2, dtype=torch.uint8), 8, seed=0)
 
 
 

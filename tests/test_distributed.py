@@ -7,9 +7,9 @@ import sys
 import pytest
 import torch
 
-from gan_lib.distributed import CrossRankBatchNorm2d, my_share
+from gan_lib.checkpoint import load_generator, read_checkpoint
 from gan_lib.errors import GanLibError
-from gan_lib.train import load_generator, read_checkpoint
+from gan_lib.runtime import CrossRankBatchNorm2d, my_share
 
 RUN = ["--data", "synthetic", "--synthetic-count", "256", "--image-size", "32", "--g-width", "8", "--d-width", "8",
        "--batch-size", "16", "--sample-every", "2", "--checkpoint-every", "2", "--quiet", "--device", "cpu"]
@@ -70,8 +70,8 @@ def test_one_process_is_a_world_of_one():
 
 
 def test_an_indivisible_batch_is_a_clear_error(monkeypatch):
-    import gan_lib.distributed as distributed
+    import gan_lib.runtime as runtime
 
-    monkeypatch.setattr(distributed, "world_size", lambda: 3)
+    monkeypatch.setattr(runtime, "world_size", lambda: 3)
     with pytest.raises(GanLibError, match="batch size 64 does not divide among 3 processes"):
         my_share(64)

@@ -19,10 +19,13 @@ import pytest
 import torch
 from PIL import Image
 
-import gan_lib.data as data
+import gan_lib.image_cache as image_cache
+import gan_lib.images as images
+from gan_lib.checkpoint import read_checkpoint
 from gan_lib.cli import main
 from gan_lib.data import prepare_folder
-from gan_lib.train import Trainer, TrainingDiverged, read_checkpoint
+from gan_lib.files import cache_dir
+from gan_lib.train import Trainer, TrainingDiverged
 
 TINY = ["--synthetic-count", "64", "--image-size", "32", "--g-width", "8", "--d-width", "8", "--batch-size", "16",
         "--quiet"]
@@ -80,7 +83,7 @@ def test_a_run_folder_that_cannot_be_written_stops_before_any_work(tmp_path, cap
     for out, why in ((tmp_path / "a-file" / "run", "Not a directory"), (tmp_path / ("x" * 300), "too long")):
         assert main(["train", "--data", str(faces), *TINY, "--out", str(out), "--steps", "2"]) == 2
         _one_line_error(capsys.readouterr().err, "cannot write the run folder", why, "choose another --out")
-    assert not list(data.cache_dir().glob("*.u8"))  # refused before the images were even decoded
+    assert not list(cache_dir().glob("*.u8"))  # refused before the images were even decoded
     read_only = open_dir / "read-only"
     read_only.mkdir()
     read_only.chmod(0o555)
@@ -115,7 +118,7 @@ def test_a_damaged_cache_is_rebuilt(tmp_path, damage):
 
 def test_leftovers_of_killed_processes_go_and_live_ones_stay(tmp_path):
     faces = _faces(tmp_path / "faces", 10)
-    cache = data.cache_dir()
+    cache = cache_dir()
     cache.mkdir(parents=True, exist_ok=True)
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     dead_tmp = cache / f".faces.u8.{dead.stdout.strip()}.0a1b2c3d.tmp"
@@ -131,17 +134,17 @@ def test_a_cache_folder_that_cannot_be_written_is_named_before_any_work(tmp_path
     blocked = tmp_path / "a-file"
     blocked.write_text("in the way")
     monkeypatch.setenv("GAN_LIB_CACHE", str(blocked))
-    monkeypatch.setattr(data, "ProcessPoolExecutor", lambda *a: pytest.fail("decoded before checking the cache"))
+    monkeypatch.setattr(image_cache, "ProcessPoolExecutor", lambda *a: pytest.fail("decoded before checking the cache"))
     assert main(["prepare", "--data", str(faces)]) == 2
     _one_line_error(capsys.readouterr().err, f"cannot write the cache folder {blocked}", "GAN_LIB_CACHE")
 
-    import gan_lib.metrics as metrics
+    import gan_lib.attributes as attributes
 
     run = tmp_path / "run"
     monkeypatch.setenv("GAN_LIB_CACHE", str(tmp_path / "cache"))
     assert main(["train", "--data", "synthetic", *TINY, "--out", str(run), "--steps", "1"]) == 0
     monkeypatch.setenv("GAN_LIB_CACHE", str(blocked))
-    monkeypatch.setattr(metrics, "train_attribute_classifier", lambda: pytest.fail("trained before checking"))
+    monkeypatch.setattr(attributes, "train_attribute_classifier", lambda: pytest.fail("trained before checking"))
     capsys.readouterr()
     assert main(["evaluate", "--checkpoint", str(run / "checkpoint.pt"), "--metric", "modes", "--n", "8"]) == 2
     _one_line_error(capsys.readouterr().err, "cannot write the cache folder", "GAN_LIB_CACHE")
@@ -226,12 +229,12 @@ def test_awkward_entries_are_read_skipped_or_counted(tmp_path, capsys):
         "linked/0000.png", "linked/0001.png", "linked/0002.png"]  # the loop back is walked once
     skipped = prepared.summary["skipped"]
     assert skipped["too large (a decompression bomb)"] == ["bomb.png"]
-    assert skipped[f"too small (under {data.MIN_SIDE} px)"] == ["one-pixel.png"]
-    assert skipped[f"a strip (over {data.MAX_ASPECT:.0f}:1)"] == ["banner.png"]
+    assert skipped[f"too small (under {images.MIN_SIDE} px)"] == ["one-pixel.png"]
+    assert skipped[f"a strip (over {images.MAX_ASPECT:.0f}:1)"] == ["banner.png"]
     line = capsys.readouterr().err.strip().splitlines()[-1]
     assert line.startswith("prepared 8 images from") and "skipped 3: " in line and "UserWarning" not in line
     assert os.fsdecode(b"caf\xe9-latin1.png") in prepared.keys
-    assert data.printable(os.fsdecode(b"caf\xe9-latin1.png")) == "caf\ufffd-latin1.png"
+    assert images.printable(os.fsdecode(b"caf\xe9-latin1.png")) == "caf\ufffd-latin1.png"
 
 
 def test_an_unreadable_subfolder_is_counted_not_fatal(open_dir):

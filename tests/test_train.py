@@ -6,8 +6,9 @@ from conftest import same_tensors
 from PIL import Image
 
 import gan_lib.train as train
+from gan_lib.checkpoint import load_generator, read_checkpoint
 from gan_lib.errors import GanLibError
-from gan_lib.train import Trainer, TrainingDiverged, load_generator, read_checkpoint
+from gan_lib.train import Trainer, TrainingDiverged
 
 
 def test_a_short_run_changes_G_and_records_history(tiny_cfg, tiny_data):
@@ -172,7 +173,7 @@ def test_mixed_precision_trains_with_finite_losses(tiny_cfg, tiny_data, amp):
 @pytest.mark.parametrize(("capability", "expected"), [((7, 5), torch.float16), ((8, 0), torch.bfloat16),
                                                       ((9, 0), torch.bfloat16)])
 def test_auto_precision_follows_the_gpus_compute_capability(monkeypatch, capability, expected):
-    from gan_lib.train import amp_dtype
+    from gan_lib.runtime import amp_dtype
 
     # a T4 (7.5) answers True to is_bf16_supported() through emulation: the capability decides, not that answer
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *args, **kwargs: True)
@@ -183,21 +184,19 @@ def test_auto_precision_follows_the_gpus_compute_capability(monkeypatch, capabil
 
 
 def test_each_steps_noise_is_a_pure_function_of_seed_and_step(tiny_cfg, tiny_data):
-    from gan_lib.train import noise
+    from gan_lib.models import noise
 
     trainer = Trainer(tiny_cfg, tiny_data, device="cpu")
     seen = []
     forward = trainer.g_forward
     trainer.g_forward = lambda z: seen.append(z.clone()) or forward(z)
     trainer.fit(3, progress=False)
-    assert trainer.rng.device == trainer.device  # drawn where the step runs
+    assert trainer.latent_rng.device == trainer.augment_rng.device == trainer.device  # drawn where the step runs
     for step, z in enumerate(seen):
         assert torch.equal(z, noise(tiny_cfg.batch_size, tiny_cfg, "z", step))
 
 
 def test_checkpoint_records_the_data_it_trained_on(tiny_cfg, tiny_data, tmp_path):
-    from gan_lib.train import read_checkpoint
-
     train_part, _ = tiny_data.split(8)
     Trainer(tiny_cfg, train_part, tmp_path, device="cpu").fit(1, progress=False)
     record = read_checkpoint(tmp_path / "checkpoint.pt")["data"]

@@ -1,5 +1,6 @@
-"""Several processes under `torchrun`: the process group, each rank's device and share of the batch, BatchNorm across
-ranks. One process (no torchrun) is the world of size 1, and none of this changes anything for it."""
+"""Where and how the computation runs: the device, the mixed-precision policy, and several processes under
+`torchrun` (the process group, each rank's device and share of the batch, BatchNorm across ranks). One process (no
+torchrun) is the world of size 1, and none of the distributed part changes anything for it."""
 
 from __future__ import annotations
 
@@ -14,12 +15,51 @@ from torch.distributed.nn.functional import all_reduce
 from .errors import GanLibError
 
 
+def resolve_device(name: str = "auto") -> torch.device:
+    """'auto' picks CUDA, then Apple's MPS, then the CPU; asking for a device this machine lacks is a clear error."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    kind, _, index = name.partition(":")
+    if kind not in ("cpu", "cuda", "mps") or index and not (kind == "cuda" and index.isdigit()):
+        raise GanLibError(f"unknown device {name!r}: use auto, cpu, cuda (or cuda:N) or mps")
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise GanLibError(f"--device {name} was asked for but PyTorch sees no CUDA GPU: use --device auto or cpu")
+    if kind == "cuda" and index and int(index) >= torch.cuda.device_count():
+        raise GanLibError(f"--device {name}: this machine has {torch.cuda.device_count()} CUDA GPU(s)")
+    if kind == "mps" and not torch.backends.mps.is_available():
+        raise GanLibError("--device mps was asked for but this machine or PyTorch has no Apple GPU: use --device "
+                          "auto or cpu")
+    return torch.device(name)
+
+
+def amp_dtype(amp: str, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype, None for full precision. 'auto' means bf16 on GPUs of compute capability 8.0 and up
+    (Ampere, Hopper), fp16 with loss scaling below (Colab's T4 is 7.5: torch.cuda.is_bf16_supported() says True
+    there, but only through slow emulation), and full precision on the CPU (bit-exact resume); 'bf16' and 'fp16'
+    are honoured on any device."""
+    if amp == "auto":
+        if device.type != "cuda":
+            return None
+        return torch.bfloat16 if torch.cuda.get_device_capability(device) >= (8, 0) else torch.float16
+    return {"off": None, "bf16": torch.bfloat16, "fp16": torch.float16}[amp]
+
+
+def switched_on(setting: str, auto: bool) -> bool:
+    """An 'auto', 'on' or 'off' setting of the config as a yes or no; `auto` is the answer for 'auto'."""
+    return auto if setting == "auto" else setting == "on"
+
+
 def launched() -> bool:
     """True in a process started by torchrun with more than one process."""
     return int(os.environ.get("WORLD_SIZE", "1")) > 1
 
 
 def rank() -> int:
+    """This process's rank under torchrun (0 in one process)."""
     return dist.get_rank() if dist.is_initialized() else 0
 
 
@@ -60,6 +100,7 @@ def main_first():
 
 
 def teardown() -> None:
+    """Leave the process group, if this process joined one."""
     if dist.is_initialized():
         dist.destroy_process_group()
 

@@ -1,0 +1,66 @@
+"""The checkpoint file: its name and format, reading it safely (weights only) with a clear error for a missing or
+foreign file, the trained generator it holds, and what it says about the run's data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from .config import Config
+from .data import ImageSet
+from .errors import GanLibError
+from .models import Generator
+from .runtime import resolve_device
+
+CHECKPOINT_FILE = "checkpoint.pt"  # the latest checkpoint of a run, in its run folder
+CHECKPOINT_FORMAT = 1
+
+
+def read_checkpoint(path: str | Path) -> dict:
+    """Load a checkpoint on the CPU with a clear error for a missing or foreign file."""
+    path = Path(path)
+    if not path.is_file():
+        raise GanLibError(f"no checkpoint at {path}: train first (python -m gan_lib train --out RUN_DIR) "
+                          f"and pass RUN_DIR/{CHECKPOINT_FILE}")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise GanLibError(f"{path} is not a readable gan_lib checkpoint ({type(exc).__name__}: {exc})") from exc
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        raise GanLibError(f"{path} is not a gan_lib checkpoint (format {CHECKPOINT_FORMAT})")
+    return state
+
+
+def run_state(run_dir: str | Path, resume: bool | None) -> dict | None:
+    """The checkpoint of the run in run_dir to go on with, or None to start a new run. resume=True needs one,
+    resume=False refuses to start over one, resume=None takes what is there. Cheap: call it before loading data."""
+    checkpoint = Path(run_dir) / CHECKPOINT_FILE
+    if resume is None:
+        resume = checkpoint.exists()
+    if resume:
+        return read_checkpoint(checkpoint)
+    if checkpoint.exists():
+        raise GanLibError(f"{checkpoint} already exists: pass --resume to continue it, or choose a new --out folder")
+    return None
+
+
+def load_generator(checkpoint: str | Path | dict, device: str = "auto") -> tuple[Generator, Config]:
+    """The trained generator of a checkpoint (a path, or one already read), its EMA weights when it has them, in
+    eval mode, and its config."""
+    state = checkpoint if isinstance(checkpoint, dict) else read_checkpoint(checkpoint)
+    cfg = Config.from_dict(state["config"])
+    G = Generator(cfg)
+    if state.get("ema"):
+        G.load_state_dict({k.removeprefix("module."): v for k, v in state["ema"].items() if k.startswith("module.")})
+    else:
+        G.load_state_dict(state["generator"])
+    return G.to(resolve_device(device)).eval(), cfg
+
+
+def data_change(state: dict, data: ImageSet) -> tuple[str, str] | None:
+    """(what a checkpoint trained on, what `data` is), e.g. ('x (64 images)', 'y (96 images)'), when they differ."""
+    before, now = state.get("data") or {}, data.identity
+    if before and (before.get("source"), before.get("images")) != (now["source"], now["images"]):
+        return f"{before.get('source')} ({before.get('images')} images)", f"{now['source']} ({now['images']} images)"
+    return None
