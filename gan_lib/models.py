@@ -1,5 +1,5 @@
-"""DCGAN Generator and Discriminator, sized from the config for 32, 64 or 128 px; their weight init; latent noise
-and sampling in batches."""
+"""DCGAN Generator and Discriminator, sized from the config for 32, 64 or 128 px; their weight init; latent noise,
+interpolation between latents and sampling in batches."""
 
 from __future__ import annotations
 
@@ -107,6 +107,25 @@ def generate(model: nn.Module, z: torch.Tensor, batch: int = 500) -> torch.Tenso
         return torch.cat([model(z[i:i + batch].to(device)).float().cpu() for i in range(0, len(z), batch)])
     finally:
         model.train(training)
+
+
+def lerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """Linear interpolation: the straight line from a to b (its middle has a smaller norm than either end)."""
+    return a + (b - a) * t
+
+
+def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """Spherical interpolation: keeps the latent's norm typical of a Gaussian sample along the path."""
+    cos = (a * b).sum(-1, keepdim=True) / (a.norm(dim=-1, keepdim=True) * b.norm(dim=-1, keepdim=True))
+    omega = torch.acos(cos.clamp(-1 + 1e-7, 1 - 1e-7))
+    so = torch.sin(omega)
+    return (torch.sin((1 - t) * omega) / so) * a + (torch.sin(t * omega) / so) * b
+
+
+def interpolate(a: torch.Tensor, b: torch.Tensor, steps: int = 8, spherical: bool = True) -> torch.Tensor:
+    """`steps` latents from a to b inclusive, shape (steps, latent_dim)."""
+    t = torch.linspace(0, 1, steps).unsqueeze(1)
+    return (slerp if spherical else lerp)(a.unsqueeze(0), b.unsqueeze(0), t)
 
 
 def layer_summary(model: nn.Module, example: torch.Tensor) -> list[dict]:

@@ -1,4 +1,4 @@
-"""Image grids, loss curves, progress GIFs and latent interpolation, for files and for notebooks."""
+"""Image grids, loss curves, progress GIFs and the notebooks' figures, for files and for notebooks."""
 
 from __future__ import annotations
 
@@ -203,24 +203,6 @@ def make_gif(frames: Sequence[str | Path | torch.Tensor], path: str | Path, dura
     path.parent.mkdir(parents=True, exist_ok=True)
     pictures[0].save(path, save_all=True, append_images=pictures[1:], duration=duration_ms, loop=0)
     return path
-
-
-def lerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-    return a + (b - a) * t
-
-
-def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-    """Spherical interpolation: keeps the latent's norm typical of a Gaussian sample along the path."""
-    cos = (a * b).sum(-1, keepdim=True) / (a.norm(dim=-1, keepdim=True) * b.norm(dim=-1, keepdim=True))
-    omega = torch.acos(cos.clamp(-1 + 1e-7, 1 - 1e-7))
-    so = torch.sin(omega)
-    return (torch.sin((1 - t) * omega) / so) * a + (torch.sin(t * omega) / so) * b
-
-
-def interpolate(a: torch.Tensor, b: torch.Tensor, steps: int = 8, spherical: bool = True) -> torch.Tensor:
-    """`steps` latents from a to b inclusive, shape (steps, latent_dim)."""
-    t = torch.linspace(0, 1, steps).unsqueeze(1)
-    return (slerp if spherical else lerp)(a.unsqueeze(0), b.unsqueeze(0), t)
 
 
 def plot_image_sizes(summary: dict):
