@@ -63,12 +63,12 @@ def test_the_self_checks_accept_the_right_answers(name, tmp_path, monkeypatch, c
     nbformat = pytest.importorskip("nbformat")
     from nbclient import NotebookClient
 
-    from gan_lib import metrics
+    from gan_lib import attributes
 
     torch = pytest.importorskip("torch")
     cache = tmp_path / "cache"
     cache.mkdir()
-    torch.save(classifier.state_dict(), cache / f"attribute-classifier-v{metrics.CLASSIFIER_VERSION}.pt")
+    torch.save(classifier.state_dict(), cache / f"attribute-classifier-v{attributes.CLASSIFIER_VERSION}.pt")
     monkeypatch.setenv("GAN_LIB_CACHE", str(cache))
     monkeypatch.setenv("GAN_LIB_TINY", "1")
     nb = nbformat.read(ROOT / "notebooks" / name, as_version=4)
