@@ -88,6 +88,25 @@ def test_evaluate_prints_scores_and_explains_missing_weights(tmp_path, capsys, m
     assert "could not load the Inception weights" in capsys.readouterr().err
 
 
+def test_a_metric_added_to_the_table_is_offered_and_scored_by_evaluate(tmp_path, capsys, monkeypatch):
+    from gan_lib import metrics
+
+    run = tmp_path / "run"
+    assert main(["train", *TINY, "--out", str(run), "--steps", "1"]) == 0
+    capsys.readouterr()
+
+    def brightness(s: metrics.Scoring) -> str:
+        return f"brightness {float(s.fake.mean()):+.2f}, real {float(metrics.to_float(s.real).mean()):+.2f}"
+
+    monkeypatch.setitem(metrics.METRICS, "brightness", metrics.Metric(brightness))
+    assert main(["evaluate", "--checkpoint", str(run / "checkpoint.pt"), "--metric", "brightness", "--n", "16"]) == 0
+    assert capsys.readouterr().out.startswith("brightness ")
+    monkeypatch.delitem(metrics.METRICS, "brightness")
+    with pytest.raises(SystemExit):
+        main(["evaluate", "--checkpoint", str(run / "checkpoint.pt"), "--metric", "brightness"])
+    assert "invalid choice: 'brightness'" in capsys.readouterr().err
+
+
 def test_holdout_trains_on_part_and_evaluate_scores_on_the_rest_beside_the_floor(tmp_path, capsys):
     run = tmp_path / "run"
     argv = ["train", *TINY[:3], "400", *TINY[4:], "--out", str(run), "--steps", "2"]

@@ -167,3 +167,11 @@ def test_reference_samples_compare_held_out_with_training_images():
     assert not any(x.numpy().tobytes() in held_set for x in other)
     again, _ = data.reference_samples(faces, 8, n=1000)
     assert torch.equal(again, real)
+
+
+def test_batches_come_in_the_memory_format_the_models_use():
+    images = torch.randint(0, 256, (16, 3, 8, 8), dtype=torch.uint8)
+    plain = DeviceBatches(images, 4, seed=0).batch(0)
+    channels_last = DeviceBatches(images, 4, seed=0, memory_format=torch.channels_last).batch(0)
+    assert plain.is_contiguous() and channels_last.is_contiguous(memory_format=torch.channels_last)
+    assert torch.equal(plain, channels_last)

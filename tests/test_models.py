@@ -55,3 +55,17 @@ def test_same_seed_same_weights_other_seed_other_weights():
 def test_unsupported_size_is_a_clear_error():
     with pytest.raises(GanLibError, match="32, 64, 128"):
         Config(image_size=48)
+
+
+def test_generate_samples_in_batches_in_eval_mode_and_leaves_the_mode_as_it_was():
+    from gan_lib.config import Config
+    from gan_lib.models import Generator, generate
+
+    G = Generator(Config(image_size=32, g_width=8, latent_dim=16))
+    z = torch.randn(7, 16)
+    with torch.no_grad():
+        expected = G.eval()(z)
+    G.train()
+    images = generate(G, z, batch=3)
+    assert G.training and images.shape == (7, 3, 32, 32) and images.dtype == torch.float32
+    assert torch.allclose(images, expected, atol=1e-6)

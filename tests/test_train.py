@@ -218,3 +218,35 @@ def test_start_or_resume_continues_its_own_run_and_refuses_another_recipe_or_oth
         start_or_resume(replace(tiny_cfg, lr_g=1e-3), tiny_data, tmp_path)
     with pytest.raises(GanLibError, match="96 images"):
         start_or_resume(tiny_cfg, synthetic_set(32, 96), tmp_path)
+
+
+def test_the_step_is_the_dcgan_algorithm_written_plainly(tiny_cfg, tiny_data):
+    """Three steps of Trainer.train_step give exactly the weights of the plain loop: D on real and detached fake
+    images (BCE, real target 1 - label_smoothing), then G through the updated D (non-saturating loss)."""
+    from dataclasses import replace
+
+    import torch.nn.functional as F
+
+    from gan_lib.models import noise
+
+    cfg = replace(tiny_cfg, ema_decay=0.0)
+    trainer = Trainer(cfg, tiny_data, device="cpu")
+    trainer.fit(3, progress=False)
+    plain = Trainer(cfg, tiny_data, device="cpu")  # the same initial weights, batches and optimisers
+    G, D, opt_g, opt_d = plain.G, plain.D, plain.opt_g, plain.opt_d
+    for step in range(3):
+        real, z = plain.batches.batch(step), noise(cfg.batch_size, cfg, "z", step)
+        fake = G(z)
+        logits_real, logits_fake = D(real), D(fake.detach())
+        loss_d = (F.binary_cross_entropy_with_logits(logits_real, torch.full_like(logits_real, 1 - cfg.label_smoothing))
+                  + F.binary_cross_entropy_with_logits(logits_fake, torch.zeros_like(logits_fake)))
+        opt_d.zero_grad()
+        loss_d.backward()
+        opt_d.step()
+        logits = D(fake)
+        loss_g = F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
+        opt_g.zero_grad()
+        loss_g.backward()
+        opt_g.step()
+    assert same_tensors(trainer.G.state_dict(), G.state_dict()) and same_tensors(trainer.D.state_dict(), D.state_dict())
+    assert trainer.history[-1]["loss_g"] == pytest.approx(loss_g.item(), rel=1e-6)
