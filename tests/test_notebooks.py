@@ -48,11 +48,21 @@ def test_every_notebook_opens_with_objectives_and_a_measured_run_time_and_ends_w
         assert "## Exercises" in text and "Solution" in text
 
 
+D_AND_G_LOSSES = """import torch.nn.functional as F
+
+def d_loss(real, fake, a):
+    return (F.binary_cross_entropy_with_logits(real, torch.full_like(real, 1 - a))
+            + F.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake)))
+
+def g_loss(fake):
+    return F.binary_cross_entropy_with_logits(fake, torch.ones_like(fake))"""
+
 # The right answers to the exercises that have a self-check, in tiny mode (GAN_LIB_TINY=1's config).
 RIGHT_ANSWERS = {
     "02_architecture.ipynb": {"first_side = None": "first_side, second_side, first_layer_weights = 4, 8, 100 * 64 * 16",
                               "checkerboard_kernel = None": "checkerboard_kernel, upsample_even = 3, True",
-                              "best_d = None": "best_d, best_d_smoothed = 0.75, 0.675"},
+                              "best_d = None": "best_d, best_d_smoothed = 0.75, 0.675",
+                              "def d_loss(": D_AND_G_LOSSES},
     "04_results.ipynb": {"lerp_midpoint_norm = None": "lerp_midpoint_norm = 7.07"},
 }
 
