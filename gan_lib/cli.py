@@ -202,6 +202,7 @@ def _evaluate(args: argparse.Namespace) -> None:
     metric = METRICS[args.metric]
 
     def generated(n: int) -> torch.Tensor:
+        """n faces; the noise is drawn in chunks of 500 keyed by their start, so a seed keeps its scores."""
         return generate(G, torch.cat([noise(min(500, n - i), cfg, "evaluate", i) for i in range(0, n, 500)]))
 
     if not metric.needs_real:
