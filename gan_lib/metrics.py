@@ -72,7 +72,7 @@ def _normalise(desc: torch.Tensor) -> torch.Tensor:
     return d.view(len(desc), -1)
 
 
-def _sliced_distance(a: torch.Tensor, b: torch.Tensor, projections: int, rng: torch.Generator,
+def sliced_distance(a: torch.Tensor, b: torch.Tensor, projections: int, rng: torch.Generator,
                      chunk: int = 128) -> float:
     """Mean over random unit directions of the 1-D Wasserstein-1 distance between the projected sets."""
     total = 0.0
@@ -102,7 +102,7 @@ def sliced_wasserstein(real: torch.Tensor, fake: torch.Tensor, patches_per_image
         xs = torch.randint(0, w - 6, (n, patches_per_image), generator=rng)
         a = _normalise(_descriptors(level_real, ys, xs))
         b = _normalise(_descriptors(level_fake, ys, xs))
-        levels.append(1e3 * _sliced_distance(a, b, projections, rng))
+        levels.append(1e3 * sliced_distance(a, b, projections, rng))
     return {"levels": levels, "mean": sum(levels) / len(levels)}
 
 

@@ -1,6 +1,6 @@
-"""Self-checks for the notebooks' exercises: one line that says whether an answer is right, never an exception,
-so that "Run all" goes on past an exercise not yet done. Implement-it checks run the learner's function against
-gan_lib's own on fixed inputs and name the typical mistake they recognise."""
+"""The verdicts: one line that says whether an answer is right, never an exception, so that "Run all" goes on past
+an exercise not yet done; for a function the learner wrote, its outputs against gan_lib's on fixed inputs, with the
+typical mistake named when the outputs match it."""
 
 from __future__ import annotations
 
@@ -80,39 +80,3 @@ def _short(value: object) -> str:
     tensor = torch.as_tensor(value).detach().float().flatten()
     shown = ", ".join(f"{v:.4f}" for v in tensor[:3].tolist())
     return f"[{shown}{', ...' if len(tensor) > 3 else ''}]" if tensor.dim() and len(tensor) != 1 else shown
-
-
-LOGIT_CASES = [tuple(torch.randn(2, 16, generator=torch.Generator().manual_seed(seed)) * 3) for seed in (0, 1, 2)]
-
-
-def check_d_loss(d_loss: Callable, label_smoothing: float = 0.1) -> None:
-    """d_loss(logits_real, logits_fake, label_smoothing) against losses.discriminator_bce with one-sided smoothing."""
-    from torch.nn import functional as F
-
-    from . import losses
-
-    def bce(logits: torch.Tensor, target: float) -> torch.Tensor:
-        return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, target))
-
-    cases = [(r, f, label_smoothing) for r, f in LOGIT_CASES]
-    print(implementation_verdict("D's loss", d_loss, lambda r, f, a: losses.discriminator_bce(r, f, 1 - a), cases, {
-        "smoothing on both sides (the fake images' target must stay 0)":
-            lambda r, f, a: losses.discriminator_bce(r, f, 1 - a, a),
-        "no smoothing (real images' target is 1 - label_smoothing)": lambda r, f, a: losses.discriminator_bce(r, f),
-        "the wrong sign (a loss is minimised: BCE is already -log)":
-            lambda r, f, a: -losses.discriminator_bce(r, f, 1 - a),
-        "real and fake swapped (real images' target is the high one)": lambda r, f, a: bce(r, 0) + bce(f, 1 - a),
-        "the mean of the two terms (D's loss is their sum)": lambda r, f, a: (bce(r, 1 - a) + bce(f, 0)) / 2,
-    }))
-
-
-def check_g_loss(g_loss: Callable) -> None:
-    """g_loss(logits_fake) against the non-saturating loss, naming the saturating one and the wrong sign."""
-    from . import losses
-
-    cases = [(f,) for _, f in LOGIT_CASES]
-    print(implementation_verdict("G's loss", g_loss, losses.generator_non_saturating, cases, {
-        "the saturating loss log(1 - D(G(z))) (G is to minimise -log D(G(z)))": losses.generator_saturating,
-        "the wrong sign (G minimises -log D(G(z)), not log D(G(z)))":
-            lambda f: -losses.generator_non_saturating(f),
-    }))

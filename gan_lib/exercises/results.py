@@ -1,0 +1,121 @@
+"""Notebook 04's implement-it checks: slerp, the 1-D and sliced Wasserstein distances, and the Fréchet distance
+between two Gaussians (the formula behind FID)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+from ..metrics import fid_from_features, sliced_distance
+from ..models import lerp, slerp
+from .verdicts import implementation_verdict
+
+
+def _rng(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+def check_slerp(learner_slerp: Callable) -> None:
+    """learner_slerp(a, b, t) against models.slerp on pairs of latents and several t, the ends included."""
+    a, b = torch.randn(5, 100, generator=_rng(0)), torch.randn(5, 100, generator=_rng(1))
+    t = torch.tensor([[0.0], [0.25], [0.5], [0.8], [1.0]])
+    cases = [(a, b, t), (a[:1], -0.5 * a[:1] + b[:1], torch.tensor([[0.3]]))]
+    print(implementation_verdict("slerp", learner_slerp, slerp, cases, {
+        "lerp, the straight line (its middle is shorter than either end: slerp follows the arc)": lerp,
+        "t and 1 - t swapped (t = 0 must give a, t = 1 must give b)": lambda a, b, t: slerp(a, b, 1 - t),
+    }, tolerance=1e-4))
+
+
+def _w1(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """gan_lib's sliced distance along the one axis there is: the 1-D Wasserstein-1 distance."""
+    return torch.tensor(sliced_distance(a[:, None], b[:, None], 1, _rng(0)))
+
+
+def check_wasserstein_1d(wasserstein_1d: Callable) -> None:
+    """wasserstein_1d(a, b) of two 1-D samples of the same size, against gan_lib's sliced distance in one dimension,
+    on cases with a closed-form answer (a shift by 2 gives 2) and on two unrelated samples."""
+    a = torch.randn(1000, generator=_rng(0))
+    cases = [(a, a + 2), (a, 3 * a), (a, torch.rand(1000, generator=_rng(1)) * 4)]
+    print(implementation_verdict("1-D Wasserstein", wasserstein_1d, _w1, cases, {
+        "no sorting: the samples paired in the order given (W1 pairs them by rank: sort both first)":
+            lambda a, b: (a - b).abs().mean(),
+        "the squared distance (that is W2 squared: W1 averages |differences|)":
+            lambda a, b: (a.sort().values - b.sort().values).pow(2).mean(),
+        "the sum over the samples (W1 is their mean)": lambda a, b: (a.sort().values - b.sort().values).abs().sum(),
+    }, tolerance=1e-4))
+
+
+def _unit_directions(k: int, dim: int, seed: int) -> torch.Tensor:
+    """The directions metrics.sliced_distance draws from a generator seeded with `seed`."""
+    directions = torch.randn(k, dim, generator=_rng(seed))
+    return directions / directions.norm(dim=1, keepdim=True)
+
+
+def check_sliced_wasserstein(sliced_wasserstein: Callable) -> None:
+    """sliced_wasserstein(a, b, directions) of two point sets (n, d) along unit directions (k, d), against
+    metrics.sliced_distance (the core of SWD) with the same directions."""
+    cases, seeds = [], (3, 4)
+    for seed in seeds:
+        a = torch.randn(500, 8, generator=_rng(seed))
+        b = torch.randn(500, 8, generator=_rng(seed + 10)) * 1.5 + 1
+        cases.append((a, b, _unit_directions(64, 8, seed)))
+    by_seed = dict(zip((id(c[2]) for c in cases), seeds))
+
+    def reference(a, b, directions):
+        return torch.tensor(sliced_distance(a, b, len(directions), _rng(by_seed[id(directions)])))
+
+    def projected(a, b, d):
+        return (a @ d.T).sort(dim=0).values, (b @ d.T).sort(dim=0).values
+
+    print(implementation_verdict("sliced Wasserstein", sliced_wasserstein, reference, cases, {
+        "the largest over the directions (that is the max-sliced distance: SWD takes the mean)":
+            lambda a, b, d: (lambda pa, pb: (pa - pb).abs().mean(0).max())(*projected(a, b, d)),
+        "the sum over the directions (SWD takes the mean)":
+            lambda a, b, d: (lambda pa, pb: (pa - pb).abs().mean(0).sum())(*projected(a, b, d)),
+        "no sorting of the projections (each direction's 1-D distance pairs them by rank)":
+            lambda a, b, d: ((a - b) @ d.T).abs().mean(),
+    }, tolerance=1e-4))
+
+
+def _gaussian(mean: list[float], variances: list[float]) -> tuple[torch.Tensor, torch.Tensor]:
+    return torch.tensor(mean, dtype=torch.float64), torch.diag(torch.tensor(variances, dtype=torch.float64))
+
+
+def _features(seed: int) -> torch.Tensor:
+    mixing = torch.randn(6, 6, generator=_rng(seed), dtype=torch.float64)
+    return torch.randn(400, 6, generator=_rng(seed + 1), dtype=torch.float64) @ mixing + seed
+
+
+def _frechet_cases() -> tuple[list[tuple], list[torch.Tensor]]:
+    """Closed-form cases (equal Gaussians: 0; a shift of (3, 4): 25; diagonal covariances: the sum of
+    (sqrt(a) - sqrt(b))^2), then two fitted Gaussians whose answer torchmetrics' FID gives."""
+    same = _gaussian([1, 2], [1, 4])
+    cases = [(*same, *same), (*_gaussian([0, 0], [1, 1]), *_gaussian([3, 4], [1, 1])),
+             (*_gaussian([0, 0, 0], [1, 4, 9]), *_gaussian([0, 0, 0], [4, 1, 16]))]
+    answers = [torch.tensor(0.0), torch.tensor(25.0), torch.tensor(1.0 + 1.0 + 1.0)]
+    real, fake = _features(1), _features(2)
+    cases.append((real.mean(0), torch.cov(real.T), fake.mean(0), torch.cov(fake.T)))
+    answers.append(torch.tensor(fid_from_features(real, fake)))
+    return cases, answers
+
+
+def check_frechet_distance(frechet_distance: Callable) -> None:
+    """frechet_distance(mu1, cov1, mu2, cov2) on closed-form cases and against gan_lib's FID (torchmetrics)."""
+    cases, answers = _frechet_cases()
+    by_case = {id(case[0]): answer for case, answer in zip(cases, answers)}
+
+    def cross(c1, c2):
+        return torch.linalg.eigvals(c1 @ c2).sqrt().real.sum()
+
+    print(implementation_verdict("Fréchet distance", frechet_distance, lambda m1, c1, m2, c2: by_case[id(m1)],
+                                 cases, {
+        "the mean difference not squared (the first term is |mu1 - mu2|^2)":
+            lambda m1, c1, m2, c2: (m1 - m2).norm() + c1.trace() + c2.trace() - 2 * cross(c1, c2),
+        "the cross term without its factor 2 (tr(C1 + C2 - 2 sqrt(C1 C2)))":
+            lambda m1, c1, m2, c2: (m1 - m2).pow(2).sum() + c1.trace() + c2.trace() - cross(c1, c2),
+        "an element-wise square root (sqrt(C1 C2) is a matrix square root: the element-wise one agrees only when "
+        "both covariances are diagonal)":
+            lambda m1, c1, m2, c2: ((m1 - m2).pow(2).sum() + c1.trace() + c2.trace()
+                                    - 2 * (c1 @ c2).diagonal().sqrt().sum()),
+    }, tolerance=1e-3))

@@ -1,0 +1,220 @@
+"""Notebook 03's implement-it checks: the training step, run beside `Trainer.train_step` from the same weights,
+batches and noise, and the EMA of G's weights, beside the Trainer's own."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+from .. import losses
+from ..config import Config
+from ..data import ImageSet
+from ..train import Trainer
+from .verdicts import _short
+
+STEP_CONFIG = Config(image_size=32, latent_dim=16, g_width=8, d_width=8, batch_size=8, amp="off",
+                     channels_last="off", fused_adam="off", ema_decay=0.9)
+STEPS = 3  # compared after the first step and after the third: some mistakes only show from the second on
+
+
+def _trainer() -> Trainer:
+    images = torch.randint(0, 256, (4 * STEP_CONFIG.batch_size, 3, 32, 32), dtype=torch.uint8,
+                           generator=torch.Generator().manual_seed(0))
+    return Trainer(STEP_CONFIG, ImageSet(images, "random images"), device="cpu")
+
+
+def _state(trainer: Trainer) -> dict[str, torch.Tensor]:
+    return {**{f"G's {k}": v.clone() for k, v in trainer.G.state_dict().items()},
+            **{f"D's {k}": v.clone() for k, v in trainer.D.state_dict().items()}}
+
+
+def reference_run() -> list[tuple[list[float], dict[str, torch.Tensor]]]:
+    """(loss_d, loss_g) and every weight and BatchNorm statistic of G and D after each of Trainer.train_step's
+    first STEPS steps."""
+    trainer, run = _trainer(), []
+    for _ in range(STEPS):
+        stats = trainer.train_step(trainer.batches.batch(trainer.step))
+        trainer.step += 1
+        run.append((stats[:2].tolist(), _state(trainer)))
+    return run
+
+
+def learner_run(train_step: Callable) -> list[tuple[list[float], dict[str, torch.Tensor]]]:
+    """The same with the learner's train_step(G, D, opt_g, opt_d, real, z, label_smoothing) -> (loss_d, loss_g),
+    given copies of the Trainer's models, optimisers like its own, and its batches and noise."""
+    trainer, run = _trainer(), []
+    cfg = trainer.cfg
+    opt_g = torch.optim.Adam(trainer.G.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2))
+    opt_d = torch.optim.Adam(trainer.D.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2))
+    for step in range(STEPS):
+        returned = train_step(trainer.G, trainer.D, opt_g, opt_d, trainer.batches.batch(step), trainer.latents(step),
+                              cfg.label_smoothing)
+        if returned is None:
+            return []
+        loss_d, loss_g = returned
+        run.append(([float(torch.as_tensor(loss).detach()) for loss in (loss_d, loss_g)], _state(trainer)))
+    return run
+
+
+def step_verdict(train_step: Callable, mistakes: dict[str, Callable] | None = None) -> str:
+    """One line on the learner's training step: 'right' when its losses and every weight match Trainer.train_step's
+    after the first and the third step; else the typical mistake it matches, or its first difference."""
+    name = "The training step"
+    try:
+        run = learner_run(train_step)
+    except RuntimeError as exc:
+        if "backward through the graph a second time" in str(exc):
+            return (f"{name}: not yet, G's update ran backward through G a second time: D's update must use "
+                    "fake.detach(), so that its backward stops at D")
+        return f"{name}: not yet, it raised RuntimeError: {exc}"
+    except Exception as exc:  # the learner's code: reported, never re-raised
+        return f"{name}: not yet, it raised {type(exc).__name__}: {exc}"
+    if not run:
+        return f"{name}: not answered yet (fill in the function above, then run this cell again)"
+    reference = reference_run()
+    if _same_run(run, reference):
+        return f"{name}: right"
+    for mistake, make_it in (mistakes if mistakes is not None else STEP_MISTAKES).items():
+        if _same_run(run, learner_run(make_it)):
+            return f"{name}: not yet, this looks like {mistake}"
+    return f"{name}: not yet, {_first_difference(run, reference)}"
+
+
+def check_train_step(train_step: Callable) -> None:
+    """Print the verdict on the learner's training step (notebook 03)."""
+    print(step_verdict(train_step))
+
+
+def _same_run(run: list, other: list, tolerance: float = 1e-5) -> bool:
+    return all(torch.allclose(torch.tensor(a[0]), torch.tensor(b[0]), atol=tolerance)
+               and all(torch.allclose(v.double(), b[1][k].double(), atol=tolerance) for k, v in a[1].items())
+               for a, b in zip(run, other))
+
+
+def _first_difference(run: list, reference: list, tolerance: float = 1e-5) -> str:
+    for step, ((got, state), (expected, reference_state)) in enumerate(zip(run, reference), 1):
+        for loss, a, b in zip(("loss_d", "loss_g"), got, expected):
+            if abs(a - b) > tolerance:
+                return f"at step {step} {loss} is {a:.5f} where Trainer.train_step has {b:.5f}"
+        for key, value in state.items():
+            if not torch.allclose(value.double(), reference_state[key].double(), atol=tolerance):
+                return (f"after step {step} {key} is {_short(value)} where Trainer.train_step has "
+                        f"{_short(reference_state[key])}")
+    return "it differs from Trainer.train_step"
+
+
+# --- The typical mistakes, each a whole step that makes one ---------------------------------------------------
+
+def _bce_d(logits_real, logits_fake, smoothing, fake_label=0.0):
+    return losses.discriminator_bce(logits_real, logits_fake, 1 - smoothing, fake_label)
+
+
+def _no_detach_zeroed_first(G, D, opt_g, opt_d, real, z, smoothing):
+    opt_d.zero_grad(), opt_g.zero_grad()
+    fake = G(z)
+    loss_d = _bce_d(D(real), D(fake), smoothing)
+    loss_d.backward(retain_graph=True)  # D's loss also reaches G's gradients
+    opt_d.step()
+    loss_g = losses.generator_non_saturating(D(fake))
+    loss_g.backward()
+    opt_g.step()
+    return loss_d, loss_g
+
+
+def _step(zero: str = "before backward", g_loss=losses.generator_non_saturating, fake_label: float = 0.0,
+          smoothing_off: bool = False, g_first: bool = False, g_twice: bool = False, one_batch: bool = False):
+    """A training step with one thing changed (the defaults make the right step)."""
+    def update(optimizer, loss):
+        if zero == "before backward":
+            optimizer.zero_grad()
+        loss.backward()
+        if zero == "after backward":
+            optimizer.zero_grad()
+        optimizer.step()
+
+    def step(G, D, opt_g, opt_d, real, z, smoothing):
+        smoothing = 0.0 if smoothing_off else smoothing
+        fake = G(z)
+
+        def d_update():
+            if one_batch:
+                logits = D(torch.cat([real, fake.detach()]))
+                logits_real, logits_fake = logits[:len(real)], logits[len(real):]
+            else:
+                logits_real, logits_fake = D(real), D(fake.detach())
+            loss = _bce_d(logits_real, logits_fake, smoothing, fake_label)
+            update(opt_d, loss)
+            return loss
+
+        def g_update():
+            loss = g_loss(D(G(z) if g_twice else fake))
+            update(opt_g, loss)
+            return loss
+
+        if g_first:
+            loss_g = g_update()
+            return d_update(), loss_g
+        loss_d = d_update()
+        return loss_d, g_update()
+
+    return step
+
+
+STEP_MISTAKES = {
+    "D's loss reaching G: without fake.detach() in D's update, G's gradients also hold D's loss (and zero_grad "
+    "called only at the start of the step does not clear them)": _no_detach_zeroed_first,
+    "zero_grad never called: gradients add up from step to step (the first step is right, the next are not)":
+        _step(zero="never"),
+    "zero_grad between backward and step: the gradients are wiped before the optimiser uses them (nothing learns)":
+        _step(zero="after backward"),
+    "G updated before D (DCGAN updates D first, then G against the D just updated)": _step(g_first=True),
+    "the saturating G loss log(1 - D(G(z))) (use -log D(G(z)): losses.generator_non_saturating)":
+        _step(g_loss=losses.generator_saturating),
+    "smoothing on both sides (the generated images' target stays 0)": _step(fake_label=0.1),
+    "no smoothing (the real images' target is 1 - label_smoothing)": _step(smoothing_off=True),
+    "G run twice in one step: its BatchNorm statistics move twice (reuse the fake images of D's update)":
+        _step(g_twice=True),
+    "real and generated images through D in one batch: BatchNorm then mixes their statistics (DCGAN keeps the "
+    "batches apart)": _step(one_batch=True),
+}
+
+
+# --- The EMA of G's weights -------------------------------------------------------------------------------------
+
+def ema_verdict(ema_update: Callable) -> str:
+    """One line on the learner's ema_update(average, weights, decay) -> new average, applied to G's weights after
+    steps 2 and 3 of a Trainer, beside the Trainer's own EMA (which starts as a copy of G at step 1)."""
+    name, trainer = "The EMA", _trainer()
+    trainer.train_step(trainer.batches.batch(0))
+    trainer.step = 1
+    averages = {k: v.detach().clone() for k, v in trainer.G.named_parameters()}
+    decay = trainer.cfg.ema_decay
+    swapped = dict(averages)
+    for step in (1, 2):
+        trainer.train_step(trainer.batches.batch(step))
+        trainer.step += 1
+        weights = {k: v.detach().clone() for k, v in trainer.G.named_parameters()}
+        try:
+            updated = {k: ema_update(averages[k], weights[k], decay) for k in weights}
+        except Exception as exc:  # the learner's code: reported, never re-raised
+            return f"{name}: not yet, it raised {type(exc).__name__}: {exc}"
+        if any(v is None for v in updated.values()):
+            return f"{name}: not answered yet (fill in the function above, then run this cell again)"
+        averages = {k: torch.as_tensor(v).detach() for k, v in updated.items()}
+        swapped = {k: (1 - decay) * swapped[k] + decay * weights[k] for k in weights}
+    expected = dict(trainer.ema.module.named_parameters())
+    if all(torch.allclose(averages[k], expected[k].detach(), atol=1e-6) for k in expected):
+        return f"{name}: right"
+    if all(torch.allclose(averages[k], swapped[k], atol=1e-6) for k in expected):
+        return (f"{name}: not yet, this looks like decay and 1 - decay swapped: the average keeps `decay` of itself "
+                "and takes 1 - decay of the new weights")
+    if all(torch.allclose(averages[k], weights[k], atol=1e-6) for k in expected):
+        return f"{name}: not yet, this looks like the new weights themselves: the average must keep `decay` of itself"
+    gap = max(float((averages[k] - expected[k].detach()).abs().max()) for k in expected)
+    return f"{name}: not yet, after two updates G's average differs from the Trainer's EMA by up to {gap:.2e}"
+
+
+def check_ema(ema_update: Callable) -> None:
+    """Print the verdict on the learner's EMA update (notebook 03)."""
+    print(ema_verdict(ema_update))
