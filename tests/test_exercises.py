@@ -177,6 +177,10 @@ def _w1(a, b):
     return (a.sort().values - b.sort().values).abs().mean()
 
 
+def _w2_squared(a, b):
+    return ((a.sort().values - b.sort().values) ** 2).mean()
+
+
 def _frechet(m1, c1, m2, c2, *, square=True, factor=2, elementwise=False):
     root = (c1 @ c2).diagonal().sqrt().sum() if elementwise else torch.linalg.eigvals(c1 @ c2).sqrt().real.sum()
     shift = (m1 - m2).pow(2).sum() if square else (m1 - m2).norm()
@@ -189,7 +193,7 @@ def test_the_results_checks_use_closed_forms_and_gan_lib_and_name_each_mistake(c
     said = _verdicts(check_slerp, {"right": slerp, "lerp": lerp,
                                    "swapped": lambda a, b, t: slerp(a, b, 1 - t)}, capsys)
     said |= _verdicts(check_wasserstein_1d, {"right ": _w1, "no sorting": lambda a, b: (a - b).abs().mean(),
-                                             "W2 squared": lambda a, b: ((a.sort().values - b.sort().values) ** 2).mean(),
+                                             "W2 squared": _w2_squared,
                                              "sum over the samples": lambda a, b: _w1(a, b) * len(a)}, capsys)
     said |= _verdicts(check_sliced_wasserstein, {
         "right  ": lambda a, b, d: torch.stack([_w1(a @ u, b @ u) for u in d]).mean(),
