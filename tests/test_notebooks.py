@@ -57,19 +57,83 @@ def d_loss(real, fake, a):
 def g_loss(fake):
     return F.binary_cross_entropy_with_logits(fake, torch.ones_like(fake))"""
 
-# The right answers to the exercises that have a self-check, in tiny mode (GAN_LIB_TINY=1's config).
-RIGHT_ANSWERS = {
-    "02_architecture.ipynb": {"first_side = None": "first_side, second_side, first_layer_weights = 4, 8, 100 * 64 * 16",
-                              "checkerboard_kernel = None": "checkerboard_kernel, upsample_even = 3, True",
-                              "best_d = None": "best_d, best_d_smoothed = 0.75, 0.675",
-                              "def d_loss(": D_AND_G_LOSSES},
-    "04_results.ipynb": {"lerp_midpoint_norm = None": "lerp_midpoint_norm = 7.07"},
+BLOCKS = """def generator_block(c_in, c_out):
+    return nn.Sequential(nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU())
+
+def discriminator_block(c_in, c_out):
+    return nn.Sequential(nn.Conv2d(c_in, c_out, 4, 2, 1, bias=False), nn.BatchNorm2d(c_out), nn.LeakyReLU(0.2))"""
+
+TRAIN_STEP = """def my_train_step(G, D, opt_g, opt_d, real, z, label_smoothing):
+    fake = G(z)
+    loss_d = losses.discriminator_bce(D(real), D(FAKE), 1 - label_smoothing)
+    opt_d.zero_grad()
+    loss_d.backward()
+    opt_d.step()
+    loss_g = losses.generator_non_saturating(D(fake))
+    opt_g.zero_grad()
+    loss_g.backward()
+    opt_g.step()
+    return loss_d, loss_g"""
+
+WASSERSTEIN = """def wasserstein_1d(a, b):
+    return (a.sort().values - b.sort().values).abs().mean()
+
+def sliced_distance(a, b, directions):
+    return torch.stack([wasserstein_1d(a @ d, b @ d) for d in directions]).mean()"""
+
+EMA = "def ema_update(average, weights, decay):\n    return {}"
+
+FRECHET = """def frechet_distance(mu1, cov1, mu2, cov2):
+    return ((mu1 - mu2).pow(2).sum() + cov1.trace() + cov2.trace()
+            - FACTOR * torch.linalg.eigvals(cov1 @ cov2).sqrt().real.sum())"""
+
+# For every exercise with a self-check, in tiny mode (GAN_LIB_TINY=1's config): the start of its answer cell, a
+# plausible wrong answer, and a right one.
+ANSWERS = {
+    "01_data_exploration.ipynb": {
+        "images_without_duplicates = None": ('images_without_duplicates = data.summary["duplicates"]',
+                                             'images_without_duplicates = len(data) - data.summary["duplicates"]'),
+        "red_mean_in_model_units = None": ("red_mean_in_model_units = float(mean[0])",
+                                           "red_mean_in_model_units = float(2 * mean[0] - 1)"),
+        "share_enlarged = None": ("share_enlarged = 1.0", "share_enlarged = 0.0"),
+    },
+    "02_architecture.ipynb": {
+        "first_side = None": ("first_side, second_side, first_layer_weights = 1, 4, 100 * 64",
+                              "first_side, second_side, first_layer_weights = 4, 8, 100 * 64 * 16"),
+        "checkerboard_kernel = None": ("checkerboard_kernel, upsample_even = 4, False",
+                                       "checkerboard_kernel, upsample_even = 3, True"),
+        "best_d = None": ("best_d, best_d_smoothed = 0.5, 0.45", "best_d, best_d_smoothed = 0.75, 0.675"),
+        "def d_loss(": (D_AND_G_LOSSES.replace("torch.zeros_like(fake)", "torch.full_like(fake, a)")
+                        .replace("torch.ones_like(fake))", "torch.zeros_like(fake)) * -1"), D_AND_G_LOSSES),
+        "def generator_block(": (BLOCKS.replace(" nn.BatchNorm2d(c_out),", ""), BLOCKS),
+    },
+    "03_training.ipynb": {
+        "def my_train_step(": (TRAIN_STEP.replace("FAKE", "fake"), TRAIN_STEP.replace("FAKE", "fake.detach()")),
+        "def ema_update(": (EMA.format("(1 - decay) * average + decay * weights"),
+                            EMA.format("decay * average + (1 - decay) * weights")),
+        "modes_with_seed_1 = None": (
+            'modes_with_seed_1 = modes_covered(toy_runs["latent 8"].snapshots[settings.toy_steps])[0]',
+            "modes_with_seed_1 = modes_covered(train_toy_gan(settings.toy_steps, latent_dim=8, seed=1)"
+            ".snapshots[settings.toy_steps])[0]"),
+        "floor_with_all = None": ('floor_with_all = "higher"', 'floor_with_all = "lower"'),
+    },
+    "04_results.ipynb": {
+        "lerp_midpoint_norm = None": ("lerp_midpoint_norm = 10.0", "lerp_midpoint_norm = 7.07"),
+        "def my_slerp(": ("def my_slerp(a, b, t):\n    return a + (b - a) * t",
+                          "def my_slerp(a, b, t):\n    return slerp(a, b, t)"),
+        "def wasserstein_1d(": (WASSERSTEIN.replace("a.sort().values - b.sort().values", "a - b"), WASSERSTEIN),
+        "def frechet_distance(": (FRECHET.replace("FACTOR", "1"), FRECHET.replace("FACTOR", "2")),
+    },
 }
+VERDICT = re.compile(r"^[^:\n]+: (right|not yet|not answered yet)\b")
 
 
-@pytest.mark.parametrize("name", sorted(RIGHT_ANSWERS))
-def test_the_self_checks_accept_the_right_answers(name, tmp_path, monkeypatch, classifier):
-    """Run the notebook in tiny mode with the answers filled in: every check must say "right"."""
+@pytest.mark.parametrize("name", sorted(ANSWERS))
+def test_every_check_says_not_yet_to_a_wrong_answer_and_right_to_the_right_one(name, tmp_path, monkeypatch,
+                                                                               classifier):
+    """Run the notebook in tiny mode with a wrong answer in every answer cell, and after each check the right answer
+    and the check again: each check must say "not yet" to the first and "right" to the second, and every solution
+    cell's verdicts must say "right"."""
     nbformat = pytest.importorskip("nbformat")
     from nbclient import NotebookClient
 
@@ -82,13 +146,26 @@ def test_the_self_checks_accept_the_right_answers(name, tmp_path, monkeypatch, c
     monkeypatch.setenv("GAN_LIB_CACHE", str(cache))
     monkeypatch.setenv("GAN_LIB_TINY", "1")
     nb = nbformat.read(ROOT / "notebooks" / name, as_version=4)
-    answered = 0
-    for cell in nb.cells:
-        for blank, answer in RIGHT_ANSWERS[name].items():
-            if cell.cell_type == "code" and cell.source.startswith(blank):
-                cell.source, answered = answer, answered + 1
-    assert answered == len(RIGHT_ANSWERS[name])
+    checks = [i for i, cell in enumerate(nb.cells) if cell.source.startswith("# @title Check")]
+    assert len(checks) == len(ANSWERS[name]), "every check cell needs a wrong and a right answer here"
+    for check_index in reversed(checks):
+        answer_cell = next(c for c in reversed(nb.cells[:check_index]) if c.cell_type == "code"
+                           and not c.source.startswith("# @title"))
+        blank = next(b for b in ANSWERS[name] if answer_cell.source.startswith(b))
+        wrong, right = ANSWERS[name][blank]
+        answer_cell.source = wrong
+        nb.cells[check_index].metadata["answer"] = "wrong"
+        again = nbformat.v4.new_code_cell(nb.cells[check_index].source, metadata={"answer": "right"})
+        nb.cells[check_index + 1:check_index + 1] = [nbformat.v4.new_code_cell(right), again]
     NotebookClient(nb, timeout=600, resources={"metadata": {"path": str(tmp_path)}}).execute()
-    verdicts = [line for cell in nb.cells if cell.source.startswith("# @title Check")
-                for out in cell.outputs for line in out.get("text", "").splitlines()]
-    assert verdicts and all(line.endswith(": right") for line in verdicts), verdicts
+
+    def verdicts(cell):
+        return [m.group(1) for out in cell.outputs for line in out.get("text", "").splitlines()
+                if (m := VERDICT.match(line))]
+
+    for cell in (c for c in nb.cells if c.cell_type == "code"):
+        said = verdicts(cell)
+        if cell.metadata.get("answer") == "wrong":
+            assert said and set(said) == {"not yet"}, (cell.source, cell.outputs)
+        elif cell.metadata.get("answer") == "right" or cell.source.startswith("# @title Solution"):
+            assert set(said) <= {"right"} and (said or "answer" not in cell.metadata), (cell.source, cell.outputs)
