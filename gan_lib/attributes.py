@@ -12,6 +12,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .files import cache_dir, check_writable, save_atomically
+from .images import printable
 from .runtime import resolve_device
 from .synthetic import ATTRIBUTES, make_faces
 from .viz import to_float
@@ -83,10 +84,14 @@ def train_attribute_classifier(faces: int = 12_000, epochs: int = 5, seed: int =
 def attribute_classifier() -> AttributeClassifier:
     """The trained classifier, from the cache folder or trained once (says so; about a minute on a CPU)."""
     path = cache_dir() / f"attribute-classifier-v{CLASSIFIER_VERSION}.pt"
-    model = AttributeClassifier()
     if path.exists():
-        model.load_state_dict(torch.load(path, weights_only=True))
-        return model.eval()
+        try:
+            model = AttributeClassifier()
+            model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+            return model.eval()
+        except Exception as exc:  # damaged, another shape, or a pickle that would run code: trained again
+            print(f"the cached attribute classifier {printable(str(path))} cannot be used ({type(exc).__name__}): "
+                  "training it again", file=sys.stderr)
     check_writable(path.parent, "the cache folder", "set GAN_LIB_CACHE to a folder you can write")  # before training
     print(f"training the attribute classifier that reads synthetic faces (once; kept in {path})", file=sys.stderr)
     model = train_attribute_classifier()

@@ -10,6 +10,7 @@ import torch
 from .config import Config
 from .data import ImageSet
 from .errors import GanLibError
+from .images import printable
 from .models import Generator
 from .runtime import resolve_device
 
@@ -23,12 +24,17 @@ def read_checkpoint(path: str | Path) -> dict:
     if not path.is_file():
         raise GanLibError(f"no checkpoint at {path}: train first (python -m gan_lib train --out RUN_DIR) "
                           f"and pass RUN_DIR/{CHECKPOINT_FILE}")
-    try:
+    try:  # weights only: a file that would run code when unpickled is refused like any other foreign file
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise GanLibError(f"{path} is not a readable gan_lib checkpoint ({type(exc).__name__}: {exc})") from exc
+        raise GanLibError(f"{printable(str(path))} is not a gan_lib checkpoint (it cannot be read as one: "
+                          f"{type(exc).__name__}); pass the {CHECKPOINT_FILE} of a run folder") from exc
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
-        raise GanLibError(f"{path} is not a gan_lib checkpoint (format {CHECKPOINT_FORMAT})")
+        raise GanLibError(f"{printable(str(path))} is not a gan_lib checkpoint (format {CHECKPOINT_FORMAT})")
+    missing = [key for key in ("config", "generator", "discriminator", "step") if key not in state]
+    if missing or not isinstance(state["config"], dict) or not isinstance(state["generator"], dict):
+        raise GanLibError(f"{printable(str(path))} is a damaged gan_lib checkpoint (missing or malformed: "
+                          f"{', '.join(missing) or 'config or generator'})")
     return state
 
 
@@ -51,10 +57,16 @@ def load_generator(checkpoint: str | Path | dict, device: str = "auto") -> tuple
     state = checkpoint if isinstance(checkpoint, dict) else read_checkpoint(checkpoint)
     cfg = Config.from_dict(state["config"])
     G = Generator(cfg)
-    if state.get("ema"):
-        G.load_state_dict({k.removeprefix("module."): v for k, v in state["ema"].items() if k.startswith("module.")})
-    else:
-        G.load_state_dict(state["generator"])
+    try:
+        if state.get("ema"):
+            G.load_state_dict({k.removeprefix("module."): v for k, v in state["ema"].items()
+                               if k.startswith("module.")})
+        else:
+            G.load_state_dict(state["generator"])
+    except (RuntimeError, AttributeError, TypeError) as exc:
+        where = "this checkpoint" if isinstance(checkpoint, dict) else printable(str(checkpoint))
+        raise GanLibError(f"{where} holds a generator that does not fit its own config (missing weights or other "
+                          "shapes): the file is damaged or was edited") from exc
     return G.to(resolve_device(device)).eval(), cfg
 
 

@@ -221,8 +221,7 @@ def _evaluate(args: argparse.Namespace) -> None:
     else:
         print(f"note: the checkpoint was not trained with --holdout on {data.name}, so it may have seen the {n} real "
               "images it is compared with; train with --holdout for a fair score", file=sys.stderr)
-    key = f"{Path(data.summary['source']).name}-{cfg.image_size}px-{n}-seed{args.seed}-holdout{holdout}"
-    print(metric.report(Scoring(generated(n), real, other, key, args.inception_weights, device)))
+    print(metric.report(Scoring(generated(n), real, other, args.inception_weights, device)))
 
 
 def _interrupted(args: argparse.Namespace) -> str:

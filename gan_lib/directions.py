@@ -18,6 +18,7 @@ import torch
 from .config import derive_seed
 from .errors import GanLibError
 from .files import save_atomically
+from .images import printable
 from .models import Generator, generate
 
 
@@ -61,8 +62,23 @@ class Directions:
                                 "method": self.method}, Path(path))
 
     @classmethod
-    def load(cls, path: str | Path) -> Directions:
-        return cls(**torch.load(path, weights_only=True))
+    def load(cls, path: str | Path, latent_dim: int | None = None) -> Directions:
+        """Directions saved with `save`; `latent_dim`, when given, must be theirs. One line for anything else."""
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+            vectors, names, notes = state["vectors"], list(state["names"]), list(state["notes"])
+            valid = (isinstance(vectors, torch.Tensor) and vectors.dim() == 2 and vectors.dtype.is_floating_point
+                     and all(isinstance(text, str) for text in names + notes))
+        except Exception as exc:  # missing, damaged, foreign, or a pickle that would run code
+            raise GanLibError(f"{printable(str(path))} is not a directions file saved by Directions.save "
+                              f"({type(exc).__name__})") from exc
+        if not valid:
+            raise GanLibError(f"{printable(str(path))} is a damaged directions file: it needs a 2-D tensor of vectors "
+                              "and their names and notes")
+        if latent_dim is not None and vectors.shape[1] != latent_dim:
+            raise GanLibError(f"{printable(str(path))} holds directions of latent size {vectors.shape[1]}, but the "
+                              f"generator's latent size is {latent_dim}")
+        return cls(vectors, names, notes, str(state.get("method", "")))
 
 
 def sample_latents(n: int, latent_dim: int, seed: int = 0) -> torch.Tensor:

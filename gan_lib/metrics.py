@@ -17,8 +17,8 @@ from torch import nn
 
 from .attributes import AttributeClassifier, attribute_shares
 from .errors import GanLibError
-from .files import cache_dir, save_atomically
-from .viz import to_float, to_uint8
+from .inception import cached_features, inception_features
+from .viz import to_float
 
 
 def diversity(images: torch.Tensor, max_images: int = 512) -> float:
@@ -119,30 +119,6 @@ class _Precomputed(nn.Module):
         return features
 
 
-def inception_features(images: torch.Tensor, weights: str | Path | None = None, batch: int = 100,
-                       device: str | torch.device = "cpu") -> torch.Tensor:
-    """2048-d Inception-v3 pool features (the standard FID network), (N, 2048).
-
-    The weights are downloaded on first use where there is network (Colab); offline, pass a local weights file
-    (weights-inception-2015-12-05-6726825d.pth from torch-fidelity's releases on GitHub).
-    """
-    try:
-        from torchmetrics.image.fid import NoTrainInceptionV3
-    except (ImportError, ModuleNotFoundError) as exc:
-        raise GanLibError("FID and KID need torchmetrics and torch-fidelity: pip install 'gan_lib[metrics]'") from exc
-    try:
-        net = NoTrainInceptionV3(name="inception-v3-compat", features_list=["2048"],
-                                 feature_extractor_weights_path=str(weights) if weights else None).to(device)
-    except Exception as exc:  # no network, no weights file, or a broken one
-        raise GanLibError(f"could not load the Inception weights for FID/KID ({type(exc).__name__}: {exc}); "
-                          "connect to the internet once, or download weights-inception-2015-12-05-6726825d.pth "
-                          "from github.com/toshas/torch-fidelity/releases and pass it with --inception-weights; "
-                          "--metric swd needs no weights") from exc
-    uint8 = to_uint8(images)
-    with torch.no_grad():
-        return torch.cat([net(uint8[i:i + batch].to(device)).cpu() for i in range(0, len(uint8), batch)])
-
-
 def fid_from_features(real: torch.Tensor, fake: torch.Tensor) -> float:
     """Frechet distance between Gaussians fitted to two feature sets (torchmetrics' FID on given features)."""
     from torchmetrics.image.fid import FrechetInceptionDistance
@@ -171,16 +147,6 @@ def kid_from_features(real: torch.Tensor, fake: torch.Tensor, subsets: int = 50)
     return float(mean), float(std)
 
 
-def cached_features(key: str, compute) -> torch.Tensor:
-    """Real-data features, computed once per key (dataset, image size, count) in the cache folder."""
-    path = cache_dir() / f"features-{key}.pt"
-    if path.exists():
-        return torch.load(path, weights_only=True)
-    features = compute()
-    save_atomically(features, path)
-    return features
-
-
 # --- Mode coverage on the synthetic faces --------------------------------------------------------------------
 
 def mode_coverage(images: torch.Tensor, classifier: AttributeClassifier | None = None,
@@ -206,7 +172,6 @@ class Scoring:
     fake: torch.Tensor
     real: torch.Tensor | None = None
     other: torch.Tensor | None = None
-    feature_key: str = ""  # names the cached Inception features of `real` and `other`
     inception_weights: Path | None = None
     device: torch.device | str = "cpu"
 
@@ -222,11 +187,11 @@ def _swd_report(s: Scoring) -> str:
 
 def _inception(s: Scoring) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Inception features of (real, other, fake); the real images' are cached."""
-    def real_features(images: torch.Tensor, part: str) -> torch.Tensor:
-        return cached_features(f"{s.feature_key}-{part}", lambda: inception_features(
+    def real_features(images: torch.Tensor) -> torch.Tensor:
+        return cached_features(images, s.inception_weights, lambda: inception_features(
             images, s.inception_weights, device=s.device))
 
-    real, other = real_features(s.real, "held-out"), real_features(s.other, "train")
+    real, other = real_features(s.real), real_features(s.other)
     return real, other, inception_features(s.fake, s.inception_weights, device=s.device)
 
 
