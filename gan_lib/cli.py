@@ -26,6 +26,8 @@ INTERRUPTED = {
     "generate": "interrupted: nothing was written",
     "evaluate": "interrupted: nothing was written",
 }
+MAX_GRID_SIDE = 16384  # generate's grid, in pixels per side: about 800 MB of RGB at most
+MAX_EVALUATE = 50_000  # evaluate's --n: the images are scored in memory (about 2.4 GB of floats at 64 px)
 OPTION_HELP = {"image_size": "32, 64 or 128 (default: 64 on a GPU, 32 on the CPU, where 64 px is 5x slower)"}
 
 
@@ -41,16 +43,29 @@ def _add_config_options(parser: argparse.ArgumentParser) -> None:
             parser.add_argument(flag, type=kind, default=None, help=OPTION_HELP.get(f.name, f"default {f.default}"))
 
 
+def _path(value: str) -> Path:
+    """A path option: an empty one would silently mean the current folder."""
+    if not value.strip():
+        raise argparse.ArgumentTypeError("an empty path would mean the current folder: name a file or folder")
+    return Path(value).expanduser()
+
+
+def _data(value: str) -> str:
+    if not value.strip():
+        raise argparse.ArgumentTypeError(f"an empty --data would mean the current folder: give {DATA_HELP}")
+    return str(Path(value).expanduser()) if value.startswith("~") else value
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m gan_lib", description="Train and sample DCGANs on anime faces.")
     commands = parser.add_subparsers(dest="command", required=True)
 
     train = commands.add_parser("train", help="train a DCGAN and write checkpoint, samples and history")
-    train.add_argument("--data", required=True, help=DATA_HELP)
+    train.add_argument("--data", required=True, type=_data, help=DATA_HELP)
     train.add_argument("--drop-duplicates", action="store_true", help="train on one copy of byte-identical files")
     train.add_argument("--holdout", type=int, nargs="?", const=HOLDOUT_EVERY, default=None, metavar="N",
                        help=f"hold one image in N out of training, for evaluate (N = {HOLDOUT_EVERY} if not given)")
-    train.add_argument("--out", required=True, type=Path, help="run folder")
+    train.add_argument("--out", required=True, type=_path, help="run folder")
     length = train.add_mutually_exclusive_group()
     length.add_argument("--steps", type=int, help="total training steps (default: 5 epochs)")
     length.add_argument("--epochs", type=float, help="total passes over the data")
@@ -61,25 +76,25 @@ def _parser() -> argparse.ArgumentParser:
     _add_config_options(train)
 
     generate = commands.add_parser("generate", help="write a grid of faces from a checkpoint")
-    generate.add_argument("--checkpoint", required=True, type=Path)
-    generate.add_argument("--out", required=True, type=Path, help="PNG file")
+    generate.add_argument("--checkpoint", required=True, type=_path)
+    generate.add_argument("--out", required=True, type=_path, help="PNG file")
     generate.add_argument("--n", type=int, default=64)
     generate.add_argument("--seed", type=int, default=0)
     generate.add_argument("--device", default="auto")
     generate.add_argument("--scale", type=int, default=1, help="enlarge each face this many times (nearest)")
 
     prepare = commands.add_parser("prepare", help="download if needed, build the uint8 cache, print a data summary")
-    prepare.add_argument("--data", required=True, help=DATA_HELP)
+    prepare.add_argument("--data", required=True, type=_data, help=DATA_HELP)
     prepare.add_argument("--image-size", type=int, default=64)
     prepare.add_argument("--drop-duplicates", action="store_true", help="count byte-identical files once")
     evaluate = commands.add_parser("evaluate", help="score a checkpoint's samples against real images")
-    evaluate.add_argument("--checkpoint", required=True, type=Path)
-    evaluate.add_argument("--data", help=DATA_HELP + " (default: what the checkpoint trained on)")
+    evaluate.add_argument("--checkpoint", required=True, type=_path)
+    evaluate.add_argument("--data", type=_data, help=DATA_HELP + " (default: what the checkpoint trained on)")
     evaluate.add_argument("--metric", choices=tuple(METRICS), default="swd")
     evaluate.add_argument("--n", type=int, default=2000, help="generated images (and real ones, where used)")
     evaluate.add_argument("--seed", type=int, default=0)
     evaluate.add_argument("--device", default="auto")
-    evaluate.add_argument("--inception-weights", type=Path, help="local Inception weights for fid/kid (offline)")
+    evaluate.add_argument("--inception-weights", type=_path, help="local Inception weights for fid/kid (offline)")
     return parser
 
 
@@ -90,11 +105,27 @@ def _check_length(args: argparse.Namespace) -> None:
         raise GanLibError(f"--epochs must be a positive number, got {args.epochs}")
 
 
+def _check_out_of_data(out: Path, data: str) -> None:
+    """A run folder inside the data folder would have training read its own sample grids as faces."""
+    folder = Path(data)
+    if folder.is_dir() and out.resolve().is_relative_to(folder.resolve()):
+        raise GanLibError(f"--out {out} is inside the data folder {data}: the run's sample grids would become "
+                          "training images; choose an --out outside it")
+
+
+def _seeded(cfg: Config, seed: int) -> Config:
+    """The checkpoint's config with another seed, checked like any config."""
+    from dataclasses import replace
+
+    return replace(cfg, seed=seed)
+
+
 def _train(args: argparse.Namespace) -> None:
     from . import runtime
     from .files import check_writable, run_lock
 
     _check_length(args)
+    _check_out_of_data(args.out, args.data)
     if args.holdout is not None and args.holdout < 2:
         raise GanLibError(f"--holdout must be at least 2 (one image in N held out), got {args.holdout}")
     device = runtime.setup(args.device) if runtime.launched() else args.device
@@ -171,7 +202,11 @@ def _generate(args: argparse.Namespace) -> None:
         raise GanLibError(f"--out {args.out} is not an image file name: end it with "
                           f"{', '.join(sorted(IMAGE_EXTENSIONS))}")
     G, cfg = load_generator(args.checkpoint, args.device)
-    cfg.seed = args.seed
+    cfg = _seeded(cfg, args.seed)
+    side = math.ceil(math.sqrt(args.n)) * (cfg.image_size * args.scale + 2) + 2  # make_grid pads by 2
+    if side > MAX_GRID_SIDE:
+        raise GanLibError(f"{args.n:,} faces at {cfg.image_size} px x {args.scale} make a grid of {side:,} pixels a "
+                          f"side, more than {MAX_GRID_SIDE:,}: lower --n or --scale")
     print(save_grid(generate(G, noise(args.n, cfg, "generate")), args.out, scale=args.scale))
 
 
@@ -193,12 +228,13 @@ def _evaluate(args: argparse.Namespace) -> None:
     from .metrics import Scoring
     from .models import generate, noise
 
-    if args.n < 2:
-        raise GanLibError(f"--n must be at least 2, got {args.n}")
+    if not 2 <= args.n <= MAX_EVALUATE:
+        raise GanLibError(f"--n must be between 2 and {MAX_EVALUATE:,} (the images are scored in memory), "
+                          f"got {args.n:,}")
     state = read_checkpoint(args.checkpoint)
     G, cfg = load_generator(state, args.device)
     device = next(G.parameters()).device
-    cfg.seed = args.seed
+    cfg = _seeded(cfg, args.seed)
     metric = METRICS[args.metric]
 
     def generated(n: int) -> torch.Tensor:

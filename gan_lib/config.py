@@ -23,6 +23,16 @@ def seeded(rng: torch.Generator, *key: object) -> torch.Generator:
     return rng.manual_seed(derive_seed(*key))
 
 
+# (lowest, highest, why): beyond these a width or a batch needs more memory than a GPU has (a width of 256 is 4x
+# DCGAN's, about 2 GB of weights at 128 px), and a seed more than torch.Generator's 64 bits
+INTEGER_RANGES = {
+    "latent_dim": (1, 4096, "memory"), "g_width": (1, 256, "memory"), "d_width": (1, 256, "memory"),
+    "batch_size": (1, 8192, "memory"), "log_every": (1, 2**62, "a 64-bit count"),
+    "sample_every": (1, 2**62, "a 64-bit count"), "checkpoint_every": (1, 2**62, "a 64-bit count"),
+    "seed": (0, 2**63 - 1, "a 64-bit seed"),
+}
+
+
 @dataclass
 class Config:
     """Model, optimiser and run settings; saved inside every checkpoint.
@@ -66,10 +76,12 @@ class Config:
     def __post_init__(self) -> None:
         if self.image_size not in IMAGE_SIZES:
             raise GanLibError(f"image size {self.image_size} is not supported: choose one of {IMAGE_SIZES}")
-        for name in ("latent_dim", "g_width", "d_width", "batch_size", "log_every", "sample_every",
-                     "checkpoint_every"):
-            if getattr(self, name) < 1:
-                raise GanLibError(f"{name} must be a positive integer, got {getattr(self, name)}")
+        for name, (lowest, highest, why) in INTEGER_RANGES.items():
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < lowest:
+                raise GanLibError(f"{name} must be an integer of at least {lowest}, got {value!r}")
+            if value > highest:
+                raise GanLibError(f"{name} must be at most {highest:,} ({why}), got {value:,}")
         for name in ("lr_g", "lr_d"):
             if not 0.0 < getattr(self, name) < 1.0:  # also refuses NaN
                 raise GanLibError(f"{name} must be a learning rate between 0 and 1, got {getattr(self, name)}")

@@ -4,6 +4,7 @@ temporary names of their own, leftovers of killed processes removed, and one tra
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,6 +12,7 @@ from pathlib import Path
 
 from .errors import GanLibError
 
+TEMPORARY = re.compile(r"\..+\.(\d+)\.[0-9a-f]{8}\.tmp")  # atomic_path's temporaries: .NAME.PID.HEX8.tmp
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
 
 
@@ -35,7 +37,7 @@ def atomic_path(path: Path) -> Iterator[Path]:
     """A temporary path beside `path`, unique to this process and call: renamed onto `path` if the block succeeds,
     removed if it fails or is interrupted (the old `path` is then left as it was). Two processes writing the same
     file never share a temporary. A failed write (a full disk, say) is a GanLibError that names `path`."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")  # the TEMPORARY pattern
     try:
         yield tmp
         os.replace(tmp, path)
@@ -71,8 +73,8 @@ def _alive(pid: int) -> bool:
 def remove_dead_temporaries(folder: Path) -> None:
     """Delete the temporaries that atomic_path left behind in processes that were killed (SIGKILL, power loss)."""
     for tmp in folder.glob(".*.tmp"):
-        pid = tmp.name.rsplit(".", 3)[-3] if tmp.name.count(".") >= 4 else ""
-        if pid.isdigit() and not _alive(int(pid)):
+        ours = TEMPORARY.fullmatch(tmp.name)  # only names atomic_path makes: never a user's file with digits
+        if ours and not _alive(int(ours.group(1))):
             tmp.unlink(missing_ok=True)
 
 

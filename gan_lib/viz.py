@@ -11,6 +11,8 @@ import torch
 from PIL import Image
 from torchvision.utils import make_grid, save_image
 
+from .files import atomic_path
+
 
 def to_uint8(images: torch.Tensor) -> torch.Tensor:
     """Float images in [-1, 1] -> uint8 in [0, 255] (uint8 input passes through)."""
@@ -40,7 +42,22 @@ def grid(images: torch.Tensor, nrow: int | None = None) -> torch.Tensor:
 def save_grid(images: torch.Tensor, path: str | Path, nrow: int | None = None, scale: int = 1) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    save_image(grid(enlarge(images, scale), nrow).float() / 255, path)
+    with atomic_path(path) as tmp:  # interrupted, the previous image stays whole
+        save_image(grid(enlarge(images, scale), nrow).float() / 255, tmp, format=_format(path))
+    return path
+
+
+def _format(path: Path) -> str:
+    """The image format a file name asks for (the temporary that is written first has another suffix)."""
+    return {".jpg": "jpeg", ".tif": "tiff"}.get(path.suffix.lower(), path.suffix.lower().lstrip(".") or "png")
+
+
+def save_figure(fig, path: str | Path, dpi: int) -> Path:
+    """A matplotlib figure written atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=dpi, format=_format(path))
     return path
 
 
@@ -182,8 +199,7 @@ def _finish(fig, axes, path: str | Path | None):
         ax.grid(alpha=0.3)
     fig.tight_layout()
     if path is not None:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=100)
+        save_figure(fig, path, dpi=100)
         plt.close(fig)
     return fig
 
@@ -201,7 +217,8 @@ def make_gif(frames: Sequence[str | Path | torch.Tensor], path: str | Path, dura
                 pictures.append(image.convert("RGB"))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    pictures[0].save(path, save_all=True, append_images=pictures[1:], duration=duration_ms, loop=0)
+    with atomic_path(path) as tmp:
+        pictures[0].save(tmp, format="GIF", save_all=True, append_images=pictures[1:], duration=duration_ms, loop=0)
     return path
 
 
@@ -271,8 +288,7 @@ def draw_architecture(cfg, path: str | Path | None = None):
         ax.set_title(title, loc="left")
     fig.tight_layout()
     if path is not None:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=110)
+        save_figure(fig, path, dpi=110)
     return fig
 
 
