@@ -15,15 +15,42 @@ from pathlib import Path
 
 from .config import Config
 from .data import HOLDOUT_EVERY, SYNTHETIC_COUNT
+from .errors import GanLibError
 
 DRIVE_MOUNT = Path("/content/drive")
 DRIVE_FOLDER = DRIVE_MOUNT / "MyDrive" / "anime-face-gan"  # where every notebook keeps its runs on Colab
 KAGGLE_WORKING = Path("/kaggle/working")  # Kaggle Notebooks' writable, saved output folder
 
 
+SWITCH = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False,
+          "": False}
+MAX_STEPS = 10**9
+
+
+def switch(name: str, default: bool = False) -> bool:
+    """An on/off environment variable: 1/true/yes/on or 0/false/no/off (any case); anything else is one line."""
+    if name not in os.environ:
+        return default
+    value = os.environ[name].strip().lower()
+    if value not in SWITCH:
+        raise GanLibError(f"{name}={os.environ[name]!r} is neither on nor off: set it to 1 or 0")
+    return SWITCH[value]
+
+
 def tiny_mode() -> bool:
     """GAN_LIB_TINY=1 (set by CI and the test command): notebooks use a tiny synthetic subset and a few steps."""
-    return os.environ.get("GAN_LIB_TINY", "") not in ("", "0")
+    return switch("GAN_LIB_TINY")
+
+
+def steps_setting(default: int) -> int:
+    """$GAN_LIB_STEPS, a whole number of steps, or the default."""
+    value = os.environ.get("GAN_LIB_STEPS", "").strip()
+    if not value:
+        return default
+    if not value.isdigit() or not 1 <= int(value) <= MAX_STEPS:
+        raise GanLibError(f"GAN_LIB_STEPS must be a whole number of training steps from 1 to {MAX_STEPS:,}, "
+                          f"got {os.environ['GAN_LIB_STEPS']!r}")
+    return int(value)
 
 
 def platform() -> str:
@@ -77,11 +104,11 @@ class CourseSettings:
 def run_folder(name: str = "course", drive: bool | None = None) -> Path:
     """$GAN_LIB_RUN_DIR, else: on Colab a folder on Google Drive (mounted here; it survives a disconnect, and every
     notebook finds it), on Kaggle /kaggle/working/runs/<name>, locally runs/<name>."""
-    if os.environ.get("GAN_LIB_RUN_DIR"):
-        return Path(os.environ["GAN_LIB_RUN_DIR"])
+    if os.environ.get("GAN_LIB_RUN_DIR", "").strip():
+        return Path(os.environ["GAN_LIB_RUN_DIR"]).expanduser()
     where = platform()
     if drive is None:
-        drive = os.environ.get("GAN_LIB_DRIVE", "1") != "0"
+        drive = switch("GAN_LIB_DRIVE", default=True)
     if where == "colab" and drive:
         from google.colab import drive as colab_drive
 
@@ -101,6 +128,6 @@ def course_settings(drive: bool | None = None) -> CourseSettings:
         return CourseSettings("synthetic", cfg, steps=40, locate_run=lambda: Path("runs/course-tiny"),
                               synthetic_count=512, toy_steps=100, clinic_steps=20)
     gpu = on_gpu()
-    steps = int(os.environ.get("GAN_LIB_STEPS", "5000" if gpu else "3000"))
+    steps = steps_setting(5000 if gpu else 3000)
     return CourseSettings(os.environ.get("GAN_LIB_DATA", "anime-faces"), Config(image_size=64 if gpu else 32),
                           steps, lambda: run_folder(drive=drive), clinic_steps=2000 if gpu else 600)

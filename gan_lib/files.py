@@ -18,7 +18,7 @@ IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
 
 def cache_dir() -> Path:
     """Where prepared datasets, downloads and metric statistics go: $GAN_LIB_CACHE, else ~/.cache/gan_lib."""
-    return Path(os.environ.get("GAN_LIB_CACHE") or Path.home() / ".cache" / "gan_lib")
+    return Path(os.environ.get("GAN_LIB_CACHE") or Path.home() / ".cache" / "gan_lib").expanduser()
 
 
 def check_writable(folder: Path, what: str, fix: str) -> None:

@@ -20,7 +20,7 @@ from .checkpoint import CHECKPOINT_FILE, CHECKPOINT_FORMAT, data_change, read_ch
 from .config import Config, seeded
 from .data import DeviceBatches, ImageSet
 from .errors import GanLibError
-from .files import atomic_path, save_atomically
+from .files import atomic_path, check_writable, save_atomically
 from .models import Generator, build_models, generate, noise
 from .runtime import amp_dtype, is_main, mean_over_ranks, resolve_device, switched_on, sync_batchnorm, world_size
 
@@ -269,5 +269,11 @@ def open_run(state: dict | None, cfg: Config | None, data: ImageSet, run_dir: st
 
 def start_or_resume(cfg: Config, data: ImageSet, run_dir: str | Path, device: str = "auto") -> Trainer:
     """Resume the run in run_dir if it has a checkpoint (after a disconnect, say), else start a new one; a run
-    trained with other settings or on other data is refused."""
+    trained with other settings or on other data is refused. A run folder that cannot be written (or a file in its
+    place) is refused before any work."""
+    run_dir = Path(run_dir).expanduser()
+    if run_dir.exists() and not run_dir.is_dir():
+        raise GanLibError(f"the run folder {run_dir} is a file: move it, or choose another folder "
+                          "(GAN_LIB_RUN_DIR in the notebooks)")
+    check_writable(run_dir, "the run folder", "choose another folder (GAN_LIB_RUN_DIR in the notebooks)")
     return open_run(run_state(run_dir, None), cfg, data, run_dir, device, on_data_change="refuse")

@@ -69,3 +69,40 @@ def test_a_recipe_with_changes_gets_its_own_run_folder_beside_the_course_run(loc
     changed = settings.run_dir_for({"label_smoothing": 0.2, "augment": "color,translation"})
     assert changed.parent == settings.run_dir.parent
     assert changed.name == "course-augment=color+translation-label_smoothing=0.2"
+
+
+@pytest.mark.parametrize("value, on", [("1", True), ("yes", True), ("TRUE", True), ("0", False), ("no", False),
+                                       ("false", False), ("off", False), ("", False)])
+def test_tiny_mode_reads_the_usual_words_for_on_and_off(local, monkeypatch, value, on):
+    monkeypatch.setenv("GAN_LIB_TINY", value)
+    assert course.tiny_mode() is on
+
+
+@pytest.mark.parametrize("name, value", [("GAN_LIB_TINY", "maybe"), ("GAN_LIB_STEPS", "abc"), ("GAN_LIB_STEPS", "0"),
+                                         ("GAN_LIB_STEPS", "-5"), ("GAN_LIB_STEPS", "1.5"),
+                                         ("GAN_LIB_STEPS", str(10**12))])
+def test_a_setting_that_makes_no_sense_names_its_variable(local, monkeypatch, name, value):
+    from gan_lib.errors import GanLibError
+
+    monkeypatch.setenv(name, value)
+    with pytest.raises(GanLibError, match=name):
+        course.course_settings()
+
+
+def test_the_run_folder_and_the_cache_expand_home(local, monkeypatch, tmp_path):
+    from gan_lib.files import cache_dir
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("GAN_LIB_RUN_DIR", "~/runs/mine")
+    monkeypatch.setenv("GAN_LIB_CACHE", "~/cache")
+    assert course.course_settings().run_dir == tmp_path / "runs" / "mine" and cache_dir() == tmp_path / "cache"
+
+
+def test_a_file_in_place_of_the_run_folder_fails_before_the_first_step(tmp_path, tiny_cfg, tiny_data):
+    from gan_lib.errors import GanLibError
+    from gan_lib.train import start_or_resume
+
+    (tmp_path / "run").write_text("my notes")
+    with pytest.raises(GanLibError, match="is a file"):
+        start_or_resume(tiny_cfg, tiny_data, tmp_path / "run")
+    assert (tmp_path / "run").read_text() == "my notes"
