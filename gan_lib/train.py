@@ -212,6 +212,9 @@ class Trainer:
 
     def save_checkpoint(self, path: str | Path | None = None) -> Path:
         """Write atomically: a run killed while saving leaves the previous checkpoint intact."""
+        if path is None and self.out_dir is None:
+            raise GanLibError("this Trainer has no run folder: pass save_checkpoint a path, or create the Trainer "
+                              "with out_dir")
         path = Path(path) if path is not None else self.out_dir / CHECKPOINT_FILE
         weights = [*self.G.parameters(), *self.D.parameters()]
         if not torch.stack([w.isfinite().all() for w in weights]).all():  # never replace a good checkpoint by this

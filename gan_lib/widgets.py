@@ -9,6 +9,7 @@ import torch
 from PIL import Image
 
 from .directions import Directions, gallery
+from .errors import GanLibError
 from .viz import enlarge, grid, to_uint8
 
 
@@ -31,6 +32,15 @@ class LatentExplorer:
                  span: float = 3.0, strip_frames: int = 7, display_px: int = 256):
         import ipywidgets as w
 
+        latent_dim = getattr(generator, "latent_dim", None)
+        if latent_dim is not None and directions.vectors.shape[1] != latent_dim:
+            raise GanLibError(f"the directions are of latent size {directions.vectors.shape[1]} but the generator's is "
+                              f"{latent_dim}: find them on this generator (sefa_directions(G), ...) or load its own")
+        if latent_dim is not None and start.numel() != latent_dim:
+            raise GanLibError(f"start has {start.numel()} numbers but the generator's latent size is {latent_dim}: "
+                              "pass one latent, e.g. z[favourites[0]]")
+        if not len(directions):
+            raise GanLibError("there are no directions to put on sliders: select at least one")
         self.G = generator.eval()
         self.device = next(generator.parameters()).device
         self.directions, self.span, self.strip_frames, self.display_px = directions, span, strip_frames, display_px

@@ -2,7 +2,6 @@
 path is accepted or a cache holds one, and the file never appears. Each place refuses it in one line, or (a cache)
 rebuilds what the file should have held."""
 
-import sys
 from pathlib import Path
 
 import pytest
@@ -163,5 +162,15 @@ def test_a_checkpoint_without_its_generator_or_with_other_shapes_is_one_line(tmp
         load_generator(path)
 
 
-if __name__ == "__main__":
-    sys.exit(pytest.main([__file__]))
+def test_library_calls_a_learner_makes_fail_in_a_sentence(tiny_cfg, tiny_data):
+    pytest.importorskip("ipywidgets")
+    from gan_lib.models import Generator
+    from gan_lib.widgets import LatentExplorer
+
+    with pytest.raises(GanLibError, match="has no run folder"):
+        Trainer(tiny_cfg, tiny_data).save_checkpoint()
+    G = Generator(tiny_cfg)
+    with pytest.raises(GanLibError, match="latent size 100 but the generator's is 16"):
+        LatentExplorer(G, Directions(torch.randn(2, 100), ["a", "b"]), torch.zeros(16))
+    with pytest.raises(GanLibError, match="start has 100 numbers"):
+        LatentExplorer(G, Directions(torch.randn(2, 16), ["a", "b"]), torch.zeros(100))
