@@ -93,7 +93,8 @@ def attribute_classifier() -> AttributeClassifier:
             print(f"the cached attribute classifier {printable(str(path))} cannot be used ({type(exc).__name__}): "
                   "training it again", file=sys.stderr)
     check_writable(path.parent, "the cache folder", "set GAN_LIB_CACHE to a folder you can write")  # before training
-    print(f"training the attribute classifier that reads synthetic faces (once; kept in {path})", file=sys.stderr)
+    print(f"training the attribute classifier that reads synthetic faces (once; kept in {printable(str(path))})",
+          file=sys.stderr)
     model = train_attribute_classifier()
     save_atomically(model.state_dict(), path)
     return model

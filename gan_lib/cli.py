@@ -18,6 +18,7 @@ from .data import HOLDOUT_EVERY, SYNTHETIC_COUNT
 from .datasets import NAMED_DATASETS
 from .errors import GanLibError
 from .files import IMAGE_EXTENSIONS
+from .images import printable
 from .metrics import METRICS
 
 DATA_HELP = f"'synthetic', a Kaggle dataset ({', '.join(NAMED_DATASETS)}) or a folder of images"
@@ -174,19 +175,19 @@ def _train_in_folder(args: argparse.Namespace, device: str) -> None:
     steps = args.steps or round((args.epochs or 5) * trainer.batches.steps_per_epoch)
     if trainer.step >= steps:
         if runtime.is_main():
-            print(f"nothing to train: the run in {args.out} is already at step {trainer.step} (asked for {steps}); "
-                  "pass a larger --steps to go on", file=sys.stderr)
+            print(f"nothing to train: the run in {printable(str(args.out))} is already at step {trainer.step} "
+                  f"(asked for {steps}); pass a larger --steps to go on", file=sys.stderr)
         return
     kept_out = f" ({len(held_out)} held out for evaluate)" if holdout else ""
     world = runtime.world_size()
     where = (f"{world} processes ({trainer.device.type}), {cfg.batch_size // world} images each" if world > 1
              else str(trainer.device))
     if runtime.is_main():
-        print(f"training on {len(data)} images{kept_out} from {data.name} at {cfg.image_size} px, {where}, "
+        print(f"training on {len(data)} images{kept_out} from {printable(data.name)} at {cfg.image_size} px, {where}, "
               f"steps {trainer.step} -> {steps}", file=sys.stderr)
     trainer.fit(steps, progress=not args.quiet)
     if runtime.is_main():
-        print(f"wrote {args.out}/{CHECKPOINT_FILE}, samples/, losses.png, progress.gif, history.csv")
+        print(f"wrote {printable(str(args.out))}/{CHECKPOINT_FILE}, samples/, losses.png, progress.gif, history.csv")
 
 
 def _generate(args: argparse.Namespace) -> None:
@@ -253,10 +254,11 @@ def _evaluate(args: argparse.Namespace) -> None:
     real, other = reference_samples(data, holdout, args.n, args.seed)
     n = len(real)
     if holdout:
-        print(f"real images: {n} of the {data.name} images held out of training (1 in {holdout})", file=sys.stderr)
+        print(f"real images: {n} of the {printable(data.name)} images held out of training (1 in {holdout})",
+              file=sys.stderr)
     else:
-        print(f"note: the checkpoint was not trained with --holdout on {data.name}, so it may have seen the {n} real "
-              "images it is compared with; train with --holdout for a fair score", file=sys.stderr)
+        print(f"note: the checkpoint was not trained with --holdout on {printable(data.name)}, so it may have seen "
+              f"the {n} real images it is compared with; train with --holdout for a fair score", file=sys.stderr)
     print(metric.report(Scoring(generated(n), real, other, args.inception_weights, device)))
 
 
@@ -279,14 +281,14 @@ def main(argv: list[str] | None = None) -> int:
     except GanLibError as exc:
         # under torchrun every process that fails says so, rank 0 plainly; torchrun then stops the others
         prefix = f"rank {runtime.rank()}: " if not runtime.is_main() else ""
-        print(f"{prefix}error: {exc}", file=sys.stderr)
+        print(f"{prefix}error: {printable(str(exc))}", file=sys.stderr)  # one line, whatever names it holds
         return 2
     except KeyboardInterrupt:
         print(_interrupted(args), file=sys.stderr)
         return 130
     except OSError as exc:  # a full disk or a vanished file outside the places that name their own
         where = f" ({exc.filename})" if exc.filename else ""
-        print(f"error: {exc.strerror or exc}{where}", file=sys.stderr)
+        print(f"error: {printable(str(exc.strerror or exc))}{printable(where)}", file=sys.stderr)
         return 2
     finally:
         runtime.teardown()

@@ -65,7 +65,8 @@ def cached_images(root: str | Path, size: int = 64, workers: int | None = None) 
         summary["skipped"]["unreadable folder"] = unreadable_folders
         with atomic_path(summary_file) as tmp:  # written last: without it, the array does not count
             tmp.write_text(json.dumps(summary))
-        print(f"prepared {summary['images']} images from {root}" + skipped_line(summary), file=sys.stderr)
+        print(f"prepared {summary['images']} images from {printable(str(root))}" + skipped_line(summary),
+              file=sys.stderr)
         for stale in cache.glob(f"{stem}-*"):  # caches of an older file list; never another process's temporaries
             if stale not in (array_file, summary_file):
                 stale.unlink(missing_ok=True)

@@ -173,6 +173,8 @@ def decode_files(args: tuple[list[str], int]) -> tuple[np.ndarray, list[tuple[st
 
 
 
-def printable(path: str) -> str:
-    """A path that can be printed whatever bytes its name holds (undecodable bytes shown as U+FFFD)."""
-    return path.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+def printable(text: str) -> str:
+    """Text (a file name, a message) that prints as itself on one line whatever it holds: undecodable bytes as
+    U+FFFD, and characters that move the cursor or restyle a terminal (newline, escape, ...) as their escapes."""
+    text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)

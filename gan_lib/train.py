@@ -21,6 +21,7 @@ from .config import Config, seeded
 from .data import DeviceBatches, ImageSet
 from .errors import GanLibError
 from .files import atomic_path, check_writable, save_atomically
+from .images import printable
 from .models import Generator, build_models, generate, noise
 from .runtime import amp_dtype, is_main, mean_over_ranks, resolve_device, switched_on, sync_batchnorm, world_size
 
@@ -266,7 +267,7 @@ def open_run(state: dict | None, cfg: Config | None, data: ImageSet, run_dir: st
             raise GanLibError(f"{checkpoint} was trained on {change[0]}, not on {change[1]}; choose another run "
                               "folder (GAN_LIB_RUN_DIR)")
         if is_main():
-            print(f"warning: this run trained on {change[0]} and goes on with {change[1]}", file=sys.stderr)
+            print(printable(f"warning: this run trained on {change[0]} and goes on with {change[1]}"), file=sys.stderr)
     return Trainer.resume(state, data, run_dir, device)
 
 

@@ -113,3 +113,14 @@ def test_clean_up_removes_only_temporaries_that_gan_lib_can_have_made(tmp_path):
         path.write_text("x")
     remove_dead_temporaries(tmp_path)
     assert not ours.exists() and all(path.exists() for path in users)
+
+
+def test_names_with_newlines_and_escapes_cannot_forge_a_line_or_restyle_the_terminal(tmp_path):
+    evil = tmp_path / "faces\nerror: all is fine\x1b[2J\x1b[31m"
+    evil.mkdir()
+    (evil / "notes\n\x1b[31m.txt").write_text("not an image")
+    result = subprocess.run([sys.executable, "-m", "gan_lib", "train", "--data", str(evil), "--out",
+                             str(tmp_path / "run"), *TINY], capture_output=True, text=True, timeout=120)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and "\x1b" not in result.stderr and "Traceback" not in result.stderr
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "faces\\nerror: all is fine\\x1b[2J" in lines[0]
