@@ -35,12 +35,26 @@ def _listing_key(root: Path, files: list[tuple[str, int, int]], size: int) -> tu
 
 
 def _read_cache(array_file: Path, summary_file: Path, size: int) -> dict | None:
-    """The summary of a complete cache, or None for a missing, damaged or half-written one (then it is rebuilt)."""
+    """The summary of a complete cache, or None for a missing, damaged, half-written or foreign one (then it is
+    rebuilt): every field is checked, with its type and, for the per-image lists, its length."""
     try:
         summary = json.loads(summary_file.read_text())
-        complete = array_file.stat().st_size == summary["images"] * 3 * size * size
-        return summary if complete and len(summary["paths"]) == summary["images"] else None
-    except (OSError, ValueError, KeyError, TypeError):
+        n = summary["images"]
+        valid = (
+            isinstance(n, int) and 0 < n <= summary["files"] and summary["image_size"] == size
+            and isinstance(summary["source"], str)
+            and array_file.stat().st_size == n * 3 * size * size
+            and all(isinstance(summary[key], list) and len(summary[key]) == n
+                    for key in ("paths", "original_sizes", "digests"))
+            and all(isinstance(p, str) for p in summary["paths"] + summary["digests"])
+            and all(isinstance(s, list) and len(s) == 2 and all(isinstance(v, int) for v in s)
+                    for s in summary["original_sizes"])
+            and isinstance(summary["modes"], dict)
+            and isinstance(summary["skipped"], dict) and all(isinstance(files, list) and
+                                                             all(isinstance(f, str) for f in files)
+                                                             for files in summary["skipped"].values()))
+        return summary if valid else None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
 
 

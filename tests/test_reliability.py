@@ -4,6 +4,7 @@ Permissions mean nothing to root, so the read-only cases run the command as the 
 tests run as root, as CI does.
 """
 
+import json
 import os
 import resource
 import shutil
@@ -97,12 +98,26 @@ def test_a_run_folder_that_cannot_be_written_stops_before_any_work(tmp_path, cap
 
 # 2. Damaged caches are rebuilt ------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("damage", ["truncated array", "empty array", "broken summary", "empty summary"])
+SUMMARY_DAMAGE = {  # a summary that parses but would mislead: each field of the wrong type or length
+    "paths of another length": lambda s: s | {"paths": s["paths"][:-1]},
+    "a path that is not text": lambda s: s | {"paths": [1] + s["paths"][1:]},
+    "sizes that are not pairs": lambda s: s | {"original_sizes": [[1]] * s["images"]},
+    "digests missing": lambda s: {k: v for k, v in s.items() if k != "digests"},
+    "skipped not a dict": lambda s: s | {"skipped": ["a.png"]},
+    "more images than files": lambda s: s | {"files": s["images"] - 1},
+    "another image size": lambda s: s | {"image_size": 64},
+    "not an object": lambda s: [s],
+}
+
+
+@pytest.mark.parametrize("damage", ["truncated array", "empty array", "broken summary", "empty summary",
+                                    *SUMMARY_DAMAGE])
 def test_a_damaged_cache_is_rebuilt(tmp_path, damage):
     faces = _faces(tmp_path / "faces", 20)
     first = prepare_folder(faces, 32, workers=1)
     expected = first.images.clone()
     array_file, summary_file = first.cache_file, first.cache_file.with_suffix(".json")
+    summary = json.loads(summary_file.read_text())
     del first
     if damage == "truncated array":
         array_file.write_bytes(array_file.read_bytes()[:1000])
@@ -110,10 +125,12 @@ def test_a_damaged_cache_is_rebuilt(tmp_path, damage):
         array_file.write_bytes(b"")
     elif damage == "broken summary":
         summary_file.write_text(summary_file.read_text()[:50])
-    else:
+    elif damage == "empty summary":
         summary_file.write_text("")
+    else:
+        summary_file.write_text(json.dumps(SUMMARY_DAMAGE[damage](json.loads(summary_file.read_text()))))
     again = prepare_folder(faces, 32, workers=1)
-    assert torch.equal(again.images, expected)
+    assert torch.equal(again.images, expected) and json.loads(summary_file.read_text()) == summary
 
 
 def test_leftovers_of_killed_processes_go_and_live_ones_stay(tmp_path):
