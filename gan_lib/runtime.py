@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 from contextlib import contextmanager
+from datetime import timedelta
 
 import torch
 import torch.distributed as dist
@@ -72,6 +73,18 @@ def is_main() -> bool:
     return rank() == 0
 
 
+PEER_TIMEOUT_S = 600  # how long a process waits for a stalled peer: a step or a checkpoint takes seconds; the longest
+# wait is rank 0 downloading and preparing the data for the others (minutes). torch's own default is 30 minutes.
+
+
+def peer_timeout() -> timedelta:
+    """$GAN_LIB_PEER_TIMEOUT seconds, else PEER_TIMEOUT_S: how long any collective waits before the run stops."""
+    value = os.environ.get("GAN_LIB_PEER_TIMEOUT", "").strip() or str(PEER_TIMEOUT_S)
+    if not value.isdigit() or not 1 <= int(value) <= 86400:
+        raise GanLibError(f"GAN_LIB_PEER_TIMEOUT must be a whole number of seconds from 1 to 86400, got {value!r}")
+    return timedelta(seconds=int(value))
+
+
 def setup(device: str = "auto") -> str:
     """Join torchrun's process group (NCCL on GPUs, gloo on the CPU); returns this rank's device name."""
     use_cuda = device.startswith("cuda") or device == "auto" and torch.cuda.is_available()
@@ -85,7 +98,7 @@ def setup(device: str = "auto") -> str:
     elif device == "auto":
         device = "cpu"
     if not dist.is_initialized():
-        dist.init_process_group("nccl" if use_cuda else "gloo")
+        dist.init_process_group("nccl" if use_cuda else "gloo", timeout=peer_timeout())
     return device
 
 

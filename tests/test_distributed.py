@@ -75,3 +75,23 @@ def test_an_indivisible_batch_is_a_clear_error(monkeypatch):
     monkeypatch.setattr(runtime, "world_size", lambda: 3)
     with pytest.raises(GanLibError, match="batch size 64 does not divide among 3 processes"):
         my_share(64)
+
+
+def test_a_stalled_peer_is_waited_for_ten_minutes_or_as_long_as_gan_lib_peer_timeout_says(monkeypatch):
+    from datetime import timedelta
+
+    from gan_lib import runtime
+
+    given = {}
+    monkeypatch.setattr(runtime.dist, "is_initialized", lambda: False)
+    monkeypatch.setattr(runtime.dist, "init_process_group", lambda backend, timeout: given.update(timeout=timeout))
+    monkeypatch.delenv("GAN_LIB_PEER_TIMEOUT", raising=False)
+    runtime.setup("cpu")
+    assert given["timeout"] == timedelta(minutes=10)  # torch's default would be 30
+    monkeypatch.setenv("GAN_LIB_PEER_TIMEOUT", "45")
+    runtime.setup("cpu")
+    assert given["timeout"] == timedelta(seconds=45)
+    for wrong in ("0", "abc", "1.5", "999999"):
+        monkeypatch.setenv("GAN_LIB_PEER_TIMEOUT", wrong)
+        with pytest.raises(GanLibError, match="GAN_LIB_PEER_TIMEOUT"):
+            runtime.setup("cpu")
