@@ -81,8 +81,9 @@ class Skipped(Exception):
     """A file that is not used, and why (one of SKIP_REASONS)."""
 
 
+MAX_FILE_BYTES = 64 * 2**20  # a face image is a few hundred KB: a larger file is skipped before it is read
 SKIP_REASONS = ("unreadable", "too large (a decompression bomb)", f"too small (under {MIN_SIDE} px)",
-                f"a strip (over {MAX_ASPECT:.0f}:1)")
+                f"a strip (over {MAX_ASPECT:.0f}:1)", f"too large a file (over {MAX_FILE_BYTES // 2**20} MB)")
 
 
 def _jpeg_fast(data: bytes) -> Image.Image | None:
@@ -157,6 +158,8 @@ def decode_files(args: tuple[list[str], int]) -> tuple[np.ndarray, list[tuple[st
     arrays, info = [], []
     for path in paths:
         try:
+            if os.path.getsize(path) > MAX_FILE_BYTES:
+                raise Skipped(SKIP_REASONS[4])
             data = Path(path).read_bytes()
             digest = hashlib.blake2b(data, digest_size=16).hexdigest()
             array, original_size, mode = decode_image(data, size)

@@ -124,3 +124,19 @@ def test_names_with_newlines_and_escapes_cannot_forge_a_line_or_restyle_the_term
     lines = result.stderr.strip().splitlines()
     assert result.returncode == 2 and "\x1b" not in result.stderr and "Traceback" not in result.stderr
     assert len(lines) == 1 and lines[0].startswith("error: ") and "faces\\nerror: all is fine\\x1b[2J" in lines[0]
+
+
+def test_a_file_too_large_to_be_an_image_is_skipped_by_its_size(tmp_path):
+    from PIL import Image
+
+    from gan_lib.data import prepare_folder
+    from gan_lib.images import MAX_FILE_BYTES
+
+    faces = tmp_path / "faces"
+    faces.mkdir()
+    for i in range(3):
+        Image.new("RGB", (40, 40), (i * 60, 0, 0)).save(faces / f"{i}.png")
+    with open(faces / "huge.png", "wb") as f:  # sparse: the size of a huge file without the disk space
+        f.truncate(MAX_FILE_BYTES + 1)
+    prepared = prepare_folder(faces, 32, workers=1)
+    assert len(prepared) == 3 and prepared.summary["skipped"]["too large a file (over 64 MB)"] == ["huge.png"]
