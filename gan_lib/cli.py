@@ -8,7 +8,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import math
+import re
+import signal
 import sys
+import threading
 from dataclasses import fields
 from pathlib import Path
 
@@ -262,34 +265,68 @@ def _evaluate(args: argparse.Namespace) -> None:
     print(metric.report(Scoring(generated(n), real, other, args.inception_weights, device)))
 
 
-def _interrupted(args: argparse.Namespace) -> str:
+class Terminated(KeyboardInterrupt):
+    """SIGTERM: a kill, or torchrun stopping every process because one of them failed. Handled like Ctrl-C."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated
+
+
+def _interrupted(args: argparse.Namespace, how: str = "interrupted") -> str:
     """What an interrupt leaves, in words that fit the command."""
     if args.command != "train":
-        return INTERRUPTED[args.command]
-    checkpoint = args.out / CHECKPOINT_FILE
-    if checkpoint.exists():
-        return f"interrupted: the last checkpoint, {checkpoint}, is kept; continue with --resume"
-    return "interrupted before the first checkpoint: nothing to resume; train again to start over"
+        return INTERRUPTED[args.command].replace("interrupted", how, 1)
+    checkpoint = printable(str(args.out / CHECKPOINT_FILE))
+    if (args.out / CHECKPOINT_FILE).exists():
+        return f"{how}: the last checkpoint, {checkpoint}, is kept; continue with --resume"
+    return f"{how} before the first checkpoint: nothing to resume; train again to start over"
+
+
+def _rank_prefix() -> str:
+    """Under torchrun every process that fails says so, rank 0 plainly; torchrun then stops the others."""
+    from . import runtime
+
+    return f"rank {runtime.rank()}: " if not runtime.is_main() else ""
+
+
+def _lost_peer(exc: RuntimeError) -> str:
+    """What a collective's error says of a lost peer ('Connection reset by peer', 'timed out'), or ''."""
+    found = re.search(r"Connection (?:reset|closed|refused)[a-z ]*|[Tt]imed? ?out", str(exc))
+    return found.group(0).strip() if found else ""
 
 
 def main(argv: list[str] | None = None) -> int:
     from . import runtime
 
     args = _parser().parse_args(argv)
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
     try:
         {"train": _train, "generate": _generate, "prepare": _prepare, "evaluate": _evaluate}[args.command](args)
     except GanLibError as exc:
-        # under torchrun every process that fails says so, rank 0 plainly; torchrun then stops the others
-        prefix = f"rank {runtime.rank()}: " if not runtime.is_main() else ""
-        print(f"{prefix}error: {printable(str(exc))}", file=sys.stderr)  # one line, whatever names it holds
+        print(f"{_rank_prefix()}error: {printable(str(exc))}", file=sys.stderr)  # one line, whatever names it holds
         return 2
+    except Terminated:
+        how = "stopped by SIGTERM (torchrun stops every process when one fails)" if runtime.launched() else \
+            "stopped by SIGTERM"
+        print(_interrupted(args, how), file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print(_interrupted(args), file=sys.stderr)
         return 130
+    except RuntimeError as exc:  # under torchrun, a peer that died or stalled breaks the next collective
+        if not (runtime.launched() and _lost_peer(exc)):
+            raise
+        print(_interrupted(args, f"{_rank_prefix()}error: another process of this run stopped "
+                                 f"({_lost_peer(exc)})"), file=sys.stderr)
+        return 2
     except OSError as exc:  # a full disk or a vanished file outside the places that name their own
         where = f" ({exc.filename})" if exc.filename else ""
         print(f"error: {printable(str(exc.strerror or exc))}{printable(where)}", file=sys.stderr)
         return 2
     finally:
         runtime.teardown()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     return 0

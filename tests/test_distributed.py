@@ -95,3 +95,29 @@ def test_a_stalled_peer_is_waited_for_ten_minutes_or_as_long_as_gan_lib_peer_tim
         monkeypatch.setenv("GAN_LIB_PEER_TIMEOUT", wrong)
         with pytest.raises(GanLibError, match="GAN_LIB_PEER_TIMEOUT"):
             runtime.setup("cpu")
+
+
+def test_when_one_process_dies_the_others_end_in_one_line_naming_the_last_checkpoint(tmp_path):
+    import signal
+    import time
+
+    run = tmp_path / "run"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    torchrun = subprocess.Popen([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+                                 "-m", "gan_lib", "train", *RUN, "--steps", "100000", "--out", str(run)],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        deadline = time.time() + 120
+        while not (run / "checkpoint.pt").exists() and time.time() < deadline:
+            time.sleep(0.2)
+        ranks = subprocess.run(["pgrep", "-P", str(torchrun.pid)], capture_output=True, text=True).stdout.split()
+        assert len(ranks) == 2, ranks
+        os.kill(int(max(ranks, key=int)), signal.SIGKILL)  # rank 1, started second
+        _, err = torchrun.communicate(timeout=120)
+    finally:
+        torchrun.kill()
+    assert "[rank0]: Traceback" not in err and "gloo" not in err, err
+    said = [line for line in err.splitlines() if f"the last checkpoint, {run / 'checkpoint.pt'}, is kept" in line]
+    assert len(said) == 1 and said[0].startswith(("error: another process of this run stopped (Connection",
+                                                  "stopped by SIGTERM (torchrun stops every process")), err
+    assert read_checkpoint(run / "checkpoint.pt")["step"] >= 2

@@ -407,3 +407,18 @@ def test_ctrl_c_during_training_names_what_is_kept(open_dir):
                                             "continue with --resume")
     assert read_checkpoint(run / "checkpoint.pt")["step"] >= 2
     assert not list(run.glob(".*.tmp"))
+
+
+def test_sigterm_during_training_is_read_like_ctrl_c(open_dir):
+    run = open_dir / "run"
+    popen = _cli("train", "--data", "synthetic", "--synthetic-count", "256", "--image-size", "32", "--out", run,
+                 "--quiet", "--steps", "100000", "--checkpoint-every", "2", cwd=open_dir, wait=False)
+    deadline = time.time() + 120
+    while not (run / "checkpoint.pt").exists() and time.time() < deadline and popen.poll() is None:
+        time.sleep(0.05)
+    popen.send_signal(signal.SIGTERM)
+    popen.wait(timeout=120)
+    err = popen.stderr.read()
+    assert popen.returncode == 143 and "Traceback" not in err, err
+    assert err.strip().splitlines()[-1] == (f"stopped by SIGTERM: the last checkpoint, {run / 'checkpoint.pt'}, is "
+                                            "kept; continue with --resume")
