@@ -23,6 +23,8 @@ def seeded(rng: torch.Generator, *key: object) -> torch.Generator:
     return rng.manual_seed(derive_seed(*key))
 
 
+LOSSES = ("bce", "hinge", "wgan-gp")
+D_NORMS = ("auto", "batch", "layer", "instance", "none")
 # (lowest, highest, why): beyond these a width or a batch needs more memory than a GPU has (a width of 256 is 4x
 # DCGAN's, about 2 GB of weights at 128 px), and a seed more than torch.Generator's 64 bits
 INTEGER_RANGES = {
@@ -60,6 +62,10 @@ class Config:
     ema_decay: float = 0.99  # samples and evaluation use G's weights averaged with this decay; 0 turns it off
     augment: str = ""  # DiffAugment for D: a comma list of color, translation, cutout; "" turns it off
     spectral_norm: bool = False  # spectral normalisation on D's convolutions (D then has no BatchNorm)
+    loss: str = "bce"  # bce (DCGAN: D's cross-entropy, G's non-saturating loss), hinge (SAGAN, BigGAN) or wgan-gp
+    d_norm: str = "auto"  # D's normalisation: batch, layer, instance or none; auto: batch (none with spectral_norm,
+    # layer with wgan-gp, whose gradient penalty is per image while BatchNorm mixes the images of a batch)
+    gp_weight: float = 10.0  # wgan-gp: the gradient penalty's weight (lambda, 10 in Gulrajani et al. 2017)
     # speed: "auto" picks the fastest safe choice for the device (on the CPU: all off, results bit-exact)
     amp: str = "auto"  # mixed precision: auto, bf16, fp16 or off
     channels_last: str = "auto"  # auto, on or off
@@ -95,12 +101,24 @@ class Config:
         if not 0.0 <= self.ema_decay < 1.0:
             raise GanLibError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
         for name, allowed in (("amp", ("auto", "bf16", "fp16", "off")), ("channels_last", ("auto", "on", "off")),
-                              ("fused_adam", ("auto", "on", "off"))):
+                              ("fused_adam", ("auto", "on", "off")), ("loss", LOSSES), ("d_norm", D_NORMS)):
             if getattr(self, name) not in allowed:
                 raise GanLibError(f"{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
+        if self.loss == "wgan-gp" and self.discriminator_norm == "batch":
+            raise GanLibError("wgan-gp's gradient penalty is per image, and BatchNorm mixes the images of a batch: "
+                              "choose d_norm layer, instance or none")
+        if not 0.0 <= self.gp_weight < 1e6:
+            raise GanLibError(f"gp_weight must be in [0, 1e6), got {self.gp_weight}")
         from .augment import parse_policy
 
         parse_policy(self.augment)
+
+    @property
+    def discriminator_norm(self) -> str:
+        """d_norm with auto resolved: batch, but none under spectral normalisation and layer for wgan-gp."""
+        if self.d_norm != "auto":
+            return self.d_norm
+        return "none" if self.spectral_norm else "layer" if self.loss == "wgan-gp" else "batch"
 
     def to_dict(self) -> dict:
         return asdict(self)

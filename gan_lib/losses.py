@@ -1,8 +1,9 @@
 """The adversarial losses, defined once: the trainer's step, the 2-D toy GAN and the theory figures all call these.
 
 D outputs a logit (a real number, no sigmoid); every loss below takes logits, which is what keeps it numerically
-stable (binary_cross_entropy_with_logits fuses the sigmoid and the log). A new loss is a new class with the same two
-methods, and `for_config` returns it: the training step never changes.
+stable (binary_cross_entropy_with_logits fuses the sigmoid and the log). A new loss is a new class with the same
+methods (D's loss, G's loss, and a penalty on D, none by default), and `for_config` returns it: the training step
+never changes.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from .config import Config
+from .config import Config, seeded
 
 
 def discriminator_bce(logits_real: torch.Tensor, logits_fake: torch.Tensor, real_label: float = 1.0,
@@ -38,8 +39,41 @@ def generator_saturating(logits_fake: torch.Tensor, reduction: str = "mean") -> 
 GENERATOR_LOSSES = {"non-saturating": generator_non_saturating, "saturating": generator_saturating}
 
 
+def discriminator_hinge(logits_real: torch.Tensor, logits_fake: torch.Tensor) -> torch.Tensor:
+    """D's hinge loss (SAGAN, BigGAN): real logits are pushed above 1 and fake ones below -1, and no further."""
+    return F.relu(1 - logits_real).mean() + F.relu(1 + logits_fake).mean()
+
+
+def generator_mean_logit(logits_fake: torch.Tensor) -> torch.Tensor:
+    """G's loss under the hinge and Wasserstein losses: raise D's mean score of its images."""
+    return -logits_fake.mean()
+
+
+def critic_wasserstein(logits_real: torch.Tensor, logits_fake: torch.Tensor) -> torch.Tensor:
+    """The critic's loss in WGAN: its mean score of generated images minus that of real ones. Minimised, the
+    difference estimates the Wasserstein-1 distance, if the critic is 1-Lipschitz (the penalty's job)."""
+    return logits_fake.mean() - logits_real.mean()
+
+
+def gradient_penalty(critic, real: torch.Tensor, fake: torch.Tensor,
+                     rng: torch.Generator | None = None) -> torch.Tensor:
+    """WGAN-GP's penalty (Gulrajani et al. 2017): the mean of (|grad_x critic(x)| - 1)^2 at points x drawn uniformly
+    on the lines between paired real and generated images; differentiable, so that D learns to keep it small."""
+    alpha = torch.rand(len(real), *[1] * (real.dim() - 1), generator=rng, device=real.device, dtype=real.dtype)
+    between = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
+    grad, = torch.autograd.grad(critic(between).sum(), between, create_graph=True)
+    return (grad.flatten(1).norm(dim=1) - 1).pow(2).mean()
+
+
+class AdversarialLoss:
+    """What the training step asks a loss for: D's loss, G's loss, and a penalty added to D's (none here)."""
+
+    def penalty(self, D, real: torch.Tensor, fake: torch.Tensor, step: int) -> torch.Tensor | float:
+        return 0.0
+
+
 @dataclass(frozen=True)
-class NonSaturatingGAN:
+class NonSaturatingGAN(AdversarialLoss):
     """The DCGAN paper's losses: D's binary cross-entropy (optionally smoothed) and G's non-saturating loss."""
 
     real_label: float = 1.0
@@ -52,6 +86,41 @@ class NonSaturatingGAN:
         return generator_non_saturating(logits_fake)
 
 
-def for_config(cfg: Config) -> NonSaturatingGAN:
-    """The loss a config trains with (one-sided smoothing: D's target for real images is 1 - label_smoothing)."""
+@dataclass(frozen=True)
+class Hinge(AdversarialLoss):
+    """The hinge loss of SAGAN and BigGAN."""
+
+    def discriminator(self, logits_real: torch.Tensor, logits_fake: torch.Tensor) -> torch.Tensor:
+        return discriminator_hinge(logits_real, logits_fake)
+
+    def generator(self, logits_fake: torch.Tensor) -> torch.Tensor:
+        return generator_mean_logit(logits_fake)
+
+
+@dataclass(frozen=True)
+class WassersteinGP(AdversarialLoss):
+    """WGAN-GP: the Wasserstein critic loss with a gradient penalty of weight `weight`, its random points a pure
+    function of (seed, step), so that a resumed run draws the same ones."""
+
+    weight: float = 10.0
+    seed: int = 0
+
+    def discriminator(self, logits_real: torch.Tensor, logits_fake: torch.Tensor) -> torch.Tensor:
+        return critic_wasserstein(logits_real, logits_fake)
+
+    def generator(self, logits_fake: torch.Tensor) -> torch.Tensor:
+        return generator_mean_logit(logits_fake)
+
+    def penalty(self, D, real: torch.Tensor, fake: torch.Tensor, step: int) -> torch.Tensor:
+        rng = seeded(torch.Generator(real.device), self.seed, "penalty", step)
+        return self.weight * gradient_penalty(D, real, fake, rng)
+
+
+def for_config(cfg: Config) -> AdversarialLoss:
+    """The loss a config trains with: cfg.loss; for bce, one-sided smoothing (D's target for real images is
+    1 - label_smoothing; label_smoothing and fake_label apply to bce only)."""
+    if cfg.loss == "hinge":
+        return Hinge()
+    if cfg.loss == "wgan-gp":
+        return WassersteinGP(cfg.gp_weight, cfg.seed)
     return NonSaturatingGAN(real_label=1.0 - cfg.label_smoothing, fake_label=cfg.fake_label)

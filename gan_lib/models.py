@@ -60,8 +60,8 @@ class Discriminator(nn.Module):
         channels = [cfg.d_width * 2**i for i in range(n)]  # e.g. 64, 128, 256, 512 at 64 px
         layers: list[nn.Module] = [nn.Conv2d(3, channels[0], 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True)]
         for c_in, c_out in zip(channels, channels[1:]):
-            norm = nn.Identity() if cfg.spectral_norm else nn.BatchNorm2d(c_out)
-            layers += [nn.Conv2d(c_in, c_out, 4, 2, 1, bias=False), norm, nn.LeakyReLU(0.2, True)]
+            layers += [nn.Conv2d(c_in, c_out, 4, 2, 1, bias=False), _norm(cfg.discriminator_norm, c_out),
+                       nn.LeakyReLU(0.2, True)]
         layers += [nn.Conv2d(channels[-1], 1, 4, 1, 0, bias=False), nn.Flatten(0)]
         self.net = nn.Sequential(*layers)
         init_weights(self)
@@ -72,6 +72,13 @@ class Discriminator(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)  # (N, 3, S, S) -> halving each stage to (N, 8 * d_width, 4, 4) at 64 px -> (N,) logits
+
+
+def _norm(kind: str, channels: int) -> nn.Module:
+    """D's normalisation layer: BatchNorm (DCGAN), LayerNorm over each image's channels and pixels (GroupNorm with
+    one group), InstanceNorm with a learned scale and shift, or none."""
+    return {"batch": lambda: nn.BatchNorm2d(channels), "layer": lambda: nn.GroupNorm(1, channels),
+            "instance": lambda: nn.InstanceNorm2d(channels, affine=True), "none": nn.Identity}[kind]()
 
 
 def init_weights(model: nn.Module) -> None:

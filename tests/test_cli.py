@@ -144,3 +144,18 @@ def test_the_image_size_defaults_to_what_the_device_can_train(tmp_path, capsys, 
     with pytest.raises(SystemExit) as stop:
         main([*argv, "--out", str(tmp_path / "gpu")])
     assert stop.value.code == 64
+
+
+def test_train_takes_a_loss_and_the_checkpoint_records_it_with_ds_normalisation(tmp_path, capsys):
+    from gan_lib.checkpoint import read_checkpoint
+
+    for loss, norm in (("hinge", "batch"), ("wgan-gp", "layer")):
+        run = tmp_path / loss
+        assert main(["train", *TINY, "--out", str(run), "--steps", "2", "--loss", loss]) == 0
+        config = read_checkpoint(run / "checkpoint.pt")["config"]
+        assert config["loss"] == loss and config["d_norm"] == "auto"
+        from gan_lib.config import Config
+
+        assert Config.from_dict(config).discriminator_norm == norm
+    assert main(["train", *TINY, "--out", str(tmp_path / "x"), "--loss", "lsgan"]) == 2
+    assert "loss must be one of bce, hinge, wgan-gp" in capsys.readouterr().err

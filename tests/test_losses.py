@@ -3,7 +3,6 @@ from dataclasses import replace
 
 import pytest
 import torch
-import torch.nn.functional as F
 
 from gan_lib import losses, theory
 from gan_lib.toy import train_toy_gan
@@ -52,24 +51,70 @@ def test_the_toy_gan_refuses_a_loss_that_does_not_exist():
         train_toy_gan(steps=1, g_loss="hinge")
 
 
-class Hinge:
-    """A loss the library does not have, to show that the step asks its loss and nothing else."""
+class LeastSquares(losses.AdversarialLoss):
+    """A loss the library does not have (LSGAN), to show that the step asks its loss and nothing else."""
 
     def discriminator(self, logits_real, logits_fake):
-        return F.relu(1 - logits_real).mean() + F.relu(1 + logits_fake).mean()
+        return (logits_real - 1).pow(2).mean() + logits_fake.pow(2).mean()
 
     def generator(self, logits_fake):
-        return -logits_fake.mean()
+        return (logits_fake - 1).pow(2).mean()
 
 
 def test_a_new_loss_trains_without_a_change_to_the_step(tiny_cfg, tiny_data):
     trainer = Trainer(replace(tiny_cfg, log_every=1), tiny_data, device="cpu")
-    trainer.loss = Hinge()
+    trainer.loss = LeastSquares()
     seen = []
     discriminator = trainer.d_forward
     trainer.d_forward = lambda x: seen.append(discriminator(x)) or seen[-1]
     history = trainer.fit(1, progress=False)
     logits_real, logits_fake = seen[0].detach(), seen[1].detach()
-    expected = F.relu(1 - logits_real).mean() + F.relu(1 + logits_fake).mean()
+    expected = (logits_real - 1).pow(2).mean() + logits_fake.pow(2).mean()
     assert history[0]["loss_d"] == pytest.approx(float(expected), rel=1e-5)
-    assert history[0]["loss_g"] == pytest.approx(float(-seen[2].detach().mean()), rel=1e-5)
+    assert history[0]["loss_g"] == pytest.approx(float((seen[2].detach() - 1).pow(2).mean()), rel=1e-5)
+
+
+def test_hinge_and_wasserstein_losses_match_their_formulas():
+    real, fake = torch.tensor([2.0, 0.5, -1.0]), torch.tensor([-2.0, 0.0, 1.5])
+    assert float(losses.discriminator_hinge(real, fake)) == pytest.approx((0 + 0.5 + 2) / 3 + (0 + 1 + 2.5) / 3)
+    assert float(losses.critic_wasserstein(real, fake)) == pytest.approx(fake.mean() - real.mean())
+    assert float(losses.generator_mean_logit(fake)) == pytest.approx(-fake.mean())
+
+
+def test_the_gradient_penalty_has_known_answers():
+    real, fake = torch.randn(4, 3, 8, 8), torch.randn(4, 3, 8, 8)
+    w = torch.full((3, 8, 8), 3.0 / (3 * 8 * 8) ** 0.5)  # a linear critic whose gradient has norm 3 everywhere
+    assert float(losses.gradient_penalty(lambda x: (x * w).flatten(1).sum(1), real, fake)) == pytest.approx(4.0)
+    w = w / 3  # norm 1: a 1-Lipschitz critic pays nothing
+    assert float(losses.gradient_penalty(lambda x: (x * w).flatten(1).sum(1), real, fake)) == pytest.approx(0.0,
+                                                                                                          abs=1e-10)
+    x = torch.randn(5, 3, 8, 8)
+    x = 2 * x / x.flatten(1).norm(dim=1).view(-1, 1, 1, 1)  # norm 2, real = fake: the gradient of |x|^2 / 2 is x
+    penalty = losses.gradient_penalty(lambda v: 0.5 * v.flatten(1).pow(2).sum(1), x, x.clone())
+    assert penalty.item() == pytest.approx(1.0, rel=1e-5)
+
+
+@pytest.mark.parametrize("loss", ["hinge", "wgan-gp"])
+def test_every_loss_trains_and_resumes_exactly_on_the_cpu(loss, tiny_cfg, tiny_data, tmp_path):
+    cfg = replace(tiny_cfg, loss=loss)
+    straight = Trainer(cfg, tiny_data, device="cpu")
+    straight.fit(8, progress=False)
+    first = Trainer(cfg, tiny_data, tmp_path / "run", device="cpu")
+    first.fit(4, progress=False)
+    resumed = Trainer.resume(first.save_checkpoint(), tiny_data, device="cpu")
+    resumed.fit(8, progress=False)
+    for a, b in ((straight.G, resumed.G), (straight.D, resumed.D)):
+        assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+    assert all(torch.isfinite(torch.tensor(row["loss_d"])) for row in straight.history)
+
+
+def test_wgan_gp_trains_a_critic_without_batchnorm_and_refuses_one_with_it():
+    from gan_lib.config import Config
+    from gan_lib.errors import GanLibError
+    from gan_lib.models import Discriminator
+
+    critic = Discriminator(Config(image_size=32, loss="wgan-gp"))
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in critic.modules())
+    assert isinstance(losses.for_config(Config(loss="wgan-gp", gp_weight=5.0)), losses.WassersteinGP)
+    with pytest.raises(GanLibError, match="BatchNorm mixes the images"):
+        Config(loss="wgan-gp", d_norm="batch")
