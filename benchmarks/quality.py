@@ -50,6 +50,10 @@ RECIPES = {
     "smoothing+ema+translation": {**DCGAN_RECIPE, "ema_decay": 0.99, "label_smoothing": 0.1,
                                   "augment": "color,translation"},
     "smoothing+ema+lr1e-4": {**DCGAN_RECIPE, "ema_decay": 0.99, "label_smoothing": 0.1, "lr_g": 1e-4, "lr_d": 1e-4},
+    # other losses on top of our default (EMA 0.99); wgan-gp+paper: Gulrajani et al.'s Adam (lr 1e-4, betas 0, 0.9)
+    "hinge": {"loss": "hinge"},
+    "wgan-gp": {"loss": "wgan-gp"},
+    "wgan-gp+paper": {"loss": "wgan-gp", "lr_g": 1e-4, "lr_d": 1e-4, "beta1": 0.0, "beta2": 0.9},
 }
 
 
