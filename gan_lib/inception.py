@@ -54,6 +54,27 @@ def inception_features(images: torch.Tensor, weights: str | Path | None = None, 
     The weights are downloaded on first use where there is network (Colab); offline, pass a local weights file
     (weights-inception-2015-12-05-6726825d.pth from torch-fidelity's releases on GitHub).
     """
+    net = _network(weights, device)
+    uint8 = to_uint8(images)
+    with torch.no_grad():
+        return torch.cat([net(uint8[i:i + batch].to(device)).cpu() for i in range(0, len(uint8), batch)])
+
+
+_loaded: dict[tuple[str, str], torch.nn.Module] = {}  # the last network built: FID computes three feature sets
+
+
+def _network(weights: str | Path | None, device: str | torch.device) -> torch.nn.Module:
+    """The Inception network for these weights on this device, built once per weights file (and rebuilt when it
+    changes)."""
+    key = (_weights_identity(weights), str(device))
+    if key not in _loaded:
+        _loaded.clear()
+        _loaded[key] = _build_network(weights, device)
+    return _loaded[key]
+
+
+def _build_network(weights: str | Path | None, device: str | torch.device) -> torch.nn.Module:
+    """torchmetrics' Inception-v3, given a checked, tensors-only copy of the weights."""
     try:
         from torchmetrics.image.fid import NoTrainInceptionV3
     except (ImportError, ModuleNotFoundError) as exc:
@@ -69,24 +90,26 @@ def inception_features(images: torch.Tensor, weights: str | Path | None = None, 
         checked = Path(folder) / WEIGHTS_NAME
         torch.save(state, checked)
         try:
-            net = NoTrainInceptionV3(name="inception-v3-compat", features_list=[str(FEATURES)],
-                                     feature_extractor_weights_path=str(checked)).to(device)
+            return NoTrainInceptionV3(name="inception-v3-compat", features_list=[str(FEATURES)],
+                                      feature_extractor_weights_path=str(checked)).to(device)
         except Exception as exc:  # tensors, but not Inception's
             raise GanLibError(f"{printable(str(weights))} holds tensors but not Inception-v3's ({type(exc).__name__})"
                               ) from exc
-    uint8 = to_uint8(images)
-    with torch.no_grad():
-        return torch.cat([net(uint8[i:i + batch].to(device)).cpu() for i in range(0, len(uint8), batch)])
+
+
+def _weights_identity(weights: str | Path | None) -> str:
+    """A weights file by its resolved path, size and modification time ('' for the default download)."""
+    if not weights:
+        return ""
+    stat = Path(weights).stat() if Path(weights).is_file() else None
+    return f"{Path(weights).resolve()}|{stat and stat.st_size}|{stat and stat.st_mtime_ns}"
 
 
 def content_key(images: torch.Tensor, weights: str | Path | None) -> str:
     """A key for the features of these exact images under these weights (a file by its resolved path, size and
     modification time)."""
     digest = hashlib.blake2b(to_uint8(images).contiguous().numpy().tobytes(), digest_size=16)
-    if weights:
-        stat = Path(weights).stat() if Path(weights).is_file() else None
-        identity = f"{Path(weights).resolve()}|{stat and stat.st_size}|{stat and stat.st_mtime_ns}"
-        digest.update(identity.encode("utf-8", "surrogateescape"))
+    digest.update(_weights_identity(weights).encode("utf-8", "surrogateescape"))
     return digest.hexdigest()
 
 
