@@ -303,7 +303,11 @@ def main(argv: list[str] | None = None) -> int:
     in_main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
     try:
-        {"train": _train, "generate": _generate, "prepare": _prepare, "evaluate": _evaluate}[args.command](args)
+        try:
+            {"train": _train, "generate": _generate, "prepare": _prepare, "evaluate": _evaluate}[args.command](args)
+        finally:  # the outcome is known: a SIGTERM from here on (torchrun's, after this line) ends the process quietly
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
     except GanLibError as exc:
         print(f"{_rank_prefix()}error: {printable(str(exc))}", file=sys.stderr)  # one line, whatever names it holds
         return 2
@@ -327,6 +331,4 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     finally:
         runtime.teardown()
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
     return 0
