@@ -12,7 +12,7 @@ import re
 import signal
 import sys
 import threading
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 
 from .checkpoint import CHECKPOINT_FILE
@@ -23,6 +23,7 @@ from .errors import GanLibError
 from .files import IMAGE_EXTENSIONS
 from .images import printable
 from .metrics import METRICS
+from .synthetic import ATTRIBUTES
 
 DATA_HELP = f"'synthetic', a Kaggle dataset ({', '.join(NAMED_DATASETS)}) or a folder of images"
 INTERRUPTED = {
@@ -38,6 +39,8 @@ OPTION_HELP = {"image_size": "32, 64 or 128 (default: 64 on a GPU, 32 on the CPU
 def _add_config_options(parser: argparse.ArgumentParser) -> None:
     """One --option per Config field, defaulting to None so that a resumed run can tell what was given."""
     for f in fields(Config):
+        if f.name in ("condition", "classes"):  # --conditional: the data's classes
+            continue
         flag = "--" + f.name.replace("_", "-")
         if f.type in ("bool", bool):
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None,
@@ -77,6 +80,10 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--resume", action="store_true", help=f"continue from OUT/{CHECKPOINT_FILE}")
     train.add_argument("--synthetic-count", type=int, default=SYNTHETIC_COUNT, help="faces in --data synthetic")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.add_argument("--conditional", nargs="?", const="auto", metavar="BY",
+                       help="a conditional DCGAN: G and D read each image's class; BY is a synthetic face attribute "
+                            f"({', '.join(ATTRIBUTES)}; default hair_color) or, for a folder, 'folder' (the default: "
+                            "the class of DATA/<class>/image.jpg is <class>)")
     _add_config_options(train)
 
     generate = commands.add_parser("generate", help="write a grid of faces from a checkpoint")
@@ -86,6 +93,8 @@ def _parser() -> argparse.ArgumentParser:
     generate.add_argument("--seed", type=int, default=0)
     generate.add_argument("--device", default="auto")
     generate.add_argument("--scale", type=int, default=1, help="enlarge each face this many times (nearest)")
+    generate.add_argument("--class", dest="class_name", metavar="NAME",
+                          help="a conditional DCGAN's class to draw (default: every class in turn)")
 
     prepare = commands.add_parser("prepare", help="download if needed, build the uint8 cache, print a data summary")
     prepare.add_argument("--data", required=True, type=_data, help=DATA_HELP)
@@ -119,9 +128,33 @@ def _check_out_of_data(out: Path, data: str) -> None:
 
 def _seeded(cfg: Config, seed: int) -> Config:
     """The checkpoint's config with another seed, checked like any config."""
-    from dataclasses import replace
-
     return replace(cfg, seed=seed)
+
+
+def _class_labels(cfg: Config, name: str | None, n: int):
+    """generate --class: n labels of that class, or None (every class in turn)."""
+    import torch
+
+    if name is None:
+        return None
+    if not cfg.conditional:
+        raise GanLibError("--class needs a conditional DCGAN (trained with --conditional); this one has no classes")
+    if name not in cfg.classes:
+        raise GanLibError(f"this DCGAN has no class {printable(repr(name))}: choose one of {', '.join(cfg.classes)}")
+    return torch.full((n,), cfg.classes.index(name))
+
+
+def _condition(args: argparse.Namespace) -> str:
+    """--conditional's labels, checked before any image is read: "" for an unconditional DCGAN."""
+    from .data import check_condition
+
+    if args.conditional is None:
+        return ""
+    condition = args.conditional
+    if condition == "auto":
+        condition = "hair_color" if args.data == "synthetic" else "folder"
+    check_condition(args.data, condition)
+    return condition
 
 
 def _train(args: argparse.Namespace) -> None:
@@ -148,15 +181,18 @@ def _train_in_folder(args: argparse.Namespace, device: str) -> None:
     from .train import open_run
 
     kind = runtime.resolve_device(device).type  # a device this machine lacks is refused before the data is read
-    given = {f.name: getattr(args, f.name) for f in fields(Config) if getattr(args, f.name) is not None}
+    given = {f.name: getattr(args, f.name) for f in fields(Config) if getattr(args, f.name, None) is not None}
     state = run_state(args.out, args.resume)  # a missing or an existing checkpoint is refused before the data is read
     holdout = args.holdout or 0
+    condition = _condition(args)
     if state is not None:
         cfg = Config.from_dict(state["config"])
         recorded = (state.get("data") or {}).get("holdout", 0)
         changed = {k: v for k, v in given.items() if getattr(cfg, k) != v}
         if args.holdout is not None and args.holdout != recorded:
             changed["holdout"] = args.holdout
+        if args.conditional is not None and condition != cfg.condition:
+            changed["conditional"] = condition
         if changed:
             raise GanLibError(f"--resume keeps the run's settings, but these differ from the checkpoint: {changed}; "
                               "drop them or train into a new --out folder")
@@ -171,7 +207,10 @@ def _train_in_folder(args: argparse.Namespace, device: str) -> None:
     if runtime.is_main():
         remove_dead_temporaries(args.out)
     with runtime.main_first():  # rank 0 builds the cache, the others then read it
-        data = load_images(args.data, cfg.image_size, args.synthetic_count, args.drop_duplicates)
+        data = load_images(args.data, cfg.image_size, args.synthetic_count, args.drop_duplicates,
+                           cfg.condition or condition)
+    if state is None and condition:
+        cfg = replace(cfg, condition=condition, classes=data.classes)
     if holdout:
         data, held_out = data.split(holdout)
     trainer = open_run(state, cfg, data, args.out, device, on_data_change="warn")  # it goes on with new data
@@ -211,7 +250,8 @@ def _generate(args: argparse.Namespace) -> None:
     if side > MAX_GRID_SIDE:
         raise GanLibError(f"{args.n:,} faces at {cfg.image_size} px x {args.scale} make a grid of {side:,} pixels a "
                           f"side, more than {MAX_GRID_SIDE:,}: lower --n or --scale")
-    print(save_grid(generate(G, noise(args.n, cfg, "generate")), args.out, scale=args.scale))
+    labels = _class_labels(cfg, args.class_name, args.n)
+    print(save_grid(generate(G, noise(args.n, cfg, "generate"), labels=labels), args.out, scale=args.scale))
 
 
 def _prepare(args: argparse.Namespace) -> None:
@@ -230,7 +270,7 @@ def _evaluate(args: argparse.Namespace) -> None:
     from .checkpoint import load_generator, read_checkpoint
     from .data import load_images, reference_samples
     from .metrics import Scoring
-    from .models import generate, noise
+    from .models import balanced_labels, generate, noise
 
     if not 2 <= args.n <= MAX_EVALUATE:
         raise GanLibError(f"--n must be between 2 and {MAX_EVALUATE:,} (the images are scored in memory), "
@@ -245,8 +285,9 @@ def _evaluate(args: argparse.Namespace) -> None:
         """n faces; the noise is drawn in chunks of 500 keyed by their start, so a seed keeps its scores."""
         return generate(G, torch.cat([noise(min(500, n - i), cfg, "evaluate", i) for i in range(0, n, 500)]))
 
+    labels = balanced_labels(args.n, len(cfg.classes)) if cfg.conditional else None  # what generate() draws
     if not metric.needs_real:
-        print(metric.report(Scoring(generated(args.n))))
+        print(metric.report(Scoring(generated(args.n), labels=labels, condition=cfg.condition)))
         return
     record = state.get("data") or {}
     if not (args.data or record.get("name")):

@@ -24,12 +24,13 @@ def seeded(rng: torch.Generator, *key: object) -> torch.Generator:
 
 
 LOSSES = ("bce", "hinge", "wgan-gp")
+MAX_CLASSES = 1000  # a conditional DCGAN's classes: G's first layer grows by one input per class
 D_NORMS = ("auto", "batch", "layer", "instance", "none")
 # (lowest, highest, why): beyond these a width or a batch needs more memory than a GPU has (a width of 256 is 4x
 # DCGAN's, about 2 GB of weights at 128 px), and a seed more than torch.Generator's 64 bits
 INTEGER_RANGES = {
     "latent_dim": (1, 4096, "memory"), "g_width": (1, 256, "memory"), "d_width": (1, 256, "memory"),
-    "batch_size": (1, 8192, "memory"), "log_every": (1, 2**62, "a 64-bit count"),
+    "batch_size": (1, 8192, "memory"), "d_steps": (1, 100, "time"), "log_every": (1, 2**62, "a 64-bit count"),
     "sample_every": (1, 2**62, "a 64-bit count"), "checkpoint_every": (1, 2**62, "a 64-bit count"),
     "seed": (0, 2**63 - 1, "a 64-bit seed"),
 }
@@ -66,6 +67,10 @@ class Config:
     d_norm: str = "auto"  # D's normalisation: batch, layer, instance or none; auto: batch (none with spectral_norm,
     # layer with wgan-gp, whose gradient penalty is per image while BatchNorm mixes the images of a batch)
     gp_weight: float = 10.0  # wgan-gp: the gradient penalty's weight (lambda, 10 in Gulrajani et al. 2017)
+    d_steps: int = 1  # D's updates per G update (WGAN-GP's n_critic; 5 in Gulrajani et al.), each on new noise
+    # a conditional DCGAN: G and D read a class label beside z and the image; "" trains an unconditional one
+    condition: str = ""  # what the labels are: a synthetic face attribute (e.g. hair_color) or "folder"
+    classes: tuple[str, ...] = ()  # the class names, in label order (the data's; set with condition)
     # speed: "auto" picks the fastest safe choice for the device (on the CPU: all off, results bit-exact)
     amp: str = "auto"  # mixed precision: auto, bf16, fp16 or off
     channels_last: str = "auto"  # auto, on or off
@@ -107,6 +112,14 @@ class Config:
         if self.loss == "wgan-gp" and self.discriminator_norm == "batch":
             raise GanLibError("wgan-gp's gradient penalty is per image, and BatchNorm mixes the images of a batch: "
                               "choose d_norm layer, instance or none")
+        self.classes = tuple(self.classes)  # a checkpoint stores a tuple; a list from a user compares equal
+        if bool(self.condition) != bool(self.classes):
+            raise GanLibError("a conditional DCGAN needs both condition and classes (the data's: Config(condition=..., "
+                              "classes=data.classes)); an unconditional one neither")
+        if self.classes and not (2 <= len(self.classes) <= MAX_CLASSES
+                                 and all(isinstance(c, str) and c for c in self.classes)
+                                 and len(set(self.classes)) == len(self.classes)):
+            raise GanLibError(f"classes must be 2 to {MAX_CLASSES:,} distinct non-empty names, got {len(self.classes)}")
         if not 0.0 <= self.gp_weight < 1e6:
             raise GanLibError(f"gp_weight must be in [0, 1e6), got {self.gp_weight}")
         from .augment import parse_policy
@@ -119,6 +132,10 @@ class Config:
         if self.d_norm != "auto":
             return self.d_norm
         return "none" if self.spectral_norm else "layer" if self.loss == "wgan-gp" else "batch"
+
+    @property
+    def conditional(self) -> bool:
+        return bool(self.classes)
 
     def to_dict(self) -> dict:
         return asdict(self)

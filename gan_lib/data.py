@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath
 
 import numpy as np
 import torch
@@ -14,6 +14,7 @@ from .config import derive_seed, seeded
 from .datasets import NAMED_DATASETS, locate
 from .errors import GanLibError
 from .image_cache import cached_images, skipped_line
+from .images import printable
 from .runtime import my_share
 
 SYNTHETIC_COUNT = 10_000  # faces in --data synthetic
@@ -31,6 +32,8 @@ class ImageSet:
     keys: list[str] = field(default_factory=list)  # per image: the relative path of its first byte-identical copy
     holdout: int = 0  # 1 in `holdout` images is held out of this set (0: none)
     part: str = "all"  # "all", or after split(): "train" or "held-out"
+    labels: torch.Tensor | None = None  # per image, its class's index in `classes` (a conditional DCGAN's labels)
+    classes: tuple[str, ...] = ()
 
     def __len__(self) -> int:
         return len(self.images)
@@ -46,8 +49,9 @@ class ImageSet:
         parts = []
         for part, mask in (("train", ~held), ("held-out", held)):
             index = mask.nonzero().flatten()
+            labels = self.labels[index] if self.labels is not None else None
             parts.append(ImageSet(self.images[index], self.name, self.summary, self.cache_file,
-                                  [self.keys[i] for i in index.tolist()], every, part))
+                                  [self.keys[i] for i in index.tolist()], every, part, labels, self.classes))
         if not len(parts[1]) or not len(parts[0]):
             raise GanLibError(f"{self.name} has {len(self)} images, too few to hold one in {every} out: "
                               "add images or train without --holdout")
@@ -68,12 +72,15 @@ def _bucket(key: str) -> int:
 
 
 def prepare_folder(root: str | Path, size: int = 64, workers: int | None = None,
-                   drop_duplicates: bool = False) -> ImageSet:
+                   drop_duplicates: bool = False, condition: str = "") -> ImageSet:
     """Every usable image under root, from the uint8 cache (built on first use; see image_cache).
 
-    drop_duplicates keeps only the first of each set of byte-identical files.
+    drop_duplicates keeps only the first of each set of byte-identical files. condition "folder" labels each image
+    with its class, the subfolder of root it lies in (torchvision's ImageFolder convention: root/<class>/...).
     """
+    check_condition(str(root), condition)
     images, summary, array_file = cached_images(root, size, workers)
+    classes, labels = folder_labels(Path(root).expanduser(), summary["paths"]) if condition else ((), None)
     first_of_digest: dict[str, int] = {}
     for i, digest in enumerate(summary["digests"]):
         first_of_digest.setdefault(digest, i)
@@ -83,7 +90,38 @@ def prepare_folder(root: str | Path, size: int = 64, workers: int | None = None,
     if drop_duplicates and summary["duplicates"]:
         kept = sorted(first_of_digest.values())
         images, keys = images[kept], [keys[i] for i in kept]
-    return ImageSet(images, str(Path(root).expanduser()), summary, array_file, keys)
+        labels = labels[kept] if labels is not None else None
+    return ImageSet(images, str(Path(root).expanduser()), summary, array_file, keys, labels=labels, classes=classes)
+
+
+def check_condition(data: str, condition: str) -> None:
+    """What can label `data`: a synthetic face attribute for the synthetic faces, "folder" (its subfolders) for a
+    folder; checked before any image is read."""
+    from .synthetic import ATTRIBUTES
+
+    allowed = tuple(ATTRIBUTES) if data == "synthetic" else ("folder",)
+    if condition and condition not in allowed:
+        raise GanLibError(f"{printable(data)} cannot be labelled by {printable(repr(condition))}: choose "
+                          f"{' or '.join(allowed)}")
+
+
+def folder_labels(root: Path, paths: list[str]) -> tuple[tuple[str, ...], torch.Tensor]:
+    """(class names, each image's class index): the class of root/<class>/.../image.jpg is <class>, the classes
+    sorted by name as torchvision's ImageFolder sorts them (its find_classes)."""
+    from torchvision.datasets.folder import find_classes
+
+    tops = [PurePath(p).parts[0] if len(PurePath(p).parts) > 1 else None for p in paths]
+    if None in tops:
+        loose = paths[tops.index(None)]
+        raise GanLibError(f"{tops.count(None)} images lie directly in {printable(str(root))}, outside any class "
+                          f"subfolder (e.g. {printable(loose)}): a conditional DCGAN reads each image's class from "
+                          "its subfolder (root/<class>/image.jpg); move them into one")
+    index = find_classes(root)[1]
+    classes = tuple(c for c in index if c in set(tops))  # subfolders without a usable image are no class
+    if len(classes) < 2:
+        raise GanLibError(f"every image under {printable(str(root))} lies in one subfolder ({printable(classes[0])}): "
+                          "a conditional DCGAN needs at least two classes, root/<class>/image.jpg")
+    return classes, torch.tensor([classes.index(t) for t in tops])
 
 
 def describe(summary: dict) -> str:
@@ -123,10 +161,12 @@ def channel_stats(images: torch.Tensor, batch: int = 4096) -> tuple[torch.Tensor
     return mean.float(), (squares / count - mean * mean).sqrt().float()
 
 
-def synthetic_set(size: int = 64, count: int = SYNTHETIC_COUNT, seed: int = 0) -> ImageSet:
-    """The procedural faces as a dataset, with a summary like a folder's (drawing 10k takes seconds: no cache)."""
-    from .synthetic import make_faces
+def synthetic_set(size: int = 64, count: int = SYNTHETIC_COUNT, seed: int = 0, condition: str = "") -> ImageSet:
+    """The procedural faces as a dataset, with a summary like a folder's (drawing 10k takes seconds: no cache).
+    condition: an attribute (e.g. hair_color) whose values label the faces, for a conditional DCGAN."""
+    from .synthetic import ATTRIBUTES, make_faces
 
+    check_condition("synthetic", condition)
     images, attributes = make_faces(count, size, seed)
     summary = {
         "source": f"synthetic faces (seed {seed})", "image_size": size, "files": count, "images": count,
@@ -134,17 +174,21 @@ def synthetic_set(size: int = 64, count: int = SYNTHETIC_COUNT, seed: int = 0) -
         "digests": [hashlib.blake2b(image.numpy().tobytes(), digest_size=16).hexdigest() for image in images],
         "duplicates": 0, "duplicates_dropped": False, "attributes": attributes,
     }
-    return ImageSet(images, "synthetic", summary, keys=[f"face-{i}" for i in range(count)])
+    labels, classes = (attributes[condition], ATTRIBUTES[condition]) if condition else (None, ())
+    return ImageSet(images, "synthetic", summary, keys=[f"face-{i}" for i in range(count)], labels=labels,
+                    classes=classes)
 
 
-def load_images(data: str | Path, size: int = 64, count: int = SYNTHETIC_COUNT,
-                drop_duplicates: bool = False) -> ImageSet:
-    """Resolve --data: 'synthetic', a named Kaggle dataset (downloaded if need be), or a folder of images."""
+def load_images(data: str | Path, size: int = 64, count: int = SYNTHETIC_COUNT, drop_duplicates: bool = False,
+                condition: str = "") -> ImageSet:
+    """Resolve --data: 'synthetic', a named Kaggle dataset (downloaded if need be), or a folder of images.
+    condition labels the images for a conditional DCGAN (see synthetic_set and prepare_folder)."""
     if str(data) == "synthetic":
-        return synthetic_set(size, count)
+        return synthetic_set(size, count, condition=condition)
+    check_condition(str(data), condition)  # before a download
     if str(data) in NAMED_DATASETS and not Path(data).exists():
-        return prepare_folder(locate(str(data)), size, drop_duplicates=drop_duplicates)
-    return prepare_folder(data, size, drop_duplicates=drop_duplicates)
+        return prepare_folder(locate(str(data)), size, drop_duplicates=drop_duplicates, condition=condition)
+    return prepare_folder(data, size, drop_duplicates=drop_duplicates, condition=condition)
 
 
 def reference_samples(data: ImageSet, holdout: int, n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -170,11 +214,13 @@ class DeviceBatches:
     """
 
     def __init__(self, images: torch.Tensor, batch_size: int, seed: int, device: torch.device | str = "cpu",
-                 flip: bool = True, memory_format: torch.memory_format = torch.contiguous_format):
+                 flip: bool = True, memory_format: torch.memory_format = torch.contiguous_format,
+                 labels: torch.Tensor | None = None):
         if len(images) < batch_size:
             raise GanLibError(f"the dataset has {len(images)} images, fewer than the batch size {batch_size}: "
                               "lower --batch-size or add images")
         self.images = images.to(device)
+        self.image_labels = labels.to(device) if labels is not None else None
         self.batch_size, self.seed, self.device, self.flip = batch_size, seed, torch.device(device), flip
         self.memory_format = memory_format
         self.steps_per_epoch = len(images) // batch_size
@@ -182,14 +228,21 @@ class DeviceBatches:
         self._epoch, self._order = -1, None
         self._flip_rng = torch.Generator(self.device)
 
-    def batch(self, step: int) -> torch.Tensor:
-        """The images of training step `step` (this process's share of them)."""
+    def index(self, step: int) -> torch.Tensor:
+        """Which images (on the device) make training step `step`'s batch (this process's share of them)."""
         epoch, i = divmod(step, self.steps_per_epoch)
         if epoch != self._epoch:
             shuffle_rng = torch.Generator().manual_seed(derive_seed(self.seed, "epoch", epoch))
             self._epoch, self._order = epoch, torch.randperm(len(self.images), generator=shuffle_rng).to(self.device)
-        index = self._order[i * self.batch_size:(i + 1) * self.batch_size][self.share]
-        x = self.images[index].float().div_(127.5).sub_(1.0)
+        return self._order[i * self.batch_size:(i + 1) * self.batch_size][self.share]
+
+    def labels(self, step: int) -> torch.Tensor | None:
+        """The class labels of step `step`'s images, or None for images without labels."""
+        return self.image_labels[self.index(step)] if self.image_labels is not None else None
+
+    def batch(self, step: int) -> torch.Tensor:
+        """The images of training step `step` (this process's share of them)."""
+        x = self.images[self.index(step)].float().div_(127.5).sub_(1.0)
         if self.flip:
             flip_rng = seeded(self._flip_rng, self.seed, "flip", step)
             flips = torch.rand(self.batch_size, generator=flip_rng, device=self.device)[self.share]

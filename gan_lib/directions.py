@@ -161,7 +161,7 @@ def ganspace_directions(G: Generator, k: int = 10, n: int = 4000, seed: int = 0)
 
     z = sample_latents(n, G.latent_dim, seed)
     G.eval()  # the first block's BatchNorm with its running statistics, as in sampling
-    features = generate(G.project, z).flatten(1)
+    features = generate(G.project, G.inputs(z)).flatten(1)
     k = min(k, G.latent_dim, n)
     pca = PCA(n_components=k, random_state=0).fit(features.numpy())
     coordinates = torch.from_numpy(pca.transform(features.numpy())).float()  # (n, k)
@@ -176,10 +176,11 @@ def sefa_directions(G: Generator, k: int = 10) -> Directions:
     the directions in z that change the first feature map the most."""
     layer = next(m for m in G.project if isinstance(m, (torch.nn.Linear, torch.nn.ConvTranspose2d)))
     norm = next(m for m in G.project if isinstance(m, torch.nn.BatchNorm2d))
+    latent = slice(0, G.latent_dim)  # a conditional G's inputs go on with the one-hot class: not a direction in z
     if isinstance(layer, torch.nn.Linear):  # dense projection: weight (C*16, latent)
-        A = layer.weight.float().cpu().view(-1, 16, G.latent_dim)
+        A = layer.weight[:, latent].float().cpu().view(-1, 16, G.latent_dim)
     else:  # ConvTranspose2d on a 1x1 input: weight (latent, C, 4, 4)
-        A = layer.weight.float().cpu().flatten(2).permute(1, 2, 0)
+        A = layer.weight[latent].float().cpu().flatten(2).permute(1, 2, 0)
     scale = (norm.weight / (norm.running_var + norm.eps).sqrt()).float().cpu()
     A = (A * scale[:, None, None]).reshape(-1, G.latent_dim)
     eigenvalues, eigenvectors = torch.linalg.eigh(A.T @ A)
@@ -190,9 +191,9 @@ def sefa_directions(G: Generator, k: int = 10) -> Directions:
 
 
 def gallery(G: Generator, directions: Directions, start: torch.Tensor, span: float = 3.0,
-            frames: int = 7) -> torch.Tensor:
+            frames: int = 7, label: int | None = None) -> torch.Tensor:
     """Faces along each direction from start - span to start + span: (len(directions) * frames, 3, H, W), one row
-    per direction, for viz.show_grid(..., nrow=frames)."""
+    per direction, for viz.show_grid(..., nrow=frames); label: a conditional G's class for every face."""
     steps = torch.linspace(-span, span, frames)
     z = torch.cat([start.cpu() + steps[:, None] * vector for vector in directions.vectors])
-    return generate(G, z)
+    return generate(G, z, labels=None if label is None else torch.full((len(z),), label))

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from .config import Config, seeded
+from .config import LOSSES, Config, seeded
+from .errors import GanLibError
 
 
 def discriminator_bce(logits_real: torch.Tensor, logits_fake: torch.Tensor, real_label: float = 1.0,
@@ -68,7 +69,8 @@ def gradient_penalty(critic, real: torch.Tensor, fake: torch.Tensor,
 class AdversarialLoss:
     """What the training step asks a loss for: D's loss, G's loss, and a penalty added to D's (none here)."""
 
-    def penalty(self, D, real: torch.Tensor, fake: torch.Tensor, step: int) -> torch.Tensor | float:
+    def penalty(self, D, real: torch.Tensor, fake: torch.Tensor, key: tuple[int, ...]) -> torch.Tensor | float:
+        """A term added to D's loss; `key` (the training step, and D's repeat) keys its random draws."""
         return 0.0
 
 
@@ -100,7 +102,7 @@ class Hinge(AdversarialLoss):
 @dataclass(frozen=True)
 class WassersteinGP(AdversarialLoss):
     """WGAN-GP: the Wasserstein critic loss with a gradient penalty of weight `weight`, its random points a pure
-    function of (seed, step), so that a resumed run draws the same ones."""
+    function of (seed, key), so that a resumed run draws the same ones."""
 
     weight: float = 10.0
     seed: int = 0
@@ -111,16 +113,24 @@ class WassersteinGP(AdversarialLoss):
     def generator(self, logits_fake: torch.Tensor) -> torch.Tensor:
         return generator_mean_logit(logits_fake)
 
-    def penalty(self, D, real: torch.Tensor, fake: torch.Tensor, step: int) -> torch.Tensor:
-        rng = seeded(torch.Generator(real.device), self.seed, "penalty", step)
+    def penalty(self, D, real: torch.Tensor, fake: torch.Tensor, key: tuple[int, ...]) -> torch.Tensor:
+        rng = seeded(torch.Generator(real.device), self.seed, "penalty", *key)
         return self.weight * gradient_penalty(D, real, fake, rng)
+
+
+def by_name(name: str, label_smoothing: float = 0.0, fake_label: float = 0.0, gp_weight: float = 10.0,
+            seed: int = 0) -> AdversarialLoss:
+    """The loss called `name` (one of config.LOSSES); the smoothing labels apply to bce, gp_weight to wgan-gp."""
+    if name == "hinge":
+        return Hinge()
+    if name == "wgan-gp":
+        return WassersteinGP(gp_weight, seed)
+    if name == "bce":
+        return NonSaturatingGAN(real_label=1.0 - label_smoothing, fake_label=fake_label)
+    raise GanLibError(f"loss must be one of {', '.join(LOSSES)}, got {name!r}")
 
 
 def for_config(cfg: Config) -> AdversarialLoss:
     """The loss a config trains with: cfg.loss; for bce, one-sided smoothing (D's target for real images is
     1 - label_smoothing; label_smoothing and fake_label apply to bce only)."""
-    if cfg.loss == "hinge":
-        return Hinge()
-    if cfg.loss == "wgan-gp":
-        return WassersteinGP(cfg.gp_weight, cfg.seed)
-    return NonSaturatingGAN(real_label=1.0 - cfg.label_smoothing, fake_label=cfg.fake_label)
+    return by_name(cfg.loss, cfg.label_smoothing, cfg.fake_label, cfg.gp_weight, cfg.seed)

@@ -1,5 +1,5 @@
 """Sample-quality measures: sliced Wasserstein distance, FID and KID (with their feature cache), mode coverage,
-diversity.
+conditioning accuracy, diversity.
 
 All take images as float tensors in [-1, 1] or uint8, (N, 3, H, W).
 """
@@ -15,9 +15,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .attributes import AttributeClassifier, attribute_shares
+from .attributes import AttributeClassifier, attribute_classifier, attribute_shares
 from .errors import GanLibError
 from .inception import cached_features, inception_features
+from .synthetic import ATTRIBUTES
 from .viz import to_float
 
 
@@ -162,6 +163,17 @@ def mode_coverage(images: torch.Tensor, classifier: AttributeClassifier | None =
     return report
 
 
+def conditioning_accuracy(images: torch.Tensor, labels: torch.Tensor, attribute: str,
+                          classifier: AttributeClassifier | None = None) -> float:
+    """The share of a conditional G's synthetic faces whose `attribute` the classifier reads as the class they were
+    asked for (labels: indices into synthetic.ATTRIBUTES[attribute]); chance is one over its number of values."""
+    if attribute not in ATTRIBUTES:
+        raise GanLibError(f"conditioning accuracy reads a synthetic face attribute ({', '.join(ATTRIBUTES)}), "
+                          f"not {attribute!r}")
+    predicted = (classifier or attribute_classifier()).predict(images)[attribute]
+    return float((predicted == labels.cpu()).double().mean())
+
+
 # --- What `python -m gan_lib evaluate` prints: one row of METRICS per metric ----------------------------------
 
 @dataclass
@@ -174,6 +186,8 @@ class Scoring:
     other: torch.Tensor | None = None
     inception_weights: Path | None = None
     device: torch.device | str = "cpu"
+    labels: torch.Tensor | None = None  # a conditional G's: the class each generated image was asked for
+    condition: str = ""  # what its classes are (a synthetic face attribute, or "folder")
 
 
 def _swd_report(s: Scoring) -> str:
@@ -216,6 +230,17 @@ def _modes_report(s: Scoring) -> str:
     return "\n".join(lines)
 
 
+def _conditioning_report(s: Scoring) -> str:
+    if s.labels is None:
+        raise GanLibError("conditioning accuracy needs a conditional DCGAN (trained with --conditional)")
+    if s.condition not in ATTRIBUTES:
+        raise GanLibError(f"conditioning accuracy reads the synthetic faces' attributes; this DCGAN's classes are "
+                          f"{s.condition}s, which no classifier here reads")
+    accuracy, values = conditioning_accuracy(s.fake, s.labels, s.condition), len(ATTRIBUTES[s.condition])
+    return (f"conditioning accuracy ({len(s.fake)} generated, every class in turn): {accuracy:.1%} read back as the "
+            f"{s.condition} asked for; chance {1 / values:.1%}")
+
+
 @dataclass(frozen=True)
 class Metric:
     report: Callable[[Scoring], str]
@@ -223,4 +248,5 @@ class Metric:
 
 
 METRICS = {"swd": Metric(_swd_report), "fid": Metric(_fid_report), "kid": Metric(_kid_report),
-           "modes": Metric(_modes_report, needs_real=False)}
+           "modes": Metric(_modes_report, needs_real=False),
+           "conditioning": Metric(_conditioning_report, needs_real=False)}

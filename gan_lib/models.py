@@ -6,9 +6,11 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .config import Config, seeded
+from .errors import GanLibError
 
 
 def _stages(image_size: int) -> int:
@@ -17,25 +19,30 @@ def _stages(image_size: int) -> int:
 
 
 class Generator(nn.Module):
-    """Latent vector (N, latent_dim) -> image (N, 3, S, S) in [-1, 1]."""
+    """Latent vector (N, latent_dim) -> image (N, 3, S, S) in [-1, 1].
+
+    Conditional (cfg.classes): G also reads each image's class, as a one-hot vector beside z (Mirza and Osindero
+    2014), so its first layer has one input per class more."""
 
     def __init__(self, cfg: Config):
         super().__init__()
         n = _stages(cfg.image_size)
         channels = [cfg.g_width * 2 ** (n - 1 - i) for i in range(n)]  # e.g. 512, 256, 128, 64 at 64 px
         self.latent_dim = cfg.latent_dim
+        self.classes = cfg.classes
         self.start_channels = channels[0]
+        inputs = cfg.latent_dim + len(cfg.classes)
         if cfg.dense_projection:
             self.project = nn.Sequential(
-                nn.Linear(cfg.latent_dim, channels[0] * 16, bias=False),
+                nn.Linear(inputs, channels[0] * 16, bias=False),
                 nn.Unflatten(1, (channels[0], 4, 4)),
                 nn.BatchNorm2d(channels[0]),
                 nn.ReLU(True),
             )
         else:
             self.project = nn.Sequential(
-                nn.Unflatten(1, (cfg.latent_dim, 1, 1)),
-                nn.ConvTranspose2d(cfg.latent_dim, channels[0], 4, 1, 0, bias=False),
+                nn.Unflatten(1, (inputs, 1, 1)),
+                nn.ConvTranspose2d(inputs, channels[0], 4, 1, 0, bias=False),
                 nn.BatchNorm2d(channels[0]),
                 nn.ReLU(True),
             )
@@ -46,13 +53,31 @@ class Generator(nn.Module):
         self.upsample = nn.Sequential(*layers)
         init_weights(self)
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        x = self.project(z)  # (N, latent_dim) -> (N, 8 * g_width, 4, 4) at 64 px
+    def inputs(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """What the first layer reads: z, and for a conditional G the one-hot class beside it (labels None: the
+        classes in turn, 0, 1, 2, ..., 0, 1, ..., each as often as the others)."""
+        if not self.classes:
+            if labels is not None:
+                raise GanLibError("this generator is unconditional: it takes no class labels")
+            return z
+        labels = balanced_labels(len(z), len(self.classes), z.device) if labels is None else labels
+        return torch.cat([z, F.one_hot(labels, len(self.classes)).to(z.dtype)], 1)
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        x = self.project(self.inputs(z, labels))  # (N, latent_dim) -> (N, 8 * g_width, 4, 4) at 64 px
         return self.upsample(x)  # doubling each stage, halving the channels -> (N, 3, S, S) in [-1, 1]
 
 
+def balanced_labels(n: int, classes: int, device: torch.device | str = "cpu") -> torch.Tensor:
+    """n class labels, the classes in turn: what a conditional G draws when it is not told which."""
+    return torch.arange(n, device=device) % classes
+
+
 class Discriminator(nn.Module):
-    """Image (N, 3, S, S) -> one real/fake logit per image, shape (N,)."""
+    """Image (N, 3, S, S) -> one real/fake logit per image, shape (N,).
+
+    Conditional (cfg.classes): D also reads each image's class by projection (Miyato and Koyama 2018): the logit
+    gains the inner product of a learned embedding of the class with D's last features, summed over positions."""
 
     def __init__(self, cfg: Config):
         super().__init__()
@@ -64,14 +89,21 @@ class Discriminator(nn.Module):
                        nn.LeakyReLU(0.2, True)]
         layers += [nn.Conv2d(channels[-1], 1, 4, 1, 0, bias=False), nn.Flatten(0)]
         self.net = nn.Sequential(*layers)
+        self.embed = nn.Embedding(len(cfg.classes), channels[-1]) if cfg.classes else None
         init_weights(self)
         if cfg.spectral_norm:
             for i, layer in enumerate(self.net):
                 if isinstance(layer, nn.Conv2d):
                     self.net[i] = nn.utils.parametrizations.spectral_norm(layer)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)  # (N, 3, S, S) -> halving each stage to (N, 8 * d_width, 4, 4) at 64 px -> (N,) logits
+    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        if self.embed is None:
+            return self.net(x)  # (N, 3, S, S) -> halving each stage to (N, 8 * d_width, 4, 4) at 64 px -> (N,) logits
+        if labels is None:
+            raise GanLibError("this discriminator is conditional: pass the images' class labels, D(images, labels)")
+        features = self.net[:-2](x)  # (N, 8 * d_width, 4, 4) at 64 px
+        projection = (self.embed(labels) * features.sum((2, 3))).sum(1)
+        return self.net[-2:](features) + projection
 
 
 def _norm(kind: str, channels: int) -> nn.Module:
@@ -84,9 +116,9 @@ def _norm(kind: str, channels: int) -> nn.Module:
 def init_weights(model: nn.Module) -> None:
     """DCGAN init: conv and linear weights N(0, 0.02); BatchNorm scale N(1, 0.02), shift 0."""
     for m in model.modules():
-        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear, nn.Embedding)):
             nn.init.normal_(m.weight, 0.0, 0.02)
-            if m.bias is not None:
+            if getattr(m, "bias", None) is not None:
                 nn.init.zeros_(m.bias)
         elif isinstance(m, nn.BatchNorm2d):
             nn.init.normal_(m.weight, 1.0, 0.02)
@@ -105,13 +137,20 @@ def noise(n: int, cfg: Config, *key: object, device: torch.device | str = "cpu")
 
 
 @torch.no_grad()
-def generate(model: nn.Module, z: torch.Tensor, batch: int = 500) -> torch.Tensor:
+def generate(model: nn.Module, z: torch.Tensor, batch: int = 500, labels: torch.Tensor | None = None) -> torch.Tensor:
     """model(z) in eval mode, `batch` latents at a time on the model's device, as float on the CPU; the model goes
-    back to the mode it was in (a generator in training stays in training)."""
+    back to the mode it was in (a generator in training stays in training). labels: the classes of a conditional
+    G's images (default: the classes in turn)."""
     device, training = next(model.parameters()).device, model.training
+    if labels is None and getattr(model, "classes", ()):  # in turn over the whole set, not within each batch
+        labels = balanced_labels(len(z), len(model.classes))
     model.eval()
     try:
-        return torch.cat([model(z[i:i + batch].to(device)).float().cpu() for i in range(0, len(z), batch)])
+        images = []
+        for i in range(0, len(z), batch):
+            inputs = [z[i:i + batch]] + ([] if labels is None else [labels[i:i + batch]])
+            images.append(model(*(x.to(device) for x in inputs)).float().cpu())
+        return torch.cat(images)
     finally:
         model.train(training)
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from .losses import GENERATOR_LOSSES, discriminator_bce
+from .losses import GENERATOR_LOSSES, by_name
 
 
 def ring(n: int, modes: int = 8, radius: float = 2.0, std: float = 0.05, seed: int = 0) -> torch.Tensor:
@@ -55,14 +55,17 @@ class ToyRun:
 
 def train_toy_gan(steps: int = 2000, g_loss: str = "non-saturating", lr: float = 1e-3, batch: int = 256,
                   latent_dim: int = 2, width: int = 128, label_smoothing: float = 0.0, d_steps: int = 1,
-                  snapshot_every: int = 250, seed: int = 0) -> ToyRun:
+                  snapshot_every: int = 250, seed: int = 0, loss: str = "bce") -> ToyRun:
     """Train G (latent -> point) and D (point -> logit) with Adam(lr, betas (0.5, 0.999)) on the ring.
 
-    g_loss: 'non-saturating' (G minimises -log D(G(z)), what every GAN in practice uses) or 'saturating' (G
-    minimises log(1 - D(G(z))), the minimax game as written). d_steps: D updates per G update.
+    loss: 'bce' (the DCGAN's), 'hinge' or 'wgan-gp' (see losses). g_loss, for bce: 'non-saturating' (G minimises
+    -log D(G(z)), what every GAN in practice uses) or 'saturating' (G minimises log(1 - D(G(z))), the minimax game
+    as written). d_steps: D updates per G update.
     """
     if g_loss not in GENERATOR_LOSSES:
         raise ValueError(f"g_loss must be one of {', '.join(GENERATOR_LOSSES)}, got {g_loss!r}")
+    adversarial = by_name(loss, label_smoothing, seed=seed)
+    generator_loss = GENERATOR_LOSSES[g_loss] if loss == "bce" else adversarial.generator
     torch.manual_seed(seed)
     G, D = _mlp(latent_dim, 2, width), _mlp(2, 1, width)
     opt_g = torch.optim.Adam(G.parameters(), lr=lr, betas=(0.5, 0.999))
@@ -76,14 +79,15 @@ def train_toy_gan(steps: int = 2000, g_loss: str = "non-saturating", lr: float =
                 run.snapshots[step] = G(fixed)
         if step == steps:
             break
-        for real in data[step]:
+        for repeat, real in enumerate(data[step]):
             fake = G(torch.randn(batch, latent_dim)).detach()
             logit_real, logit_fake = D(real), D(fake)
-            loss_d = discriminator_bce(logit_real, logit_fake, real_label=1 - label_smoothing)
+            loss_d = adversarial.discriminator(logit_real, logit_fake) + adversarial.penalty(D, real, fake,
+                                                                                             (step, repeat))
             opt_d.zero_grad()
             loss_d.backward()
             opt_d.step()
-        loss_g = GENERATOR_LOSSES[g_loss](D(G(torch.randn(batch, latent_dim))))
+        loss_g = generator_loss(D(G(torch.randn(batch, latent_dim))))
         opt_g.zero_grad()
         loss_g.backward()
         opt_g.step()

@@ -42,6 +42,12 @@ class Trainer:
     def __init__(self, cfg: Config, data: ImageSet, out_dir: str | Path | None = None, device: str = "auto"):
         if data.images.shape[-1] != cfg.image_size:
             raise GanLibError(f"the data is {data.images.shape[-1]} px but the config asks for {cfg.image_size} px")
+        if cfg.conditional and data.labels is None:
+            raise GanLibError(f"the config is conditional on {cfg.condition}, but the data has no labels: load it "
+                              f"with load_images(..., condition={cfg.condition!r})")
+        if cfg.conditional and data.classes != cfg.classes:
+            raise GanLibError(printable(f"the config's classes are {', '.join(cfg.classes)}, but the data's are "
+                                        f"{', '.join(data.classes)}: train on data with the same classes"))
         self.cfg = cfg
         self.device = resolve_device(device)
         self.out_dir = Path(out_dir) if out_dir is not None else None
@@ -73,7 +79,7 @@ class Trainer:
         self.d_forward = torch.compile(d_forward) if cfg.compile else d_forward
         self.augment = parse_policy(cfg.augment)
         self.batches = DeviceBatches(data.images, cfg.batch_size, cfg.seed, self.device,
-                                     memory_format=self.memory_format)
+                                     memory_format=self.memory_format, labels=data.labels if cfg.conditional else None)
         self.data_identity = data.identity
         # reseeded from (seed, step) at every step, and drawn on the device: no copy from the host in the step
         self.latent_rng, self.augment_rng = torch.Generator(self.device), torch.Generator(self.device)
@@ -81,20 +87,23 @@ class Trainer:
         self.step = 0
         self.history: list[dict[str, float]] = []
 
-    def train_step(self, real: torch.Tensor) -> torch.Tensor:
-        """One iteration of the DCGAN paper's algorithm on a batch of real images x and a batch of noise z.
+    def train_step(self, real: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """One iteration of the DCGAN paper's algorithm on a batch of real images x and a batch of noise z (and,
+        for a conditional DCGAN, the real images' labels, which G's images are asked for too).
         Returns [loss_d, loss_g, D(x), D(G(z))], still on the device."""
-        z = self.latents(self.step)
-        D = self.discriminator_for_step(self.step)
+        D = self.discriminator_for_step(self.step, labels)
 
-        # (1) Update D: raise D(x) on the real images, lower D(G(z)) on the generated ones
-        with self.autocast:
-            fake = self.g_forward(z)
-            logits_real = D(real)
-            logits_fake = D(fake.detach())  # detached: this update leaves G as it is
-            loss_d = self.loss.discriminator(logits_real, logits_fake)
-            loss_d = loss_d + self.loss.penalty(D, real, fake.detach(), self.step)  # WGAN-GP's; 0 for the others
-        self.update(self.opt_d, loss_d)
+        # (1) Update D: raise D(x) on the real images, lower D(G(z)) on the generated ones (d_steps times, each
+        # with new noise: WGAN-GP's critic is trained further ahead of G than DCGAN's D)
+        for repeat in range(self.cfg.d_steps):
+            z = self.latents(self.step, repeat)
+            with self.autocast:
+                fake = self.g_forward(z, labels)
+                logits_real = D(real)
+                logits_fake = D(fake.detach())  # detached: this update leaves G as it is
+                loss_d = self.loss.discriminator(logits_real, logits_fake)
+                loss_d = loss_d + self.loss.penalty(D, real, fake.detach(), self.draw_key(repeat))  # WGAN-GP's
+            self.update(self.opt_d, loss_d)
 
         # (2) Update G: raise D(G(z)), as judged by the D just updated
         with self.autocast:
@@ -105,19 +114,26 @@ class Trainer:
         stats = [loss_d, loss_g, logits_real.sigmoid().mean(), logits_fake.sigmoid().mean()]
         return torch.stack([v.detach().float() for v in stats])
 
-    def latents(self, step: int) -> torch.Tensor:
-        """This process's share of the step's noise z, a pure function of (seed, step)."""
-        rng = seeded(self.latent_rng, self.cfg.seed, "z", step)
+    def draw_key(self, repeat: int = 0, step: int | None = None) -> tuple[int, ...]:
+        """What keys a step's random draws: (step,), or (step, repeat) for D's later repeats."""
+        step = self.step if step is None else step
+        return (step, repeat) if repeat else (step,)
+
+    def latents(self, step: int, repeat: int = 0) -> torch.Tensor:
+        """This process's share of the step's noise z (its repeat-th, with several D steps), a pure function of
+        (seed, step, repeat)."""
+        rng = seeded(self.latent_rng, self.cfg.seed, "z", *self.draw_key(repeat, step))
         z = torch.randn(self.cfg.batch_size, self.cfg.latent_dim, generator=rng, device=self.device)
         return z[self.batches.share]
 
-    def discriminator_for_step(self, step: int) -> Callable[[torch.Tensor], torch.Tensor]:
-        """D as the step uses it: behind the config's differentiable augmentation (DiffAugment), if any, whose
-        random draws follow from (seed, step)."""
+    def discriminator_for_step(self, step: int, labels: torch.Tensor | None = None
+                               ) -> Callable[[torch.Tensor], torch.Tensor]:
+        """D as the step uses it, images -> logits: told the batch's labels (a conditional D), behind the config's
+        differentiable augmentation (DiffAugment), if any, whose random draws follow from (seed, step)."""
         if not self.augment:
-            return self.d_forward
+            return lambda images: self.d_forward(images, labels)
         rng = seeded(self.augment_rng, self.cfg.seed, "augment", step)
-        return lambda images: self.d_forward(diff_augment(images, self.augment, rng))
+        return lambda images: self.d_forward(diff_augment(images, self.augment, rng), labels)
 
     def update(self, optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
         """Backpropagate the loss into fresh gradients and take one optimiser step (loss-scaled under fp16)."""
@@ -138,7 +154,7 @@ class Trainer:
         cfg, pending = self.cfg, []
         bar = tqdm(total=steps, initial=self.step, disable=not (progress and is_main()), desc="training", unit="step")
         while self.step < steps:
-            pending.append(self.train_step(self.batches.batch(self.step)))
+            pending.append(self.train_step(self.batches.batch(self.step), self.batches.labels(self.step)))
             self.step += 1
             last = self.step == steps
             sample = self.step % cfg.sample_every == 0 or last

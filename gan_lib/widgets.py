@@ -57,6 +57,9 @@ class LatentExplorer:
                                       continuous_update=False, style=wide, layout=w.Layout(width="420px"))
                         for name in directions.names]
         notes = [w.Label(note) for note in directions.notes]
+        classes = list(getattr(generator, "classes", ()))  # a conditional G: which class to draw
+        self.class_choice = w.Dropdown(options=classes, value=classes[0], description="class", style=wide,
+                                       layout=w.Layout(width="420px")) if classes else None
         self.random = w.Button(description="random face", icon="random")
         self.reset = w.Button(description="back to start")
         self.image = w.Image(value=self.render(), format="png", width=display_px, height=display_px)
@@ -66,13 +69,17 @@ class LatentExplorer:
         for index, slider in enumerate(self.sliders):
             slider.observe(lambda change, index=index: self._moved(index), names="value")
         self.truncation.observe(self._update, names="value")
+        if self.class_choice is not None:
+            self.class_choice.observe(self._update, names="value")
         self.random.on_click(self._random_face)
         self.reset.on_click(self._reset)
         rows = [w.HBox([slider, note]) for slider, note in zip(self.sliders, notes)]
-        controls = w.VBox([w.HBox([self.random, self.reset]), self.truncation, *rows])
+        chooser = [self.class_choice] if self.class_choice is not None else []
+        controls = w.VBox([w.HBox([self.random, self.reset]), *chooser, self.truncation, *rows])
         self.widget = w.VBox([w.HBox([self.image, controls]), self.strip_label, self.strip])
         for widget, name in ((self.widget, "latent-explorer"), (self.image, "explorer-face"),
-                             (self.strip, "explorer-strip"), *((s, "explorer-direction") for s in self.sliders)):
+                             (self.strip, "explorer-strip"), *((s, "explorer-direction") for s in self.sliders),
+                             *((c, "explorer-class") for c in chooser)):
             widget.add_class(name)  # handles for the browser test (browser_tests/) and for styling
 
     def latent(self) -> torch.Tensor:
@@ -80,13 +87,19 @@ class LatentExplorer:
         offsets = torch.tensor([s.value for s in self.sliders], dtype=torch.float)
         return self.start * self.truncation.value + offsets @ self.directions.vectors
 
+    def label(self) -> int | None:
+        """The class chosen for a conditional G (its index), or None."""
+        return self.class_choice.index if self.class_choice is not None else None
+
     @torch.no_grad()
     def render(self) -> bytes:
-        return png_bytes(self.G(self.latent()[None].to(self.device))[0].float().cpu(), self.display_px)
+        labels = None if self.label() is None else torch.tensor([self.label()], device=self.device)
+        return png_bytes(self.G(self.latent()[None].to(self.device), labels)[0].float().cpu(), self.display_px)
 
     def strip_images(self) -> torch.Tensor:
         """The current face moved from -span to +span along the current direction, (strip_frames, 3, H, W)."""
-        return gallery(self.G, self.directions.select([self.current]), self.latent(), self.span, self.strip_frames)
+        return gallery(self.G, self.directions.select([self.current]), self.latent(), self.span, self.strip_frames,
+                       self.label())
 
     def _draw_strip(self) -> None:
         if not len(self.directions):
