@@ -80,6 +80,8 @@ class CourseSettings:
     holdout: int = HOLDOUT_EVERY  # one image in eight is held out of training, to score the run on faces it never saw
     toy_steps: int = 2000  # notebook 03's 2-D toy GAN
     clinic_steps: int = 600  # each of notebook 03's failure-clinic runs (synthetic faces, 32 px)
+    beyond_steps: int = 1000  # each of notebook 05's runs: one per loss, and the conditional DCGAN (synthetic, 32 px)
+    critic_steps: int = 400  # notebook 05's 1-D critics
 
     @cached_property
     def run_dir(self) -> Path:
@@ -126,7 +128,8 @@ def course_settings(drive: bool | None = None) -> CourseSettings:
         cfg = Config(image_size=32, g_width=16, d_width=16, batch_size=32, sample_every=10, checkpoint_every=20,
                      log_every=5)
         return CourseSettings("synthetic", cfg, steps=40, locate_run=lambda: Path("runs/course-tiny"),
-                              synthetic_count=512, toy_steps=100, clinic_steps=20)
+                              synthetic_count=512, toy_steps=100, clinic_steps=20, beyond_steps=20,
+                              critic_steps=50)
     gpu = on_gpu()
     steps = steps_setting(5000 if gpu else 3000)
     return CourseSettings(os.environ.get("GAN_LIB_DATA", "anime-faces"), Config(image_size=64 if gpu else 32),

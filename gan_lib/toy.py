@@ -118,3 +118,18 @@ def plot_toy_runs(runs: dict[str, ToyRun], columns: int = 5):
         row[0].set_ylabel(name)
     fig.tight_layout()
     return fig
+
+
+def plot_modes_over_training(runs: dict[str, ToyRun]):
+    """Modes covered against training steps, one line per run (from each run's snapshots)."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 3.2))
+    for name, run in runs.items():
+        steps = sorted(run.snapshots)
+        ax.plot(steps, [modes_covered(run.snapshots[s])[0] for s in steps], marker="o", label=name)
+    ax.set(xlabel="step", ylabel="modes covered (of 8)", ylim=(-0.3, 8.3))
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig

@@ -177,8 +177,10 @@ def plot_history(history: Sequence[dict], path: str | Path | None = None):
 
 
 def plot_learning_curves(curves: dict[str, Sequence[tuple[int, float]]], floor: float,
-                         path: str | Path | None = None, title: str = "sample quality over training"):
-    """SWD against training steps, one line per run, and the real-vs-real floor as a dashed line."""
+                         path: str | Path | None = None, title: str = "sample quality over training",
+                         xlabel: str = "step"):
+    """SWD against training steps (or another x, e.g. seconds), one line per run, and the real-vs-real floor as a
+    dashed line."""
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6.4, 3.6))
@@ -186,7 +188,7 @@ def plot_learning_curves(curves: dict[str, Sequence[tuple[int, float]]], floor: 
         steps, values = zip(*curve)
         ax.plot(steps, values, marker="o", label=label)
     ax.axhline(floor, color="grey", linestyle="--", label=f"floor, real vs real ({floor:.1f})")
-    ax.set(xlabel="step", ylabel="SWD x 1e3 (lower is better)", title=title, ylim=(0, None))
+    ax.set(xlabel=xlabel, ylabel="SWD x 1e3 (lower is better)", title=title, ylim=(0, None))
     return _finish(fig, [ax], path)
 
 

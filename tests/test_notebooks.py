@@ -14,7 +14,8 @@ REPOSITORY = re.search(r'^Repository = "(.+)"$', (ROOT / "pyproject.toml").read_
 def test_the_course_is_complete():
     names = [p.relative_to(ROOT).as_posix() for p in NOTEBOOKS]
     assert names == ["notebooks/01_data_exploration.ipynb", "notebooks/02_architecture.ipynb",
-                     "notebooks/03_training.ipynb", "notebooks/04_results.ipynb", "final/capstone.ipynb"]
+                     "notebooks/03_training.ipynb", "notebooks/04_results.ipynb", "notebooks/05_beyond_dcgan.ipynb",
+                     "final/capstone.ipynb"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
@@ -87,6 +88,11 @@ FRECHET = """def frechet_distance(mu1, cov1, mu2, cov2):
     return ((mu1 - mu2).pow(2).sum() + cov1.trace() + cov2.trace()
             - FACTOR * torch.linalg.eigvals(cov1 @ cov2).sqrt().real.sum())"""
 
+PENALTY = """def my_gradient_penalty(critic, real, fake, rng):
+    alpha = torch.rand(len(real), 1, 1, 1, generator=rng)
+    between = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
+    grad, = torch.autograd.grad(critic(between).sum(), between, create_graph=True)
+    return (NORM - 1).pow(2).mean()"""
 # For every exercise with a self-check, in tiny mode (GAN_LIB_TINY=1's config): the start of its answer cell, a
 # plausible wrong answer, and a right one.
 ANSWERS = {
@@ -123,6 +129,15 @@ ANSWERS = {
                           "def my_slerp(a, b, t):\n    return slerp(a, b, t)"),
         "def wasserstein_1d(": (WASSERSTEIN.replace("a.sort().values - b.sort().values", "a - b"), WASSERSTEIN),
         "def frechet_distance(": (FRECHET.replace("FACTOR", "1"), FRECHET.replace("FACTOR", "2")),
+    },
+    "05_beyond_dcgan.ipynb": {
+        "def my_critic_loss(": ("def my_critic_loss(r, f):\n    return r.mean() - f.mean()",
+                                "def my_critic_loss(r, f):\n    return f.mean() - r.mean()"),
+        "def my_gradient_penalty(": (PENALTY.replace("NORM", "grad.norm()"),
+                                     PENALTY.replace("NORM", "grad.flatten(1).norm(dim=1)")),
+        "def my_hinge_loss(": ("def my_hinge_loss(r, f):\n    return (1 - r).mean() + (1 + f).mean()",
+                               "def my_hinge_loss(r, f):\n    return torch.relu(1 - r).mean()"
+                               " + torch.relu(1 + f).mean()"),
     },
 }
 VERDICT = re.compile(r"^[^:\n]+: (right|not yet|not answered yet)\b")

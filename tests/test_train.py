@@ -189,7 +189,7 @@ def test_each_steps_noise_is_a_pure_function_of_seed_and_step(tiny_cfg, tiny_dat
     trainer = Trainer(tiny_cfg, tiny_data, device="cpu")
     seen = []
     forward = trainer.g_forward
-    trainer.g_forward = lambda z: seen.append(z.clone()) or forward(z)
+    trainer.g_forward = lambda z, labels=None: seen.append(z.clone()) or forward(z, labels)
     trainer.fit(3, progress=False)
     assert trainer.latent_rng.device == trainer.augment_rng.device == trainer.device  # drawn where the step runs
     for step, z in enumerate(seen):
