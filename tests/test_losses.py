@@ -66,7 +66,7 @@ def test_a_new_loss_trains_without_a_change_to_the_step(tiny_cfg, tiny_data):
     trainer.loss = LeastSquares()
     seen = []
     discriminator = trainer.d_forward
-    trainer.d_forward = lambda x: seen.append(discriminator(x)) or seen[-1]
+    trainer.d_forward = lambda x, labels=None: seen.append(discriminator(x, labels)) or seen[-1]
     history = trainer.fit(1, progress=False)
     logits_real, logits_fake = seen[0].detach(), seen[1].detach()
     expected = (logits_real - 1).pow(2).mean() + logits_fake.pow(2).mean()
