@@ -2,6 +2,7 @@
 
     python benchmarks/throughput.py [--data FOLDER] [--image-size 64] [--batch-size 64 256] [--steps 50]
                                     [--device auto] [--compile] [--processes 1 2]
+    python benchmarks/throughput.py --precisions [--sizes 32 64] [--steps 10] [--warmup 2]
 
 (a) canonical: the PyTorch DCGAN tutorial's loop, written plainly: ImageFolder + DataLoader that decode, resize and
     normalise every image every epoch, Sigmoid + BCELoss in fp32, a loss read back (.item()) every step.
@@ -11,6 +12,9 @@ Both train the DCGAN paper's recipe (no EMA or augmentation) for the same number
 the ratio, and the model FLOP utilisation (FLOPs per step from torch.utils.flop_counter) where the peak is known.
 --processes N ... also times gan_lib's trainer on N processes under torchrun (DDP, the same global batch; one
 thread each on the CPU), against one process, and prints a second table.
+--precisions times gan_lib's trainer alone in fp32 and bf16 (autocast), contiguous and channels_last, at each
+--sizes, in one run, beside the device's measured matmul peak in each dtype (2048 x 2048, or 512 where a dtype is
+emulated and slow), and says whether the CPU has native bf16 (runtime.native_bf16_cpu).
 The data folder defaults to ../shared/data/animefacedataset, else synthetic faces written to a temporary folder.
 """
 
@@ -136,6 +140,46 @@ def processes_table(args: argparse.Namespace, folder: Path) -> None:
                 print(f"| {n} | {batch} | {float(speed):.0f} | {float(speed) / first[batch]:.2f}x |", flush=True)
 
 
+def matmul_peak(dtype: torch.dtype, device: torch.device) -> float:
+    """FLOP/s of a square matmul in `dtype`: 2048 a side, or 512 where one of 512 already takes 0.1 s (emulated)."""
+    for side in (512, 2048):
+        a = torch.randn(side, side, device=device).to(dtype)
+        a @ a
+        _sync(device)
+        start = time.perf_counter()
+        for _ in range(3):
+            a @ a
+        _sync(device)
+        seconds = (time.perf_counter() - start) / 3
+        if seconds > 0.1 or side == 2048:
+            return 2 * side**3 / seconds
+
+
+def precision_table(args: argparse.Namespace, folder: Path, device: torch.device) -> None:
+    """gan_lib's img/s and FLOP/s in fp32 and bf16, contiguous and channels_last, at each size, in one run."""
+    from gan_lib.runtime import native_bf16_cpu
+
+    peaks = {amp: matmul_peak(dtype, device) for amp, dtype in (("off", torch.float32), ("bf16", torch.bfloat16))}
+    native = "yes" if native_bf16_cpu() else "no (bf16 is emulated)"
+    print(f"\nmatmul peak: fp32 {peaks['off'] / 1e9:.1f} GFLOP/s, bf16 {peaks['bf16'] / 1e9:.1f} GFLOP/s; "
+          f"native bf16 on this CPU: {native}")
+    print("| px | precision | layout | gan_lib img/s | vs fp32 contiguous | GFLOP/s | of the dtype's matmul peak |")
+    print("|---|---|---|---|---|---|---|")
+    for size in args.sizes:
+        images = prepare_folder(folder, size).images
+        first = None
+        for amp in ("off", "bf16"):
+            for layout in ("off", "on"):
+                cfg = replace(Config(image_size=size, batch_size=args.batch_size[0], amp=amp, channels_last=layout),
+                              **DCGAN_RECIPE)
+                fast, flops = ours(cfg, images, args.steps, args.warmup, device)
+                first = first or fast
+                achieved = flops * fast / cfg.batch_size
+                print(f"| {size} | {'bf16' if amp == 'bf16' else 'fp32'} | "
+                      f"{'channels_last' if layout == 'on' else 'contiguous'} | {fast:.1f} | {fast / first:.2f}x | "
+                      f"{achieved / 1e9:.1f} | {achieved / peaks[amp]:.0%} |", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=Path("../shared/data/animefacedataset"))
@@ -147,6 +191,9 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--compile", action="store_true", help="also torch.compile gan_lib's G and D")
     parser.add_argument("--processes", type=int, nargs="+", help="also time gan_lib on N processes (torchrun)")
+    parser.add_argument("--precisions", action="store_true",
+                        help="only gan_lib's trainer: fp32 and bf16, contiguous and channels_last, at each --sizes")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[32, 64], help="image sizes for --precisions")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -162,8 +209,11 @@ def main() -> None:
             (folder / "images").mkdir(parents=True)
             for i in range(2000):
                 draw_face(0, i, 96)[0].save(folder / "images" / f"{i}.png")
-        images = prepare_folder(folder, args.image_size).images
         name = torch.cuda.get_device_name() if device.type == "cuda" else f"CPU ({torch.get_num_threads()} threads)"
+        if args.precisions:
+            print(f"device: {name}; {folder}; the DCGAN paper's widths, batch {args.batch_size[0]}")
+            return precision_table(args, folder, device)
+        images = prepare_folder(folder, args.image_size).images
         peak = next((v for k, v in PEAK_FLOPS.items() if k in name), None)
         print(f"device: {name}; {len(images)} images from {folder} at {args.image_size} px; the DCGAN paper's widths")
         print("| batch | canonical img/s | gan_lib img/s | ratio | gan_lib TFLOP/s | MFU |")

@@ -251,7 +251,8 @@ def _generate(args: argparse.Namespace) -> None:
         raise GanLibError(f"{args.n:,} faces at {cfg.image_size} px x {args.scale} make a grid of {side:,} pixels a "
                           f"side, more than {MAX_GRID_SIDE:,}: lower --n or --scale")
     labels = _class_labels(cfg, args.class_name, args.n)
-    print(save_grid(generate(G, noise(args.n, cfg, "generate"), labels=labels), args.out, scale=args.scale))
+    faces = generate(G, noise(args.n, cfg, "generate"), labels=labels, as_uint8=True)
+    print(save_grid(faces, args.out, scale=args.scale))
 
 
 def _prepare(args: argparse.Namespace) -> None:

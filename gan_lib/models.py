@@ -137,10 +137,14 @@ def noise(n: int, cfg: Config, *key: object, device: torch.device | str = "cpu")
 
 
 @torch.no_grad()
-def generate(model: nn.Module, z: torch.Tensor, batch: int = 500, labels: torch.Tensor | None = None) -> torch.Tensor:
+def generate(model: nn.Module, z: torch.Tensor, batch: int = 500, labels: torch.Tensor | None = None,
+             as_uint8: bool = False) -> torch.Tensor:
     """model(z) in eval mode, `batch` latents at a time on the model's device, as float on the CPU; the model goes
     back to the mode it was in (a generator in training stays in training). labels: the classes of a conditional
-    G's images (default: the classes in turn)."""
+    G's images (default: the classes in turn). as_uint8: each batch made uint8 as it comes, a quarter of the
+    memory (for a large grid)."""
+    from .viz import to_uint8
+
     device, training = next(model.parameters()).device, model.training
     if labels is None and getattr(model, "classes", ()):  # in turn over the whole set, not within each batch
         labels = balanced_labels(len(z), len(model.classes))
@@ -149,7 +153,8 @@ def generate(model: nn.Module, z: torch.Tensor, batch: int = 500, labels: torch.
         images = []
         for i in range(0, len(z), batch):
             inputs = [z[i:i + batch]] + ([] if labels is None else [labels[i:i + batch]])
-            images.append(model(*(x.to(device) for x in inputs)).float().cpu())
+            out = model(*(x.to(device) for x in inputs)).float().cpu()
+            images.append(to_uint8(out) if as_uint8 else out)
         return torch.cat(images)
     finally:
         model.train(training)

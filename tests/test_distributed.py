@@ -121,3 +121,32 @@ def test_when_one_process_dies_the_others_end_in_one_line_naming_the_last_checkp
     assert len(said) == 1 and said[0].startswith(("error: another process of this run stopped (Connection",
                                                   "stopped by SIGTERM (torchrun stops every process")), err
     assert read_checkpoint(run / "checkpoint.pt")["step"] >= 2
+
+
+def test_when_one_process_stalls_the_others_stop_after_the_peer_timeout_in_one_line(tmp_path):
+    """Rank 1 frozen (SIGSTOP, as a hung process looks): rank 0 waits GAN_LIB_PEER_TIMEOUT seconds, not torch's 30
+    minutes, then ends with the one line naming the last checkpoint."""
+    import signal
+    import time
+
+    run = tmp_path / "run"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "GAN_LIB_PEER_TIMEOUT": "5"}
+    torchrun = subprocess.Popen([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+                                 "-m", "gan_lib", "train", *RUN, "--steps", "100000", "--out", str(run)],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        deadline = time.time() + 120
+        while not (run / "checkpoint.pt").exists() and time.time() < deadline:
+            time.sleep(0.2)
+        ranks = subprocess.run(["pgrep", "-P", str(torchrun.pid)], capture_output=True, text=True).stdout.split()
+        assert len(ranks) == 2, ranks
+        stalled = time.time()
+        os.kill(int(max(ranks, key=int)), signal.SIGSTOP)  # rank 1 stops answering, without dying
+        _, err = torchrun.communicate(timeout=120)
+        waited = time.time() - stalled
+    finally:
+        torchrun.kill()
+    assert waited < 90, waited  # the 5 s timeout, torchrun's shutdown, not 30 minutes
+    assert "[rank0]: Traceback" not in err and "gloo" not in err, err
+    said = [line for line in err.splitlines() if f"the last checkpoint, {run / 'checkpoint.pt'}, is kept" in line]
+    assert len(said) == 1 and said[0].startswith("error: another process of this run stopped (Timed out"), err

@@ -183,6 +183,17 @@ def test_auto_precision_follows_the_gpus_compute_capability(monkeypatch, capabil
     assert amp_dtype("bf16", torch.device("cuda")) is torch.bfloat16
 
 
+def test_native_bf16_is_read_from_the_cpu_flags(tmp_path):
+    from gan_lib.runtime import native_bf16_cpu
+
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu sse avx2 avx512f avx512_bf16\n")
+    assert native_bf16_cpu(str(cpuinfo))
+    cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu sse avx2 avx512f avx512_vnni\n")  # AVX-512 but no bf16
+    assert not native_bf16_cpu(str(cpuinfo))
+    assert not native_bf16_cpu(str(tmp_path / "missing"))  # not Linux: no
+
+
 def test_each_steps_noise_is_a_pure_function_of_seed_and_step(tiny_cfg, tiny_data):
     from gan_lib.models import noise
 
