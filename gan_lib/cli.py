@@ -16,7 +16,7 @@ from dataclasses import fields, replace
 from pathlib import Path
 
 from .checkpoint import CHECKPOINT_FILE
-from .config import Config
+from .config import MAX_STEPS, Config
 from .data import HOLDOUT_EVERY, SYNTHETIC_COUNT
 from .datasets import NAMED_DATASETS
 from .errors import GanLibError
@@ -63,8 +63,15 @@ def _data(value: str) -> str:
     return str(Path(value).expanduser()) if value.startswith("~") else value
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a mistake on the command line is one line (not the whole usage) and says where help is."""
+
+    def error(self, message: str) -> None:
+        self.exit(2, f"error: {printable(message)} (`{self.prog} --help` lists the options)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m gan_lib", description="Train and sample DCGANs on anime faces.")
+    parser = _Parser(prog="python -m gan_lib", description="Train and sample DCGANs on anime faces.")
     commands = parser.add_subparsers(dest="command", required=True)
 
     train = commands.add_parser("train", help="train a DCGAN and write checkpoint, samples and history")
@@ -112,8 +119,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _check_length(args: argparse.Namespace) -> None:
-    if args.steps is not None and args.steps < 1:
-        raise GanLibError(f"--steps must be at least 1, got {args.steps}")
+    if args.steps is not None and not 1 <= args.steps <= MAX_STEPS:
+        raise GanLibError(f"--steps must be from 1 to {MAX_STEPS:,}, got {args.steps:,}")
     if args.epochs is not None and not 0 < args.epochs < math.inf:
         raise GanLibError(f"--epochs must be a positive number, got {args.epochs}")
 
@@ -215,6 +222,8 @@ def _train_in_folder(args: argparse.Namespace, device: str) -> None:
         data, held_out = data.split(holdout)
     trainer = open_run(state, cfg, data, args.out, device, on_data_change="warn")  # it goes on with new data
     steps = args.steps or round((args.epochs or 5) * trainer.batches.steps_per_epoch)
+    if steps > MAX_STEPS:
+        raise GanLibError(f"--epochs {args.epochs:g} makes {steps:,} steps, more than {MAX_STEPS:,}: lower --epochs")
     if trainer.step >= steps:
         if runtime.is_main():
             print(f"nothing to train: the run in {printable(str(args.out))} is already at step {trainer.step} "

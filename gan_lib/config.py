@@ -24,6 +24,7 @@ def seeded(rng: torch.Generator, *key: object) -> torch.Generator:
 
 
 LOSSES = ("bce", "hinge", "wgan-gp")
+MAX_STEPS = 10**9  # a run's length: more steps than any GPU trains in a month
 MAX_CLASSES = 1000  # a conditional DCGAN's classes: G's first layer grows by one input per class
 D_NORMS = ("auto", "batch", "layer", "instance", "none")
 # (lowest, highest, why): beyond these a width or a batch needs more memory than a GPU has (a width of 256 is 4x

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from .config import Config
+from .config import MAX_STEPS, Config
 from .data import HOLDOUT_EVERY, SYNTHETIC_COUNT
 from .errors import GanLibError
 
@@ -24,7 +24,6 @@ KAGGLE_WORKING = Path("/kaggle/working")  # Kaggle Notebooks' writable, saved ou
 
 SWITCH = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False,
           "": False}
-MAX_STEPS = 10**9
 
 
 def switch(name: str, default: bool = False) -> bool:

@@ -18,6 +18,7 @@ from .images import printable
 from .runtime import my_share
 
 SYNTHETIC_COUNT = 10_000  # faces in --data synthetic
+MAX_SYNTHETIC = 1_000_000  # 3 GB of uint8 faces at 32 px, 12 GB at 64 px
 HOLDOUT_EVERY = 8  # --holdout: one image in eight is held out for evaluation
 
 
@@ -167,6 +168,9 @@ def synthetic_set(size: int = 64, count: int = SYNTHETIC_COUNT, seed: int = 0, c
     from .synthetic import ATTRIBUTES, make_faces
 
     check_condition("synthetic", condition)
+    if not 1 <= count <= MAX_SYNTHETIC:
+        raise GanLibError(f"the synthetic faces number from 1 to {MAX_SYNTHETIC:,} (memory), not {count:,}: choose "
+                          "another --synthetic-count")
     images, attributes = make_faces(count, size, seed)
     summary = {
         "source": f"synthetic faces (seed {seed})", "image_size": size, "files": count, "images": count,

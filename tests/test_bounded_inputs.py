@@ -140,3 +140,41 @@ def test_a_file_too_large_to_be_an_image_is_skipped_by_its_size(tmp_path):
         f.truncate(MAX_FILE_BYTES + 1)
     prepared = prepare_folder(faces, 32, workers=1)
     assert len(prepared) == 3 and prepared.summary["skipped"]["too large a file (over 64 MB)"] == ["huge.png"]
+
+
+ODD_NUMBERS = ["nan", "inf", "-inf", "-1", "0", "1e309", "abc", "", "99999999999999999999", "0.5"]
+
+
+def _outcome(capsys, argv: list[str]) -> tuple[int, str]:
+    """(exit status, stderr) of the CLI, whether it returned or argparse exited."""
+    try:
+        code = main(argv)
+    except SystemExit as stop:
+        code = stop.code
+    return code, capsys.readouterr().err
+
+
+def test_every_option_takes_any_text_and_ends_in_success_or_one_line(tmp_path, capsys):
+    """Each config option and each of train's, generate's and evaluate's number options, given odd numbers and
+    words: it trains, or it says what is wrong in one line (argparse's mistakes too), never a traceback."""
+    from dataclasses import fields
+
+    train = ["train", "--data", "synthetic", "--steps", "1", *TINY]
+    cases = [(train, "--" + f.name.replace("_", "-")) for f in fields(Config)
+             if f.type not in ("bool", bool) and f.name not in ("condition", "classes")]
+    cases += [(train, flag) for flag in ("--steps", "--epochs", "--holdout", "--synthetic-count", "--conditional")]
+    run = tmp_path / "run"
+    assert main([*train, "--out", str(run)]) == 0
+    capsys.readouterr()
+    for command in ("generate", "evaluate"):
+        out = ["--out", str(tmp_path / "g.png")] if command == "generate" else ["--metric", "swd"]
+        cases += [([command, "--checkpoint", str(run / "checkpoint.pt"), *out], flag)
+                  for flag in ("--n", "--seed", "--scale" if command == "generate" else "--n")]
+    for number, (argv, flag) in enumerate(cases):
+        for value in ODD_NUMBERS:
+            extra = ["--out", str(tmp_path / f"r{number}-{ODD_NUMBERS.index(value)}")] if argv is train else []
+            code, err = _outcome(capsys, [*argv, *extra, flag, value])
+            lines = err.strip().splitlines()
+            assert code in (0, 2), (flag, value, err)
+            if code == 2:
+                assert len(lines) == 1 and lines[0].startswith("error:"), (flag, value, err)

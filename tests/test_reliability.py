@@ -306,8 +306,8 @@ def test_sixteen_bit_greyscale_and_exif_rotation_are_read_right(tmp_path):
 # 5. Numbers that make no sense ------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["--steps", "0"], "--steps must be at least 1"),
-    (["--steps", "-1"], "--steps must be at least 1"),
+    (["--steps", "0"], "--steps must be from 1 to 1,000,000,000"),
+    (["--steps", "-1"], "--steps must be from 1 to 1,000,000,000"),
     (["--epochs", "nan"], "--epochs must be a positive number"),
     (["--epochs", "inf"], "--epochs must be a positive number"),
     (["--epochs", "0"], "--epochs must be a positive number"),
