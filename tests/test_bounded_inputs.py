@@ -169,7 +169,7 @@ def test_every_option_takes_any_text_and_ends_in_success_or_one_line(tmp_path, c
     for command in ("generate", "evaluate"):
         out = ["--out", str(tmp_path / "g.png")] if command == "generate" else ["--metric", "swd"]
         cases += [([command, "--checkpoint", str(run / "checkpoint.pt"), *out], flag)
-                  for flag in ("--n", "--seed", "--scale" if command == "generate" else "--n")]
+                  for flag in ("--n", "--seed", *(["--scale"] if command == "generate" else []))]
     for number, (argv, flag) in enumerate(cases):
         for value in ODD_NUMBERS:
             extra = ["--out", str(tmp_path / f"r{number}-{ODD_NUMBERS.index(value)}")] if argv is train else []
