@@ -81,11 +81,11 @@ def test_an_interrupted_image_write_keeps_the_previous_image_and_leaves_no_tempo
     path = viz.save_grid(torch.zeros(4, 3, 32, 32), tmp_path / "grid.png")
     before = path.read_bytes()
 
-    def interrupted(tensor, fp, format=None):
+    def interrupted(image, fp, format=None, **params):
         open(fp, "wb").write(b"half an image")
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(viz, "save_image", interrupted)
+    monkeypatch.setattr(viz.Image.Image, "save", interrupted)
     with pytest.raises(KeyboardInterrupt):
         viz.save_grid(torch.ones(4, 3, 32, 32), path)
     assert path.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == ["grid.png"]
