@@ -33,3 +33,19 @@ def tiny_data():
 
 def same_tensors(a: dict, b: dict) -> bool:
     return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def resumed_equals_straight(cfg, data, tmp_path, steps: int):
+    """Train `steps` steps straight and, from the same config, half of them, a checkpoint, a resume and the rest:
+    assert G's and D's weights end bit-identical, and return the resumed Trainer."""
+    from gan_lib.train import Trainer
+
+    straight = Trainer(cfg, data, device="cpu")
+    straight.fit(steps, progress=False)
+    first = Trainer(cfg, data, tmp_path / "run", device="cpu")
+    first.fit(steps // 2, progress=False)
+    resumed = Trainer.resume(first.save_checkpoint(), data, device="cpu")
+    resumed.fit(steps, progress=False)
+    for a, b in ((straight.G, resumed.G), (straight.D, resumed.D)):
+        assert same_tensors(a.state_dict(), b.state_dict())
+    return resumed

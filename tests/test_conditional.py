@@ -6,6 +6,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
+from conftest import resumed_equals_straight
 from PIL import Image
 
 from gan_lib.checkpoint import load_generator
@@ -87,14 +88,7 @@ def test_g_draws_the_class_it_is_told_and_d_reads_the_label_by_projection():
 def test_a_conditional_run_with_several_d_steps_resumes_exactly(loss, tiny_cfg, tmp_path):
     data = synthetic_set(32, 64, condition="hair_color")
     cfg = replace(tiny_cfg, loss=loss, d_steps=2, condition="hair_color", classes=data.classes)
-    straight = Trainer(cfg, data, device="cpu")
-    straight.fit(6, progress=False)
-    first = Trainer(cfg, data, tmp_path / "run", device="cpu")
-    first.fit(3, progress=False)
-    resumed = Trainer.resume(first.save_checkpoint(), data, device="cpu")
-    resumed.fit(6, progress=False)
-    for a, b in ((straight.G, resumed.G), (straight.D, resumed.D)):
-        assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+    resumed = resumed_equals_straight(cfg, data, tmp_path, 6)
     assert resumed.opt_d.state_dict()["state"][0]["step"] == 2 * resumed.opt_g.state_dict()["state"][0]["step"] == 12
 
 

@@ -3,6 +3,7 @@ from dataclasses import replace
 
 import pytest
 import torch
+from conftest import resumed_equals_straight
 
 from gan_lib import losses, theory
 from gan_lib.toy import train_toy_gan
@@ -97,15 +98,8 @@ def test_the_gradient_penalty_has_known_answers():
 @pytest.mark.parametrize("loss", ["hinge", "wgan-gp"])
 def test_every_loss_trains_and_resumes_exactly_on_the_cpu(loss, tiny_cfg, tiny_data, tmp_path):
     cfg = replace(tiny_cfg, loss=loss)
-    straight = Trainer(cfg, tiny_data, device="cpu")
-    straight.fit(8, progress=False)
-    first = Trainer(cfg, tiny_data, tmp_path / "run", device="cpu")
-    first.fit(4, progress=False)
-    resumed = Trainer.resume(first.save_checkpoint(), tiny_data, device="cpu")
-    resumed.fit(8, progress=False)
-    for a, b in ((straight.G, resumed.G), (straight.D, resumed.D)):
-        assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
-    assert all(torch.isfinite(torch.tensor(row["loss_d"])) for row in straight.history)
+    resumed = resumed_equals_straight(cfg, tiny_data, tmp_path, 8)
+    assert all(torch.isfinite(torch.tensor(row["loss_d"])) for row in resumed.history)
 
 
 def test_wgan_gp_trains_a_critic_without_batchnorm_and_refuses_one_with_it():
