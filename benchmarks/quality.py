@@ -3,6 +3,8 @@
     python benchmarks/quality.py [--steps 2000] [--image-size 32] [--width 32] [--recipes dcgan,default,...]
     python benchmarks/quality.py --data ../shared/data/animefacedataset --image-size 32 --width 64 --steps 3000 \\
         --curve-every 500 --out runs/quality-real32
+    OMP_NUM_THREADS=1 python benchmarks/quality.py --data ../shared/data/animefacedataset --image-size 64 \\
+        --minutes 30 --curve-every 5 --recipes w32,w48,w64
 
 The data is split as `train --holdout` splits it (one image in eight held out, by a stable hash of its path). Each
 recipe trains on the training part from the same seed for the same number of steps and batch size; then as many
@@ -10,7 +12,10 @@ samples as there are held-out images (at most --n; EMA weights where the recipe 
 held-out images by SWD (x 1e3, lower is better). The floor is the SWD between the same held-out images and as many
 training images: what a generator that draws the training set itself would score. On the synthetic faces the
 attribute classifier also reads the samples (values covered, KL to the true mix; lower is better). --curve-every
-adds SWD against training steps (a learning curve). --out keeps each recipe's run folder (samples, GIF, checkpoint).
+adds SWD against training steps (a learning curve). --minutes gives each recipe a budget of training time instead
+of steps (then --curve-every is in minutes): the CPU time of this process, which is the wall time of a one-thread
+run (OMP_NUM_THREADS=1) and, unlike the wall time, is not taken by other work on the machine. --out keeps each
+recipe's run folder (samples, GIF, checkpoint).
 Prints Markdown tables.
 """
 
@@ -18,7 +23,9 @@ from __future__ import annotations
 
 import argparse
 import copy
+import math
 import time
+from collections import defaultdict
 from dataclasses import replace
 from pathlib import Path
 
@@ -54,7 +61,28 @@ RECIPES = {
     "hinge": {"loss": "hinge"},
     "wgan-gp": {"loss": "wgan-gp"},
     "wgan-gp+paper": {"loss": "wgan-gp", "lr_g": 1e-4, "lr_d": 1e-4, "beta1": 0.0, "beta2": 0.9},
+    # widths and learning rates on top of our default, for a budget of minutes (--minutes)
+    **{f"w{w}": {"g_width": w, "d_width": w} for w in (16, 24, 32, 48, 64)},
+    "w32+lr4e-4": {"g_width": 32, "d_width": 32, "lr_g": 4e-4, "lr_d": 4e-4},
+    "w48+lr4e-4": {"g_width": 48, "d_width": 48, "lr_g": 4e-4, "lr_d": 4e-4},
+    "w32+batch32": {"g_width": 32, "d_width": 32, "batch_size": 32},
 }
+
+
+def timed_fit(trainer: Trainer, steps: int) -> float:
+    """Train to `steps` steps in total; the wall time it took."""
+    start = time.perf_counter()
+    trainer.fit(steps, progress=False)
+    return time.perf_counter() - start
+
+
+def train_until(trainer: Trainer, cpu_seconds: float, spent: float, chunk: int = 10) -> float:
+    """Train `chunk` steps at a time until `spent` plus this process's CPU time reaches cpu_seconds; the CPU time
+    it took."""
+    start = time.process_time()
+    while spent + time.process_time() - start < cpu_seconds:
+        trainer.fit(trainer.step + chunk, progress=False)
+    return time.process_time() - start
 
 
 def swd_of(trainer: Trainer, held_out: torch.Tensor) -> dict:
@@ -93,7 +121,9 @@ def main() -> None:
     parser.add_argument("--width", type=int, default=32)
     parser.add_argument("--recipes", default="dcgan,default")
     parser.add_argument("--n", type=int, default=2000, help="at most this many held-out images compared by SWD")
-    parser.add_argument("--curve-every", type=int, default=0, help="also measure SWD every this many steps")
+    parser.add_argument("--minutes", type=float, help="a budget of training time (CPU minutes) instead of --steps")
+    parser.add_argument("--curve-every", type=float, default=0,
+                        help="also measure SWD every this many steps (with --minutes: minutes)")
     parser.add_argument("--out", type=Path, help="keep each recipe's run folder under this folder")
     parser.add_argument("--plot", type=Path, help="with --curve-every: save the learning curves as this PNG")
     parser.add_argument("--diagnose", action="store_true",
@@ -106,30 +136,31 @@ def main() -> None:
     held_out, other = reference_samples(data, HOLDOUT_EVERY, args.n)
     floor = sliced_wasserstein(held_out, other)
     classifier = attribute_classifier() if args.data == "synthetic" else None
+    budget = f"{args.minutes:g} CPU minutes" if args.minutes else f"{args.steps} steps"
     print(f"{len(train_part)} training images, {len(held_out)} held-out images compared, {args.image_size} px, "
-          f"widths {args.width}, {args.steps} steps of batch 64\n")
+          f"widths {args.width} and batch 64 unless the recipe says otherwise, {budget} each\n")
     levels = ", ".join(f"{v:.1f}" for v in floor["levels"])
     print("| recipe | SWD x1e3 (levels, finest first) | hair colours | eye colours | hair styles | mouths | KL sum | "
-          "train s |")
-    print("|---|---|---|---|---|---|---|---|")
-    print(f"| real-vs-real floor | {floor['mean']:.2f} ({levels}) | | | | | | |", flush=True)
-    curves = {}
+          "train s | steps |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    print(f"| real-vs-real floor | {floor['mean']:.2f} ({levels}) | | | | | | | |", flush=True)
+    curves, steps_at = {}, defaultdict(list)
     for name in args.recipes.split(","):
         cfg = replace(Config(image_size=args.image_size, g_width=args.width, d_width=args.width), **RECIPES[name])
         if args.out is None:
             cfg = replace(cfg, sample_every=10**9, checkpoint_every=10**9)
         trainer = Trainer(cfg, train_part, args.out / name if args.out else None, device=args.device)
         seconds, curve = 0.0, []
-        every = args.curve_every or args.steps
-        for target in range(every, args.steps + every, every):
-            start = time.perf_counter()
-            trainer.fit(min(target, args.steps), progress=False)
-            seconds += time.perf_counter() - start
+        budget = args.minutes * 60 if args.minutes else args.steps
+        every = args.curve_every * (60 if args.minutes else 1) or budget
+        for target in [min(every * k, budget) for k in range(1, math.ceil(budget / every) + 1)]:
+            seconds += train_until(trainer, target, seconds) if args.minutes else timed_fit(trainer, int(target))
             swd = swd_of(trainer, held_out)
-            curve.append((trainer.step, swd["mean"]))
+            curve.append((target / 60 if args.minutes else trainer.step, swd["mean"]))
+            steps_at[name].append(trainer.step)
             if args.diagnose:
                 variants = ", ".join(f"{k} {v:.2f}" for k, v in diagnose(trainer, held_out).items())
-                print(f"  {name} step {trainer.step}: {variants}", flush=True)
+                print(f"  {name} step {trainer.step}, {seconds:.0f} s: {variants}", flush=True)
         curves[name] = curve
         levels = ", ".join(f"{v:.1f}" for v in swd["levels"])
         row = f"| {name} | **{swd['mean']:.2f}** ({levels}) |"
@@ -139,17 +170,19 @@ def main() -> None:
             row += f" {sum(m['kl'] for m in modes.values()):.3f} |"
         else:
             row += " - | - | - | - | - |"
-        print(row + f" {seconds:.0f} |", flush=True)
+        print(row + f" {seconds:.0f} | {trainer.step} |", flush=True)
     if args.curve_every:
         steps = [step for step, _ in next(iter(curves.values()))]
-        print("\nSWD x1e3 against training steps (floor {:.2f})\n".format(floor["mean"]))
-        print("| recipe | " + " | ".join(str(s) for s in steps) + " |")
+        unit = "CPU minutes" if args.minutes else "steps"
+        print(f"\nSWD x1e3 against training {unit} (floor {floor['mean']:.2f})\n")
+        print("| recipe | " + " | ".join(f"{s:g}" for s in steps) + " |")
         print("|---|" + "---|" * len(steps))
-        for name, curve in curves.items():
-            print(f"| {name} | " + " | ".join(f"{v:.2f}" for _, v in curve) + " |")
+        for name, curve in curves.items():  # with --minutes, each value with the steps it had reached
+            values = [f"{v:.2f}" + (f" ({n})" if args.minutes else "") for (_, v), n in zip(curve, steps_at[name])]
+            print(f"| {name} | " + " | ".join(values) + " |")
         if args.plot:
             title = f"{args.image_size} px, {len(held_out)} held-out faces"
-            plot_learning_curves(curves, floor["mean"], args.plot, title=title)
+            plot_learning_curves(curves, floor["mean"], args.plot, title=title, xlabel=f"training {unit}")
 
 
 if __name__ == "__main__":
