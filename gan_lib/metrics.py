@@ -66,16 +66,32 @@ def _descriptors(level: torch.Tensor, ys: torch.Tensor, xs: torch.Tensor, size: 
 
 
 def _normalise(desc: torch.Tensor) -> torch.Tensor:
-    """Per-channel normalisation of descriptors to zero mean and unit standard deviation."""
+    """Per-channel normalisation of descriptors to zero mean and unit standard deviation (in place)."""
     d = desc.view(len(desc), 3, -1)
-    d = d - d.mean(dim=(0, 2), keepdim=True)
-    d = d / d.std(dim=(0, 2), keepdim=True).clamp_min(1e-8)
-    return d.view(len(desc), -1)
+    d -= d.mean(dim=(0, 2), keepdim=True)
+    d /= d.std(dim=(0, 2), keepdim=True).clamp_min(1e-8)
+    return desc
+
+
+def _level_descriptors(images: torch.Tensor, level: int, ys: torch.Tensor, xs: torch.Tensor,
+                       batch: int) -> torch.Tensor:
+    """The descriptors of one pyramid level, built `batch` images at a time, so that neither the float images nor
+    their pyramids are ever held whole (images may be uint8: a quarter of the memory)."""
+    per_image = ys.shape[1]
+    out = torch.empty(len(images) * per_image, 3 * 7 * 7)
+    for i in range(0, len(images), batch):
+        pyramid_level = laplacian_pyramid(to_float(images[i:i + batch]))[level]
+        out[i * per_image:(i + batch) * per_image] = _descriptors(pyramid_level, ys[i:i + batch], xs[i:i + batch])
+    return out
 
 
 def sliced_distance(a: torch.Tensor, b: torch.Tensor, projections: int, rng: torch.Generator,
-                     chunk: int = 128) -> float:
-    """Mean over random unit directions of the 1-D Wasserstein-1 distance between the projected sets."""
+                    chunk: int = 128) -> float:
+    """Mean over random unit directions of the 1-D Wasserstein-1 distance between the projected sets.
+
+    The directions are taken `chunk` at a time, fewer for large sets, so that the projections of a chunk stay
+    about 256 MB."""
+    chunk = max(1, min(chunk, 2**26 // max(len(a), 1)))
     total = 0.0
     for start in range(0, projections, chunk):
         directions = torch.randn(min(chunk, projections - start), a.shape[1], generator=rng)
@@ -86,23 +102,29 @@ def sliced_distance(a: torch.Tensor, b: torch.Tensor, projections: int, rng: tor
     return total / projections
 
 
+MAX_DESCRIPTORS = 2**20  # per set and pyramid level (600 MB of floats): past it, fewer patches per image
+
+
 def sliced_wasserstein(real: torch.Tensor, fake: torch.Tensor, patches_per_image: int = 128,
-                       projections: int = 512, seed: int = 0) -> dict[str, list[float] | float]:
+                       projections: int = 512, seed: int = 0, batch: int = 500) -> dict[str, list[float] | float]:
     """SWD between two image sets per Laplacian pyramid level (finest first) and averaged, x 1e3 as in the paper.
 
     Both sets need the same shape; patches are taken at the same random places in both, so a set against itself
-    gives exactly 0 and swapping the sets gives the same value. Lower is better.
+    gives exactly 0 and swapping the sets gives the same value. Lower is better. The images are read `batch` at a
+    time, and past MAX_DESCRIPTORS / patches_per_image images (8,192 at 128) each gives fewer patches, so that
+    the memory stays bounded however many images are compared.
     """
     if real.shape != fake.shape:
         raise GanLibError(f"SWD needs two sets of the same shape, got {tuple(real.shape)} and {tuple(fake.shape)}")
+    n, size = len(real), real.shape[-1]
+    per_image = max(1, min(patches_per_image, MAX_DESCRIPTORS // max(n, 1)))
     rng = torch.Generator().manual_seed(seed)
     levels = []
-    for level_real, level_fake in zip(laplacian_pyramid(to_float(real)), laplacian_pyramid(to_float(fake))):
-        n, _, h, w = level_real.shape
-        ys = torch.randint(0, h - 6, (n, patches_per_image), generator=rng)
-        xs = torch.randint(0, w - 6, (n, patches_per_image), generator=rng)
-        a = _normalise(_descriptors(level_real, ys, xs))
-        b = _normalise(_descriptors(level_fake, ys, xs))
+    for level in range(len(laplacian_pyramid(to_float(real[:1])))):
+        side = size >> level
+        ys = torch.randint(0, side - 6, (n, per_image), generator=rng)
+        xs = torch.randint(0, side - 6, (n, per_image), generator=rng)
+        a, b = (_normalise(_level_descriptors(images, level, ys, xs, batch)) for images in (real, fake))
         levels.append(1e3 * sliced_distance(a, b, projections, rng))
     return {"levels": levels, "mean": sum(levels) / len(levels)}
 
@@ -179,7 +201,7 @@ def conditioning_accuracy(images: torch.Tensor, labels: torch.Tensor, attribute:
 @dataclass
 class Scoring:
     """What a metric's report gets: generated images and, for metrics that need them, as many real images the model
-    did not train on and as many other real ones for the real-vs-real floor."""
+    did not train on and as many other real ones for the real-vs-real floor; all uint8 (`to_float` for [-1, 1])."""
 
     fake: torch.Tensor
     real: torch.Tensor | None = None

@@ -96,7 +96,8 @@ def test_a_metric_added_to_the_table_is_offered_and_scored_by_evaluate(tmp_path,
     capsys.readouterr()
 
     def brightness(s: metrics.Scoring) -> str:
-        return f"brightness {float(s.fake.mean()):+.2f}, real {float(metrics.to_float(s.real).mean()):+.2f}"
+        fake, real = (float(metrics.to_float(images).mean()) for images in (s.fake, s.real))
+        return f"brightness {fake:+.2f}, real {real:+.2f}"
 
     monkeypatch.setitem(metrics.METRICS, "brightness", metrics.Metric(brightness))
     assert main(["evaluate", "--checkpoint", str(run / "checkpoint.pt"), "--metric", "brightness", "--n", "16"]) == 0
