@@ -11,7 +11,7 @@ from .config import Config
 from .data import ImageSet
 from .errors import GanLibError
 from .images import printable
-from .models import Generator
+from .models import Generator, recompute_batchnorm
 from .runtime import resolve_device
 
 CHECKPOINT_FILE = "checkpoint.pt"  # the latest checkpoint of a run, in its run folder
@@ -52,8 +52,8 @@ def run_state(run_dir: str | Path, resume: bool | None) -> dict | None:
 
 
 def load_generator(checkpoint: str | Path | dict, device: str = "auto") -> tuple[Generator, Config]:
-    """The trained generator of a checkpoint (a path, or one already read), its EMA weights when it has them, in
-    eval mode, and its config."""
+    """The trained generator of a checkpoint (a path, or one already read), in eval mode, and its config: its EMA
+    weights when it has them, with BatchNorm statistics recomputed from them as the Trainer samples them."""
     state = checkpoint if isinstance(checkpoint, dict) else read_checkpoint(checkpoint)
     cfg = Config.from_dict(state["config"])
     G = Generator(cfg)
@@ -67,7 +67,8 @@ def load_generator(checkpoint: str | Path | dict, device: str = "auto") -> tuple
         where = "this checkpoint" if isinstance(checkpoint, dict) else printable(str(checkpoint))
         raise GanLibError(f"{where} holds a generator that does not fit its own config (missing weights or other "
                           "shapes): the file is damaged or was edited") from exc
-    return G.to(resolve_device(device)).eval(), cfg
+    G = G.to(resolve_device(device))
+    return (recompute_batchnorm(G, cfg) if state.get("ema") else G).eval(), cfg
 
 
 def data_change(state: dict, data: ImageSet) -> tuple[str, str] | None:

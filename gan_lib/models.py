@@ -4,6 +4,7 @@ interpolation between latents and sampling in batches."""
 from __future__ import annotations
 
 import math
+from copy import deepcopy
 
 import torch
 import torch.nn.functional as F
@@ -134,6 +135,21 @@ def build_models(cfg: Config, device: torch.device | str = "cpu") -> tuple[Gener
 def noise(n: int, cfg: Config, *key: object, device: torch.device | str = "cpu") -> torch.Tensor:
     """Latent vectors (n, latent_dim), a pure function of (cfg.seed, key): the same on every device."""
     return torch.randn(n, cfg.latent_dim, generator=seeded(torch.Generator(), cfg.seed, *key)).to(device)
+
+
+BATCHNORM_BATCHES = 16  # batches of noise that measure an averaged G's BatchNorm statistics (1,024 faces at 64)
+
+
+def recompute_batchnorm(G: nn.Module, cfg: Config, batches: int = BATCHNORM_BATCHES) -> nn.Module:
+    """A copy of G whose BatchNorm running statistics are measured on its own activations (torch's update_bn, on
+    `batches` batches of fixed noise), for a G whose weights are an average (the EMA): the average of another
+    generator's statistics does not fit the averaged weights (at 64 px it costs about 11% SWD at 1,000 steps)."""
+    from torch.optim.swa_utils import update_bn
+
+    copy = deepcopy(G)
+    device = next(G.parameters()).device
+    update_bn([noise(cfg.batch_size, cfg, "batchnorm", i, device=device) for i in range(batches)], copy)
+    return copy
 
 
 @torch.no_grad()

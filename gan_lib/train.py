@@ -22,7 +22,7 @@ from .data import DeviceBatches, ImageSet
 from .errors import GanLibError
 from .files import atomic_path, check_writable, save_atomically
 from .images import printable
-from .models import Generator, build_models, generate, noise
+from .models import Generator, build_models, generate, noise, recompute_batchnorm
 from .runtime import amp_dtype, is_main, mean_over_ranks, resolve_device, switched_on, sync_batchnorm, world_size
 
 HISTORY_FIELDS = ("step", "loss_d", "loss_g", "d_real", "d_fake")
@@ -86,6 +86,7 @@ class Trainer:
         self.fixed_noise = noise(64, cfg, "fixed", device=self.device)
         self.step = 0
         self.history: list[dict[str, float]] = []
+        self._sampler: tuple[int, Generator] | None = None  # (step, the EMA G with its own BatchNorm statistics)
 
     def train_step(self, real: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """One iteration of the DCGAN paper's algorithm on a batch of real images x and a batch of noise z (and,
@@ -193,8 +194,13 @@ class Trainer:
 
     @property
     def sampling_generator(self) -> Generator:
-        """The generator for samples and evaluation: the EMA average when enabled, else G itself."""
-        return self.ema.module if self.ema is not None else self.G
+        """The generator for samples and evaluation: the EMA average when enabled (a copy with BatchNorm statistics
+        of its own, recomputed once per step when asked for; training never sees it), else G itself."""
+        if self.ema is None:
+            return self.G
+        if self._sampler is None or self._sampler[0] != self.step:
+            self._sampler = (self.step, recompute_batchnorm(self.ema.module, self.cfg))
+        return self._sampler[1]
 
     def generate(self, z: torch.Tensor | None = None) -> torch.Tensor:
         """Images for z (default: the fixed noise), in eval mode, as float [-1, 1] on the CPU."""
@@ -227,6 +233,7 @@ class Trainer:
             self.scaler.load_state_dict(state["scaler"])
         if self.ema is not None and state.get("ema"):  # else the average starts again from G
             self.ema.load_state_dict(state["ema"])
+        self._sampler = None
 
     def save_checkpoint(self, path: str | Path | None = None) -> Path:
         """Write atomically: a run killed while saving leaves the previous checkpoint intact."""

@@ -144,13 +144,40 @@ def test_ema_weights_are_used_for_samples_and_saved_generators(tiny_cfg, tiny_da
     plain = Trainer(replace(tiny_cfg, ema_decay=0.0), tiny_data, device="cpu")
     assert plain.ema is None and plain.sampling_generator is plain.G
     trainer.fit(4, progress=False)
-    ema = trainer.ema.module.state_dict()
-    assert not same_tensors(ema, trainer.G.state_dict())
+    ema = dict(trainer.ema.module.named_parameters())
+    assert not same_tensors(ema, dict(trainer.G.named_parameters()))
     G, _ = load_generator(tmp_path / "checkpoint.pt", "cpu")
-    assert same_tensors(G.state_dict(), ema)
+    assert same_tensors(dict(G.named_parameters()), ema)
     z = torch.randn(2, tiny_cfg.latent_dim)
     with torch.no_grad():
         assert torch.equal(trainer.generate(z), G(z))
+
+
+def test_the_ema_generator_samples_with_batchnorm_statistics_of_its_own(tiny_cfg, tiny_data):
+    """The EMA's running statistics are an average of raw G's; the sampling generator's are measured on its own
+    activations (update_bn on fixed noise), and measuring them changes nothing that training uses."""
+    from dataclasses import replace
+
+    from gan_lib.models import BATCHNORM_BATCHES, noise
+
+    trainer = Trainer(replace(tiny_cfg, ema_decay=0.5), tiny_data, device="cpu")
+    trainer.fit(4, progress=False)
+    before = {k: v.clone() for k, v in trainer.ema.state_dict().items()}
+    sampler = trainer.sampling_generator
+    assert same_tensors(trainer.ema.state_dict(), before) and sampler is not trainer.ema.module
+    assert sampler is trainer.sampling_generator  # measured once per step
+    first_bn = next(m for m in trainer.ema.module.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    inputs = []
+    first_bn.register_forward_hook(lambda module, args, out: inputs.append(args[0]))
+    with torch.no_grad():
+        for i in range(BATCHNORM_BATCHES):
+            trainer.ema.module(noise(tiny_cfg.batch_size, tiny_cfg, "batchnorm", i))
+    own_mean = torch.cat(inputs).mean(dim=(0, 2, 3))
+    sampler_bn = next(m for m in sampler.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    assert torch.allclose(sampler_bn.running_mean, own_mean, atol=1e-5)
+    assert not torch.allclose(first_bn.running_mean, own_mean, atol=1e-3)  # the average of raw G's differs
+    trainer.fit(5, progress=False)
+    assert trainer.sampling_generator is not sampler  # a new step: measured again
 
 
 def test_cpu_runs_in_full_precision_without_scaler(tiny_cfg, tiny_data):
