@@ -180,6 +180,19 @@ def test_the_ema_generator_samples_with_batchnorm_statistics_of_its_own(tiny_cfg
     assert trainer.sampling_generator is not sampler  # a new step: measured again
 
 
+def test_the_sampling_generator_of_a_cross_process_batchnorm_g_is_measured_in_one_process(tiny_cfg, tiny_data):
+    """Under torchrun with --sync-batchnorm, process 0 alone samples: its BatchNorm must not wait for the others."""
+    from gan_lib.runtime import CrossRankBatchNorm2d, sync_batchnorm
+
+    trainer = Trainer(tiny_cfg, tiny_data, device="cpu")
+    trainer.fit(2, progress=False)
+    sync_batchnorm(trainer.ema.module, trainer.device)
+    assert any(isinstance(m, CrossRankBatchNorm2d) for m in trainer.ema.module.modules())
+    sampler = trainer.sampling_generator  # a CrossRankBatchNorm2d in train mode would all-reduce here
+    assert not any(isinstance(m, CrossRankBatchNorm2d) for m in sampler.modules())
+    assert trainer.generate().shape == (64, 3, tiny_cfg.image_size, tiny_cfg.image_size)
+
+
 def test_cpu_runs_in_full_precision_without_scaler(tiny_cfg, tiny_data):
     trainer = Trainer(tiny_cfg, tiny_data, device="cpu")
     assert trainer.amp_dtype is None and not trainer.scaler.is_enabled()
