@@ -3,6 +3,7 @@
     python benchmarks/throughput.py [--data FOLDER] [--image-size 64] [--batch-size 64 256] [--steps 50]
                                     [--device auto] [--compile] [--processes 1 2]
     python benchmarks/throughput.py --precisions [--sizes 32 64] [--steps 10] [--warmup 2]
+    OMP_NUM_THREADS=1 python benchmarks/throughput.py --widths 32 48 64 [--batch-size 64] [--image-size 64]
 
 (a) canonical: the PyTorch DCGAN tutorial's loop, written plainly: ImageFolder + DataLoader that decode, resize and
     normalise every image every epoch, Sigmoid + BCELoss in fp32, a loss read back (.item()) every step.
@@ -15,6 +16,8 @@ thread each on the CPU), against one process, and prints a second table.
 --precisions times gan_lib's trainer alone in fp32 and bf16 (autocast), contiguous and channels_last, at each
 --sizes, in one run, beside the device's measured matmul peak in each dtype (2048 x 2048, or 512 where a dtype is
 emulated and slow), and says whether the CPU has native bf16 (runtime.native_bf16_cpu).
+--widths times gan_lib's trainer alone with our default recipe (EMA included) at each G and D width: img/s and
+training steps per minute, the rate that turns benchmarks/quality.py's curves against steps into budgets of time.
 The data folder defaults to ../shared/data/animefacedataset, else synthetic faces written to a temporary folder.
 """
 
@@ -180,6 +183,17 @@ def precision_table(args: argparse.Namespace, folder: Path, device: torch.device
                       f"{achieved / 1e9:.1f} | {achieved / peaks[amp]:.0%} |", flush=True)
 
 
+def widths_table(args: argparse.Namespace, folder: Path, device: torch.device) -> None:
+    """gan_lib's img/s and steps per minute with our default recipe at each width and batch size."""
+    images = prepare_folder(folder, args.image_size).images
+    print("| px | widths | batch | gan_lib img/s | steps per minute |\n|---|---|---|---|---|")
+    for width in args.widths:
+        for batch in args.batch_size:
+            cfg = Config(image_size=args.image_size, g_width=width, d_width=width, batch_size=batch)
+            fast, _ = ours(cfg, images, args.steps, args.warmup, device)
+            print(f"| {args.image_size} | {width} | {batch} | {fast:.1f} | {60 * fast / batch:.0f} |", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=Path("../shared/data/animefacedataset"))
@@ -194,6 +208,8 @@ def main() -> None:
     parser.add_argument("--precisions", action="store_true",
                         help="only gan_lib's trainer: fp32 and bf16, contiguous and channels_last, at each --sizes")
     parser.add_argument("--sizes", type=int, nargs="+", default=[32, 64], help="image sizes for --precisions")
+    parser.add_argument("--widths", type=int, nargs="+", help="only gan_lib's trainer, our default recipe, at these "
+                        "G and D widths (steps per minute, for benchmarks/quality.py --minutes)")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -210,6 +226,9 @@ def main() -> None:
             for i in range(2000):
                 draw_face(0, i, 96)[0].save(folder / "images" / f"{i}.png")
         name = torch.cuda.get_device_name() if device.type == "cuda" else f"CPU ({torch.get_num_threads()} threads)"
+        if args.widths:
+            print(f"device: {name}; {folder}; our default recipe")
+            return widths_table(args, folder, device)
         if args.precisions:
             print(f"device: {name}; {folder}; the DCGAN paper's widths, batch {args.batch_size[0]}")
             return precision_table(args, folder, device)
