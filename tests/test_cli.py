@@ -24,6 +24,18 @@ def test_train_resume_generate_end_to_end(tmp_path, capsys):
     assert Image.open(tmp_path / "g.png").size == (2 * 34 + 2, 2 * 34 + 2)
 
 
+def test_on_the_cpu_64_px_trains_widths_32_unless_others_are_given(tmp_path):
+    from gan_lib.checkpoint import read_checkpoint
+
+    args = ["train", "--data", "synthetic", "--synthetic-count", "64", "--image-size", "64", "--batch-size", "16",
+            "--steps", "1", "--device", "cpu", "--quiet"]
+    assert main([*args, "--out", str(tmp_path / "default")]) == 0
+    assert main([*args, "--out", str(tmp_path / "given"), "--g-width", "8"]) == 0
+    widths = {name: read_checkpoint(tmp_path / name / "checkpoint.pt")["config"] for name in ("default", "given")}
+    assert (widths["default"]["g_width"], widths["default"]["d_width"]) == (32, 32)
+    assert (widths["given"]["g_width"], widths["given"]["d_width"]) == (8, 32)
+
+
 def test_existing_run_needs_resume_and_resume_keeps_settings(tmp_path, capsys):
     run = tmp_path / "run"
     assert main(["train", *TINY, "--out", str(run), "--steps", "1"]) == 0
