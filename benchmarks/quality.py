@@ -14,7 +14,8 @@ training images: what a generator that draws the training set itself would score
 attribute classifier also reads the samples (values covered, KL to the true mix; lower is better). --curve-every
 adds SWD against training steps (a learning curve). --minutes gives each recipe a budget of training time instead
 of steps (then --curve-every is in minutes): the CPU time of this process, which is the wall time of a one-thread
-run (OMP_NUM_THREADS=1) and, unlike the wall time, is not taken by other work on the machine. --out keeps each
+run (OMP_NUM_THREADS=1); other work on the machine still slows it (here up to 3x fewer steps per CPU second), so run
+it alone or compare by steps. --out keeps each
 recipe's run folder (samples, GIF, checkpoint).
 Prints Markdown tables.
 """
@@ -30,13 +31,12 @@ from dataclasses import replace
 from pathlib import Path
 
 import torch
-from torch.optim.swa_utils import update_bn
 
 from gan_lib.attributes import attribute_classifier
 from gan_lib.config import DCGAN_RECIPE, Config
 from gan_lib.data import HOLDOUT_EVERY, load_images, reference_samples
 from gan_lib.metrics import mode_coverage, sliced_wasserstein
-from gan_lib.models import noise
+from gan_lib.models import noise, recompute_batchnorm
 from gan_lib.train import Trainer
 from gan_lib.viz import plot_learning_curves
 
@@ -95,9 +95,9 @@ def swd_of(trainer: Trainer, held_out: torch.Tensor) -> dict:
 
 @torch.no_grad()
 def diagnose(trainer: Trainer, held_out: torch.Tensor) -> dict[str, float]:
-    """SWD of four ways to sample: raw G and the EMA G in eval mode, the EMA G with batch statistics (train mode,
-    batches of the training batch size), and the EMA G with its BatchNorm statistics recomputed from its own
-    activations (torch.optim.swa_utils.update_bn over 50 batches) instead of the average of raw G's."""
+    """SWD of four ways to sample: raw G and the EMA G with the BatchNorm statistics averaged from raw G's, in eval
+    mode; the EMA G with batch statistics (train mode, batches of the training batch size); and the EMA G with its
+    statistics recomputed from its own activations on 50 batches (gan_lib samples it so, with 16)."""
     cfg, n, device = trainer.cfg, len(held_out), trainer.device
     z = noise(n, cfg, "quality", 0, device=device)
     batches = z.split(cfg.batch_size)
@@ -106,11 +106,9 @@ def diagnose(trainer: Trainer, held_out: torch.Tensor) -> dict[str, float]:
         G = copy.deepcopy(G).train(train_mode)
         return sliced_wasserstein(held_out, torch.cat([G(b).float().cpu() for b in batches]))["mean"]
 
-    ema = trainer.sampling_generator
-    recalibrated = copy.deepcopy(ema)
-    update_bn([noise(cfg.batch_size, cfg, "bn", i, device=device) for i in range(50)], recalibrated)
+    ema = trainer.ema.module  # the average itself: sampling_generator already has its statistics recomputed
     return {"raw G": score(trainer.G), "EMA G": score(ema), "EMA G, batch stats": score(ema, train_mode=True),
-            "EMA G, recomputed BN": score(recalibrated)}
+            "EMA G, recomputed BN": score(recompute_batchnorm(ema, cfg, 50))}
 
 
 def main() -> None:
