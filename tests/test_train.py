@@ -193,10 +193,16 @@ def test_the_sampling_generator_of_a_cross_process_batchnorm_g_is_measured_in_on
     assert trainer.generate().shape == (64, 3, tiny_cfg.image_size, tiny_cfg.image_size)
 
 
-def test_cpu_runs_in_full_precision_without_scaler(tiny_cfg, tiny_data):
+def test_cpu_runs_in_full_precision_in_channels_last_without_scaler(tiny_cfg, tiny_data):
+    from dataclasses import replace
+
     trainer = Trainer(tiny_cfg, tiny_data, device="cpu")
     assert trainer.amp_dtype is None and not trainer.scaler.is_enabled()
-    assert trainer.memory_format == torch.contiguous_format
+    assert trainer.memory_format == torch.channels_last
+    weight = next(p for p in trainer.G.parameters() if p.dim() == 4)
+    assert weight.is_contiguous(memory_format=torch.channels_last)
+    off = Trainer(replace(tiny_cfg, channels_last="off"), tiny_data, device="cpu")
+    assert off.memory_format == torch.contiguous_format
 
 
 @pytest.mark.parametrize("amp", ["bf16", "fp16"])
