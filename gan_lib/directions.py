@@ -61,6 +61,17 @@ class Directions:
         return save_atomically({"vectors": self.vectors, "names": self.names, "notes": self.notes,
                                 "method": self.method}, Path(path))
 
+    def with_saved_names(self, path: str | Path) -> Directions:
+        """These directions with the names saved at `path` by an earlier session, when that file holds the same
+        directions (found the same way on the same generator); unchanged when there is no file or it holds others
+        (e.g. saved before the generator trained further)."""
+        if not Path(path).exists():
+            return self
+        saved = Directions.load(path, self.vectors.shape[1])
+        if saved.vectors.shape != self.vectors.shape or not torch.allclose(saved.vectors, self.vectors, atol=1e-4):
+            return self
+        return Directions(self.vectors, list(saved.names), list(self.notes), self.method)
+
     @classmethod
     def load(cls, path: str | Path, latent_dim: int | None = None) -> Directions:
         """Directions saved with `save`; `latent_dim`, when given, must be theirs. One line for anything else."""

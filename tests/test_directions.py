@@ -112,3 +112,18 @@ def test_gallery_has_one_row_per_direction(G):
 def test_an_unknown_direction_name_says_which_exist(G):
     with pytest.raises(Exception, match="SeFa 1"):
         dirs.sefa_directions(G, k=2).index("blonde")
+
+
+def test_saved_names_come_back_only_for_the_same_directions(G, tmp_path):
+    found = dirs.sefa_directions(G, k=3)
+    path = tmp_path / "directions-sefa.pt"
+    assert found.with_saved_names(path).names == found.names  # nothing saved yet
+    named = dirs.sefa_directions(G, k=3)
+    named.rename(1, "hair darkness")
+    named.save(path)
+    again = dirs.sefa_directions(G, k=3).with_saved_names(path)  # a later session, the same generator
+    assert again.names == ["SeFa 1", "hair darkness", "SeFa 3"] and torch.equal(again.vectors, found.vectors)
+    assert again.notes == found.notes
+    other = dirs.sefa_directions(Generator(Config(image_size=32, latent_dim=16, g_width=8)), k=3)
+    assert other.with_saved_names(path).names == other.names  # another generator: its own names
+    assert dirs.sefa_directions(G, k=2).with_saved_names(path).names == ["SeFa 1", "SeFa 2"]  # not the same set
