@@ -12,11 +12,11 @@ samples as there are held-out images (at most --n; EMA weights where the recipe 
 held-out images by SWD (x 1e3, lower is better). The floor is the SWD between the same held-out images and as many
 training images: what a generator that draws the training set itself would score. On the synthetic faces the
 attribute classifier also reads the samples (values covered, KL to the true mix; lower is better). --curve-every
-adds SWD against training steps (a learning curve), each point printed as it is measured. --minutes gives each recipe a budget of training time instead
-of steps (then --curve-every is in minutes): the CPU time of this process, which is the wall time of a one-thread
-run (OMP_NUM_THREADS=1); other work on the machine still slows it (here up to 3x fewer steps per CPU second), so run
-it alone or compare by steps. --out keeps each
-recipe's run folder (samples, GIF, checkpoint).
+adds SWD against training steps (a learning curve), each point printed as it is measured. --minutes gives each
+recipe a budget of training time instead of steps (then --curve-every is in minutes): the CPU time of this process,
+which is the wall time of a one-thread run (OMP_NUM_THREADS=1); other work on the machine still slows it (here up to
+3x fewer steps per CPU second), so run it alone or compare by steps. --out keeps each recipe's run folder (samples,
+GIF, checkpoint).
 Prints Markdown tables.
 """
 
