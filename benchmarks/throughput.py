@@ -184,14 +184,18 @@ def precision_table(args: argparse.Namespace, folder: Path, device: torch.device
 
 
 def widths_table(args: argparse.Namespace, folder: Path, device: torch.device) -> None:
-    """gan_lib's img/s and steps per minute with our default recipe at each width and batch size."""
+    """gan_lib's img/s and steps per minute with our default recipe at each width and batch size, contiguous and
+    channels_last (--channels-last auto picks channels_last on CPUs and CUDA GPUs)."""
     images = prepare_folder(folder, args.image_size).images
-    print("| px | widths | batch | gan_lib img/s | steps per minute |\n|---|---|---|---|---|")
+    print("| px | widths | batch | layout | gan_lib img/s | steps per minute |\n|---|---|---|---|---|---|")
     for width in args.widths:
         for batch in args.batch_size:
-            cfg = Config(image_size=args.image_size, g_width=width, d_width=width, batch_size=batch)
-            fast, _ = ours(cfg, images, args.steps, args.warmup, device)
-            print(f"| {args.image_size} | {width} | {batch} | {fast:.1f} | {60 * fast / batch:.0f} |", flush=True)
+            for layout in ("off", "on"):
+                cfg = Config(image_size=args.image_size, g_width=width, d_width=width, batch_size=batch,
+                             channels_last=layout)
+                fast, _ = ours(cfg, images, args.steps, args.warmup, device)
+                print(f"| {args.image_size} | {width} | {batch} | {'channels_last' if layout == 'on' else 'contiguous'}"
+                      f" | {fast:.1f} | {60 * fast / batch:.0f} |", flush=True)
 
 
 def main() -> None:

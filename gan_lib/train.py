@@ -61,7 +61,7 @@ class Trainer:
         self.autocast = torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None)
         # fp16 needs loss scaling; one scaler serves both optimisers
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
-        # channels_last: 1.1-1.3x on the CPU too (benchmarks/throughput.py --precisions, --widths)
+        # channels_last: 1.1-1.3x on the CPU too (benchmarks/throughput.py --widths)
         channels_last = switched_on(cfg.channels_last, self.device.type in ("cuda", "cpu"))
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self.G.to(memory_format=self.memory_format)
