@@ -1,5 +1,5 @@
 # make demo: set up, then train on the built-in synthetic faces (about 4 minutes on a 2-core CPU)
-# make real DATA=FOLDER|anime-faces: train on real faces (32 px on a CPU, 64 px on a GPU), sample, score
+# make real DATA=FOLDER|anime-faces: train on real faces (32 px on a CPU, 64 px on a GPU; SIZE=64 to choose), sample, score
 # make test: set up, then run the unit tests and re-execute every notebook in tiny mode
 # make browser-test: notebook 04 in JupyterLab, driven by headless Chromium (installs Debian's chromium as root)
 # make colab-check: a Colab-like environment (ipywidgets 7.7.1, another torch) installs gan_lib and runs 03 and 04
@@ -9,7 +9,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 DEMO := runs/demo
 DATA ?= anime-faces
-REAL ?= runs/real
+SIZE ?=
+REAL ?= runs/real$(SIZE)
 STEPS ?= 3000
 
 .PHONY: setup demo real test lint gpu-check browser-test browser-screenshot colab-check
@@ -27,7 +28,7 @@ demo: setup
 	$(PY) -m gan_lib generate --checkpoint $(DEMO)/checkpoint.pt --out $(DEMO)/faces.png --n 64 --scale 2
 
 real: setup
-	$(PY) -m gan_lib train --data $(DATA) --out $(REAL) --holdout --steps $(STEPS) \
+	$(PY) -m gan_lib train --data $(DATA) --out $(REAL) --holdout --steps $(STEPS) $(if $(SIZE),--image-size $(SIZE)) \
 		$(if $(wildcard $(REAL)/checkpoint.pt),--resume)
 	$(PY) -m gan_lib generate --checkpoint $(REAL)/checkpoint.pt --out $(REAL)/faces.png --n 64 --scale 2
 	$(PY) -m gan_lib evaluate --checkpoint $(REAL)/checkpoint.pt
