@@ -52,10 +52,12 @@ $(CHROMIUM):
 browser-test: setup $(CHROMIUM)
 	GAN_LIB_CHROMIUM=$(CHROMIUM) $(PY) -m pytest -q browser_tests
 
-# The README's screenshot: the explorer on the demo's trained generator (run `make demo` first), moved by the browser
+# The README's screenshot: the explorer on a trained run (RUN=runs/real DATA=FOLDER; by default the demo's, after
+# `make demo`), its first slider dragged by the browser; names saved with the run's directions are shown
+RUN ?= $(DEMO)
 browser-screenshot: setup $(CHROMIUM)
-	GAN_LIB_CHROMIUM=$(CHROMIUM) GAN_LIB_RUN_DIR=$(DEMO) GAN_LIB_DATA=synthetic EXPLORER_SCREENSHOT=$(CURDIR)/img/explorer.png \
-		$(PY) -m pytest -q browser_tests
+	GAN_LIB_CHROMIUM=$(CHROMIUM) GAN_LIB_RUN_DIR=$(RUN) GAN_LIB_DATA=$(if $(filter $(DEMO),$(RUN)),synthetic,$(DATA)) \
+		EXPLORER_SCREENSHOT=$(CURDIR)/img/explorer.png $(PY) -m pytest -q browser_tests
 
 colab-check:
 	$(PYTHON) colab/check.py
