@@ -4,6 +4,7 @@
                                     [--device auto] [--compile] [--processes 1 2]
     python benchmarks/throughput.py --precisions [--sizes 32 64] [--steps 10] [--warmup 2]
     OMP_NUM_THREADS=1 python benchmarks/throughput.py --widths 32 48 64 [--batch-size 64] [--image-size 64]
+    python benchmarks/throughput.py --profile [--widths 32] [--image-size 64] [--steps 5]
 
 (a) canonical: the PyTorch DCGAN tutorial's loop, written plainly: ImageFolder + DataLoader that decode, resize and
     normalise every image every epoch, Sigmoid + BCELoss in fp32, a loss read back (.item()) every step.
@@ -18,6 +19,9 @@ thread each on the CPU), against one process, and prints a second table.
 emulated and slow), and says whether the CPU has native bf16 (runtime.native_bf16_cpu).
 --widths times gan_lib's trainer alone with our default recipe (EMA included) at each G and D width: img/s and
 training steps per minute, the rate that turns benchmarks/quality.py's curves against steps into budgets of time.
+--profile shows where a training step's time goes (torch.profiler, self CPU time of each operator, in groups:
+convolutions, BatchNorm, activations, optimiser and EMA, copies and layout, the rest), contiguous and channels_last,
+with our default recipe at the first --widths (default 64).
 The data folder defaults to ../shared/data/animefacedataset, else synthetic faces written to a temporary folder.
 """
 
@@ -198,6 +202,50 @@ def widths_table(args: argparse.Namespace, folder: Path, device: torch.device) -
                       f" | {fast:.1f} | {60 * fast / batch:.0f} |", flush=True)
 
 
+PROFILE_GROUPS = {  # operator name fragments -> group; the first group that matches wins
+    "convolutions": ("conv",),
+    "BatchNorm": ("batch_norm",),
+    "activations": ("relu", "leaky", "tanh", "threshold", "sigmoid"),
+    "optimiser and EMA": ("_foreach", "adam", "lerp"),
+    "copies and layout": ("copy", "contiguous", "clone", "empty", "as_strided", "_to_"),
+}
+
+
+def profile_table(args: argparse.Namespace, folder: Path, device: torch.device) -> None:
+    """Share of a training step's self CPU time per group of operators, contiguous and channels_last; then the
+    operators that take the most of it (channels_last)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    images = prepare_folder(folder, args.image_size).images
+    width = (args.widths or [64])[0]
+    shares = {}
+    for layout in ("off", "on"):
+        cfg = Config(image_size=args.image_size, g_width=width, d_width=width, batch_size=args.batch_size[0],
+                     channels_last=layout)
+        from gan_lib.data import ImageSet
+
+        trainer = Trainer(cfg, ImageSet(images, "benchmark"), device=str(device))
+        trainer.fit(args.warmup, progress=False)
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            trainer.fit(trainer.step + args.steps, progress=False)
+        totals = dict.fromkeys([*PROFILE_GROUPS, "the rest"], 0.0)
+        for event in prof.key_averages():
+            group = next((g for g, parts in PROFILE_GROUPS.items() if any(p in event.key for p in parts)), "the rest")
+            totals[group] += event.self_cpu_time_total
+        whole = sum(totals.values())
+        shares[layout] = {g: t / whole for g, t in totals.items()}
+        shares[layout]["ms per step"] = whole / 1000 / args.steps
+    print(f"| {args.image_size} px, widths {width}, batch {args.batch_size[0]} | contiguous | channels_last |")
+    print("|---|---|---|")
+    for group in shares["off"]:
+        cells = [f"{shares[k][group]:.0f}" if group == "ms per step" else f"{shares[k][group]:.0%}"
+                 for k in ("off", "on")]
+        print(f"| {group} | " + " | ".join(cells) + " |")
+    print("\nchannels_last, the operators that take the most time:")
+    for event in sorted(prof.key_averages(), key=lambda e: -e.self_cpu_time_total)[:6]:
+        print(f"  {event.key}: {event.self_cpu_time_total / whole:.0%}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=Path("../shared/data/animefacedataset"))
@@ -214,6 +262,8 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[32, 64], help="image sizes for --precisions")
     parser.add_argument("--widths", type=int, nargs="+", help="only gan_lib's trainer, our default recipe, at these "
                         "G and D widths (steps per minute, for benchmarks/quality.py --minutes)")
+    parser.add_argument("--profile", action="store_true",
+                        help="only gan_lib's trainer: where a step's time goes, per group of operators")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -230,6 +280,9 @@ def main() -> None:
             for i in range(2000):
                 draw_face(0, i, 96)[0].save(folder / "images" / f"{i}.png")
         name = torch.cuda.get_device_name() if device.type == "cuda" else f"CPU ({torch.get_num_threads()} threads)"
+        if args.profile:
+            print(f"device: {name}; {folder}; our default recipe")
+            return profile_table(args, folder, device)
         if args.widths:
             print(f"device: {name}; {folder}; our default recipe")
             return widths_table(args, folder, device)
