@@ -11,7 +11,7 @@ import argparse
 
 import torch
 
-from gan_lib.checkpoint import read_checkpoint
+from gan_lib.checkpoint import ema_weights, read_checkpoint
 from gan_lib.config import Config
 from gan_lib.data import load_images, reference_samples
 from gan_lib.metrics import sliced_wasserstein
@@ -29,8 +29,7 @@ def main() -> None:
     if not state.get("ema"):
         raise SystemExit(f"{args.checkpoint} has no EMA generator (trained with --ema-decay 0)")
     averaged = Generator(cfg)
-    averaged.load_state_dict({k.removeprefix("module."): v for k, v in state["ema"].items()
-                              if k.startswith("module.")})
+    averaged.load_state_dict(ema_weights(state))
     data = load_images(record["name"], cfg.image_size, record["files"], record.get("drop_duplicates", False))
     real, other = reference_samples(data, record.get("holdout", 0), args.n)
     z = torch.cat([noise(min(500, len(real) - i), cfg, "evaluate", i) for i in range(0, len(real), 500)])

@@ -162,6 +162,9 @@ def matmul_peak(dtype: torch.dtype, device: torch.device) -> float:
             return 2 * side**3 / seconds
 
 
+LAYOUTS = {"off": "contiguous", "on": "channels_last"}  # the values of --channels-last timed, and their names
+
+
 def precision_table(args: argparse.Namespace, folder: Path, device: torch.device) -> None:
     """gan_lib's img/s and FLOP/s in fp32 and bf16, contiguous and channels_last, at each size, in one run."""
     from gan_lib.runtime import native_bf16_cpu
@@ -176,15 +179,20 @@ def precision_table(args: argparse.Namespace, folder: Path, device: torch.device
         images = prepare_folder(folder, size).images
         first = None
         for amp in ("off", "bf16"):
-            for layout in ("off", "on"):
+            for layout, layout_name in LAYOUTS.items():
                 cfg = replace(Config(image_size=size, batch_size=args.batch_size[0], amp=amp, channels_last=layout),
                               **DCGAN_RECIPE)
                 fast, flops = ours(cfg, images, args.steps, args.warmup, device)
                 first = first or fast
                 achieved = flops * fast / cfg.batch_size
                 print(f"| {size} | {'bf16' if amp == 'bf16' else 'fp32'} | "
-                      f"{'channels_last' if layout == 'on' else 'contiguous'} | {fast:.1f} | {fast / first:.2f}x | "
+                      f"{layout_name} | {fast:.1f} | {fast / first:.2f}x | "
                       f"{achieved / 1e9:.1f} | {achieved / peaks[amp]:.0%} |", flush=True)
+
+
+def default_recipe(args: argparse.Namespace, width: int, batch: int, layout: str) -> Config:
+    """Our default recipe at these widths, batch size and layout, at --image-size."""
+    return Config(image_size=args.image_size, g_width=width, d_width=width, batch_size=batch, channels_last=layout)
 
 
 def widths_table(args: argparse.Namespace, folder: Path, device: torch.device) -> None:
@@ -194,12 +202,10 @@ def widths_table(args: argparse.Namespace, folder: Path, device: torch.device) -
     print("| px | widths | batch | layout | gan_lib img/s | steps per minute |\n|---|---|---|---|---|---|")
     for width in args.widths:
         for batch in args.batch_size:
-            for layout in ("off", "on"):
-                cfg = Config(image_size=args.image_size, g_width=width, d_width=width, batch_size=batch,
-                             channels_last=layout)
-                fast, _ = ours(cfg, images, args.steps, args.warmup, device)
-                print(f"| {args.image_size} | {width} | {batch} | {'channels_last' if layout == 'on' else 'contiguous'}"
-                      f" | {fast:.1f} | {60 * fast / batch:.0f} |", flush=True)
+            for layout, layout_name in LAYOUTS.items():
+                fast, _ = ours(default_recipe(args, width, batch, layout), images, args.steps, args.warmup, device)
+                print(f"| {args.image_size} | {width} | {batch} | {layout_name} | {fast:.1f} | "
+                      f"{60 * fast / batch:.0f} |", flush=True)
 
 
 PROFILE_GROUPS = {  # operator name fragments -> group; the first group that matches wins
@@ -216,14 +222,13 @@ def profile_table(args: argparse.Namespace, folder: Path, device: torch.device) 
     operators that take the most of it (channels_last)."""
     from torch.profiler import ProfilerActivity, profile
 
+    from gan_lib.data import ImageSet
+
     images = prepare_folder(folder, args.image_size).images
     width = (args.widths or [64])[0]
     shares = {}
-    for layout in ("off", "on"):
-        cfg = Config(image_size=args.image_size, g_width=width, d_width=width, batch_size=args.batch_size[0],
-                     channels_last=layout)
-        from gan_lib.data import ImageSet
-
+    for layout in LAYOUTS:
+        cfg = default_recipe(args, width, args.batch_size[0], layout)
         trainer = Trainer(cfg, ImageSet(images, "benchmark"), device=str(device))
         trainer.fit(args.warmup, progress=False)
         with profile(activities=[ProfilerActivity.CPU]) as prof:
@@ -235,11 +240,11 @@ def profile_table(args: argparse.Namespace, folder: Path, device: torch.device) 
         whole = sum(totals.values())
         shares[layout] = {g: t / whole for g, t in totals.items()}
         shares[layout]["ms per step"] = whole / 1000 / args.steps
-    print(f"| {args.image_size} px, widths {width}, batch {args.batch_size[0]} | contiguous | channels_last |")
+    print(f"| {args.image_size} px, widths {width}, batch {args.batch_size[0]} | {' | '.join(LAYOUTS.values())} |")
     print("|---|---|---|")
     for group in shares["off"]:
         cells = [f"{shares[k][group]:.0f}" if group == "ms per step" else f"{shares[k][group]:.0%}"
-                 for k in ("off", "on")]
+                 for k in LAYOUTS]
         print(f"| {group} | " + " | ".join(cells) + " |")
     print("\nchannels_last, the operators that take the most time:")
     for event in sorted(prof.key_averages(), key=lambda e: -e.self_cpu_time_total)[:6]:

@@ -51,6 +51,12 @@ def run_state(run_dir: str | Path, resume: bool | None) -> dict | None:
     return None
 
 
+def ema_weights(state: dict) -> dict:
+    """The EMA generator's weights in a checkpoint, as a Generator's state dict (AveragedModel keeps them under
+    "module.", beside its step count)."""
+    return {k.removeprefix("module."): v for k, v in state["ema"].items() if k.startswith("module.")}
+
+
 def load_generator(checkpoint: str | Path | dict, device: str = "auto") -> tuple[Generator, Config]:
     """The trained generator of a checkpoint (a path, or one already read), in eval mode, and its config: its EMA
     weights when it has them, with BatchNorm statistics recomputed from them as the Trainer samples them."""
@@ -59,8 +65,7 @@ def load_generator(checkpoint: str | Path | dict, device: str = "auto") -> tuple
     G = Generator(cfg)
     try:
         if state.get("ema"):
-            G.load_state_dict({k.removeprefix("module."): v for k, v in state["ema"].items()
-                               if k.startswith("module.")})
+            G.load_state_dict(ema_weights(state))
         else:
             G.load_state_dict(state["generator"])
     except (RuntimeError, AttributeError, TypeError) as exc:
