@@ -1,16 +1,27 @@
+"""Every implement-it check: right answers in several forms are accepted; wrong answers of every class (a wrong value,
+a cut graph, a detached input, an in-place change, a junk return, an error, a copied reference, a changed global
+state) are refused with their mistake named; no check raises or leaves torch's global state changed."""
+
+import random
+
+import numpy as np
+import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gan_lib import losses
+from gan_lib import losses, metrics, models
 from gan_lib.exercises import (
     check,
+    check_critic_loss,
     check_d_loss,
     check_discriminator_block,
     check_ema,
     check_frechet_distance,
     check_g_loss,
     check_generator_block,
+    check_gradient_penalty,
+    check_hinge_loss,
     check_slerp,
     check_sliced_wasserstein,
     check_train_step,
@@ -19,14 +30,17 @@ from gan_lib.exercises import (
 )
 
 
-def test_right_wrong_and_unanswered_each_say_so():
+def test_right_wrong_and_unanswered_each_say_so_without_showing_the_answer():
     assert verdict("1", 8, 8) == "1: right"
     assert verdict("2", 0.7499, 0.75, tolerance=1e-3) == "2: right"
+    assert verdict("2b", torch.tensor(0.75), 0.75, tolerance=1e-3) == "2b: right"  # a 0-d tensor where a value goes
     assert verdict("3", [8, 4], (8, 4)) == "3: right" and verdict("4", " Three ", "three") == "4: right"
     assert verdict("5", 7, 8, hint="count the overlap") == "5: not yet, 7 is not it. Hint: count the overlap"
     assert verdict("6", None, 8).startswith("6: not answered yet")
     assert verdict("7", "eight", 8).startswith("7: not yet") and verdict("8", [8], (8, 4)).startswith("8: not yet")
     assert verdict("9", True, True) == "9: right" and verdict("10", False, True).startswith("10: not yet")
+    assert verdict("11", 1, True).startswith("11: not yet") and verdict("12", True, 1).startswith("12: not yet")
+    assert verdict("13", torch.ones(3), 8).startswith("13: not yet") and "8" not in verdict("14", 7, 8)
 
 
 def test_check_prints_the_verdict_and_returns_nothing_to_display(capsys):
@@ -34,53 +48,196 @@ def test_check_prints_the_verdict_and_returns_nothing_to_display(capsys):
     assert capsys.readouterr().out == "1: not yet, 7 is not it.\n"
 
 
-def _d_loss_right(logits_real, logits_fake, label_smoothing):
-    real = F.binary_cross_entropy_with_logits(logits_real, torch.full_like(logits_real, 1 - label_smoothing))
-    return real + F.binary_cross_entropy_with_logits(logits_fake, torch.zeros_like(logits_fake))
-
-
 def _bce(logits, target):
     return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, target))
 
 
-D_LOSS_MISTAKES = {
-    "smoothing on both sides": lambda r, f, a: _bce(r, 1 - a) + _bce(f, a),
-    "no smoothing": lambda r, f, a: _bce(r, 1.0) + _bce(f, 0.0),
-    "the wrong sign": lambda r, f, a: -(_bce(r, 1 - a) + _bce(f, 0.0)),
-    "real and fake swapped": lambda r, f, a: _bce(r, 0.0) + _bce(f, 1 - a),
-    "the mean of the two terms": lambda r, f, a: (_bce(r, 1 - a) + _bce(f, 0.0)) / 2,
+def _clamped_bce(r, f, a):
+    p_real, p_fake = torch.sigmoid(r), torch.sigmoid(f)
+    p_real.clamp_(1e-7, 1 - 1e-7)  # in place on the sigmoid's output, which its backward needs
+    return F.binary_cross_entropy(p_real, torch.full_like(r, 1 - a)) + F.binary_cross_entropy(p_fake, 0 * f)
+
+
+def _grad_off(r, f, a):
+    torch.set_grad_enabled(False)
+    return _bce(r, 1 - a) + _bce(f, 0.0)
+
+
+def _float64_default(r, f, a):
+    torch.set_default_dtype(torch.float64)
+    return _bce(r, 1 - a) + _bce(f, 0.0)
+
+
+def _reseeds(r, f, a):
+    torch.manual_seed(0)
+    random.seed(0)
+    np.random.seed(0)
+    return _bce(r, 1 - a) + _bce(f, 0.0)
+
+
+D_LOSS = {
+    "right": [lambda r, f, a: _bce(r, 1 - a) + _bce(f, 0.0),
+              lambda r, f, a: (-(1 - a) * F.logsigmoid(r) - a * F.logsigmoid(-r)).mean() - F.logsigmoid(-f).mean(),
+              lambda r, f, a: F.binary_cross_entropy(torch.sigmoid(r), torch.ones_like(r) * (1 - a))
+              + F.binary_cross_entropy(torch.sigmoid(f), torch.zeros_like(f)),
+              lambda r, f, a: F.binary_cross_entropy_with_logits(torch.cat([r, f]), torch.cat(
+                  [torch.full_like(r, 1 - a), torch.zeros_like(f)]), reduction="none").split([len(r), len(f)])[0].mean()
+              + _bce(f, 0.0),
+              _reseeds,
+              lambda r, f, a: F.binary_cross_entropy_with_logits(r, torch.ones(len(r)) * (1 - a))  # float32 targets
+              + F.binary_cross_entropy_with_logits(f, torch.zeros(len(f)))],
+    "smoothing on both sides": [lambda r, f, a: _bce(r, 1 - a) + _bce(f, a)],
+    "no smoothing": [lambda r, f, a: _bce(r, 1.0) + _bce(f, 0.0)],
+    "a fixed real target of 0.9": [lambda r, f, a: _bce(r, 0.9) + _bce(f, 0.0)],
+    "label_smoothing itself as the real images' target": [lambda r, f, a: _bce(r, a) + _bce(f, 0.0)],
+    "the wrong sign": [lambda r, f, a: -(_bce(r, 1 - a) + _bce(f, 0.0))],
+    "real and fake swapped": [lambda r, f, a: _bce(r, 0.0) + _bce(f, 1 - a)],
+    "the mean of the two terms": [lambda r, f, a: (_bce(r, 1 - a) + _bce(f, 0.0)) / 2],
+    "a sigmoid before binary_cross_entropy_with_logits": [
+        lambda r, f, a: _bce(torch.sigmoid(r), 1 - a) + _bce(torch.sigmoid(f), 0.0)],
+    "sums over the batch": [lambda r, f, a: _bce(r, 1 - a) * len(r) + _bce(f, 0.0) * len(f)],
+    "plain number": [lambda r, f, a: (_bce(r, 1 - a) + _bce(f, 0.0)).item(),
+                     lambda r, f, a: float(_bce(r, 1 - a) + _bce(f, 0.0))],
+    "autograd cannot follow": [lambda r, f, a: torch.tensor((_bce(r, 1 - a) + _bce(f, 0.0)).item()),
+                               lambda r, f, a: _bce(r.detach(), 1 - a) + _bce(f.detach(), 0.0)],
+    "no gradient reaches logits_fake": [lambda r, f, a: _bce(r, 1 - a) + _bce(f.detach(), 0.0)],
+    "an in-place operation": [_clamped_bce, lambda r, f, a: _bce(r.sigmoid_(), 1 - a)],
+    "turns grad mode off": [_grad_off],
+    "default dtype": [_float64_default],
+    "calls gan_lib's own losses.discriminator_bce": [lambda r, f, a: losses.discriminator_bce(r, f, 1 - a)],
+    "shape (": [lambda r, f, a: F.binary_cross_entropy_with_logits(r, torch.full_like(r, 1 - a), reduction="none")],
+    "a tuple of 1 (a trailing comma": [lambda r, f, a: (_bce(r, 1 - a) + _bce(f, 0.0),)],
+    "a list of 2": [lambda r, f, a: [_bce(r, 1 - a), _bce(f, 0.0)]],
+    "a string": [lambda r, f, a: "0.69"],
+    "complex": [lambda r, f, a: (_bce(r, 1 - a) + _bce(f, 0.0)).to(torch.complex64)],
+    "NaN or inf": [lambda r, f, a: -(torch.log(torch.sigmoid(r) * 0) + _bce(f, 0.0))],
+    "raised ZeroDivisionError": [lambda r, f, a: 1 / 0],
+    "not answered yet": [lambda r, f, a: None],
+}
+
+G_LOSS = {
+    "right": [lambda f: _bce(f, 1.0), lambda f: -F.logsigmoid(f).mean(),
+              lambda f: torch.log1p(torch.exp(-f)).mean(), lambda f: F.softplus(-f).mean()],
+    "the saturating loss": [lambda f: -_bce(f, 0.0), lambda f: torch.log(1 - torch.sigmoid(f)).mean()],
+    "the wrong sign": [lambda f: F.logsigmoid(f).mean()],
+    "a target below 1": [lambda f: _bce(f, 0.9)],
+    "minus the mean logit": [lambda f: -f.mean()],
+    "a sum over the batch": [lambda f: -F.logsigmoid(f).sum()],
+    "plain number": [lambda f: _bce(f, 1.0).item()],
+    "autograd cannot follow": [lambda f: _bce(f.detach(), 1.0)],
+    "calls gan_lib's own losses.generator_non_saturating": [lambda f: losses.generator_non_saturating(f)],
+    "raised RuntimeError": [lambda f: F.binary_cross_entropy(f, torch.ones_like(f))],  # logits, not probabilities
+    "not answered yet": [lambda f: None],
 }
 
 
-def test_the_d_loss_check_accepts_the_right_loss_and_names_each_typical_mistake(capsys):
-    check_d_loss(_d_loss_right)
-    assert capsys.readouterr().out == "D's loss: right\n"
-    for mistake, d_loss in D_LOSS_MISTAKES.items():
-        check_d_loss(d_loss)
-        out = capsys.readouterr().out
-        assert out.startswith("D's loss: not yet, this looks like " + mistake), out
+def _critic_numbers(r, f):
+    return f.mean() - r.mean()
 
 
-def test_the_g_loss_check_names_the_saturating_loss_and_the_wrong_sign(capsys):
-    check_g_loss(lambda f: F.binary_cross_entropy_with_logits(f, torch.ones_like(f)))
-    assert capsys.readouterr().out == "G's loss: right\n"
-    check_g_loss(lambda f: -F.binary_cross_entropy_with_logits(f, torch.zeros_like(f)))
-    assert "this looks like the saturating loss" in capsys.readouterr().out
-    check_g_loss(lambda f: F.logsigmoid(f).mean())
-    assert "this looks like the wrong sign" in capsys.readouterr().out
+CRITIC = {
+    "right": [_critic_numbers, lambda r, f: -(r.mean() - f.mean()), lambda r, f: f.sum() / len(f) - r.sum() / len(r),
+              lambda r, f: torch.mean(f) + torch.mean(-r)],
+    "the wrong sign": [lambda r, f: r.mean() - f.mean()],
+    "the absolute value": [lambda r, f: (f.mean() - r.mean()).abs()],
+    "BCE": [lambda r, f: losses.discriminator_bce(r, f)],
+    "a sigmoid on the scores": [lambda r, f: torch.sigmoid(f).mean() - torch.sigmoid(r).mean()],
+    "the sum over the batch": [lambda r, f: f.sum() - r.sum()],
+    "G's loss": [lambda r, f: -f.mean()],
+    "plain number": [lambda r, f: (f.mean() - r.mean()).item()],
+    "calls gan_lib's own losses.critic_wasserstein": [losses.critic_wasserstein],
+    "no gradient reaches logits_real": [lambda r, f: f.mean() - r.detach().mean()],
+    "not answered yet": [lambda r, f: None],
+}
+
+HINGE = {
+    "right": [lambda r, f: torch.relu(1 - r).mean() + torch.relu(1 + f).mean(),
+              lambda r, f: torch.clamp(1 - r, min=0).mean() + torch.clamp(1 + f, min=0).mean(),
+              lambda r, f: F.relu(1 - r).mean() + torch.maximum(1 + f, torch.zeros_like(f)).mean()],
+    "no hinge": [lambda r, f: (1 - r).mean() + (1 + f).mean()],
+    "the margins swapped": [lambda r, f: F.relu(1 + r).mean() + F.relu(1 - f).mean()],
+    "a margin of 0": [lambda r, f: F.relu(-r).mean() + F.relu(f).mean()],
+    "the sum over the batch": [lambda r, f: F.relu(1 - r).sum() + F.relu(1 + f).sum()],
+    "one hinge on the difference": [lambda r, f: F.relu(1 - r.mean() + f.mean())],
+    "calls gan_lib's own losses.discriminator_hinge": [losses.discriminator_hinge],
+    "autograd cannot follow": [lambda r, f: torch.tensor(float(F.relu(1 - r).mean() + F.relu(1 + f).mean()))],
+}
 
 
-def test_an_implement_it_check_never_raises_and_says_what_went_wrong(capsys):
-    check_g_loss(lambda f: None)
-    assert "not answered yet" in capsys.readouterr().out
-    check_g_loss(lambda f: F.binary_cross_entropy(f, torch.ones_like(f)))  # logits where probabilities go
-    assert capsys.readouterr().out.startswith("G's loss: not yet, case 1 raised ")
-    check_g_loss(lambda f: f.mean() * 0)
+def _penalty(*, order="real first", alpha_shape="image", at=None, norm="image", square=True, one=True,
+             create_graph=True, total=torch.sum, requires_grad=True, use_rng=True):
+    def penalty(critic, real, fake, rng):
+        shape = {"image": (len(real), 1, 1, 1), "batch": (1,), "pixel": real.shape}[alpha_shape]
+        alpha = torch.rand(*shape, generator=rng) if use_rng else torch.rand(*shape)
+        between = alpha * real + (1 - alpha) * fake if order == "real first" else alpha * fake + (1 - alpha) * real
+        between = {"real": real, "fake": fake}.get(at, between).detach()
+        if requires_grad:
+            between.requires_grad_(True)
+        grad, = torch.autograd.grad(total(critic(between)), between, create_graph=create_graph)
+        size = grad.flatten(1).norm(dim=1) if norm == "image" else grad.norm()
+        gap = size - 1 if one else size
+        return (gap.pow(2) if square else gap.abs()).mean()
+    return penalty
+
+
+PENALTY = {
+    "right": [_penalty(), _penalty(order="fake first"),
+              lambda c, r, f, g: _penalty()(c, r, f, g) * 1.0,
+              lambda c, r, f, g: ((lambda gr: (gr.reshape(len(gr), -1).pow(2).sum(1).sqrt() - 1) ** 2)(
+                  torch.autograd.grad(c(x := (lambda a: a * r + (1 - a) * f)(torch.rand(len(r), 1, 1, 1, generator=g))
+                                        .requires_grad_()).sum(), x, create_graph=True)[0])).mean()],
+    "the penalty at the real images": [_penalty(at="real")],
+    "the penalty at the generated images": [_penalty(at="fake")],
+    "one alpha for the whole batch": [_penalty(alpha_shape="batch")],
+    "one alpha per pixel": [_penalty(alpha_shape="pixel")],
+    "the norm of the whole batch's gradient": [_penalty(norm="batch")],
+    "without the square": [_penalty(square=False)],
+    "without the 1": [_penalty(one=False)],
+    "the gradient of the mean score": [_penalty(total=torch.mean)],
+    "autograd cannot follow": [_penalty(create_graph=False)],
+    "not yet given .requires_grad_(True)": [_penalty(requires_grad=False)],
+    "never draws from rng": [_penalty(use_rng=False)],
+    "calls gan_lib's own losses.gradient_penalty": [losses.gradient_penalty],
+    "not answered yet": [lambda c, r, f, g: None],
+}
+
+
+def _said(check_fn, answer, capsys) -> str:
+    before = (torch.is_grad_enabled(), torch.get_default_dtype(), torch.random.get_rng_state(), random.getstate(),
+              np.random.get_state()[1].tolist(), torch.get_num_threads())
+    check_fn(answer)
+    after = (torch.is_grad_enabled(), torch.get_default_dtype(), torch.random.get_rng_state(), random.getstate(),
+             np.random.get_state()[1].tolist(), torch.get_num_threads())
+    assert before[:2] == after[:2] and torch.equal(before[2], after[2]) and before[3:] == after[3:]
     out = capsys.readouterr().out
-    assert out.startswith("G's loss: not yet, case 1 gives 0.0000 where ") and out.endswith(" is expected\n"), out
+    assert out.count("\n") == 1, out  # one verdict line, nothing else
+    return out.strip()
 
 
-# --- Implement-it checks of 02, 03 and 04: the right answer, and each typical mistake named ----------------------
+@pytest.mark.parametrize("check_fn, answers", [(check_d_loss, D_LOSS), (check_g_loss, G_LOSS),
+                                               (check_critic_loss, CRITIC), (check_hinge_loss, HINGE),
+                                               (check_gradient_penalty, PENALTY)],
+                         ids=["d_loss", "g_loss", "critic", "hinge", "penalty"])
+def test_a_loss_check_judges_value_and_gradients_and_names_each_class_of_mistake(check_fn, answers, capsys):
+    for expected, forms in answers.items():
+        for form in forms:
+            line = _said(check_fn, form, capsys)
+            if expected == "right":
+                assert line.endswith(": right"), line
+            else:
+                assert ": right" not in line and expected in line, (expected, line)
+
+
+def test_a_check_leaves_grad_mode_and_the_default_dtype_as_the_notebook_had_them(capsys):
+    torch.set_grad_enabled(False)
+    try:
+        assert _said(check_d_loss, D_LOSS["right"][0], capsys).endswith(": right")  # judged with grad mode on
+        assert not torch.is_grad_enabled()
+    finally:
+        torch.set_grad_enabled(True)
+
+
+# --- The blocks: any definition order; each typical mistake named ---------------------------------------------
 
 def _g_block(*, bn=True, bias=False, act=lambda: nn.ReLU(True), act_first=False, kernel=4):
     def build(c_in, c_out):
@@ -88,6 +245,19 @@ def _g_block(*, bn=True, bias=False, act=lambda: nn.ReLU(True), act_first=False,
         rest = [nn.BatchNorm2d(c_out)] * bn + [act()]
         return nn.Sequential(conv, *(rest[::-1] if act_first else rest))
     return build
+
+
+class _NormFirst(nn.Module):
+    """A block whose BatchNorm is defined before its convolution, though it runs after it."""
+
+    def __init__(self, c_in, c_out, conv, act):
+        super().__init__()
+        self.norm = nn.BatchNorm2d(c_out)
+        self.conv = conv(c_in, c_out, 4, 2, 1, bias=False)
+        self.act = act
+
+    def forward(self, x):
+        return self.act(self.norm(self.conv(x)))
 
 
 def _d_block(*, bn=True, bias=False, act=lambda: nn.LeakyReLU(0.2, True), act_first=False):
@@ -98,38 +268,54 @@ def _d_block(*, bn=True, bias=False, act=lambda: nn.LeakyReLU(0.2, True), act_fi
 
 
 def _verdicts(check_fn, answers, capsys):
-    said = {}
-    for label, answer in answers.items():
-        check_fn(answer)
-        said[label] = capsys.readouterr().out.strip()
-    return said
+    return {label: _said(check_fn, answer, capsys) for label, answer in answers.items()}
 
 
-def test_the_block_checks_copy_gan_libs_weights_in_and_name_each_mistake(capsys):
+def test_the_block_checks_copy_gan_libs_weights_in_by_layer_kind_and_name_each_mistake(capsys):
     said = _verdicts(check_generator_block, {
-        "right": _g_block(), "a block without BatchNorm": _g_block(bn=False), "a bias": _g_block(bias=True),
+        "right": _g_block(), "right, BatchNorm defined first": lambda i, o: _NormFirst(i, o, nn.ConvTranspose2d,
+                                                                                       nn.ReLU()),
+        "right, as a list into Sequential": lambda i, o: nn.Sequential(*[nn.ConvTranspose2d(i, o, 4, 2, 1, bias=False),
+                                                                         nn.BatchNorm2d(o), nn.ReLU()]),
+        "a block without BatchNorm": _g_block(bn=False), "a bias": _g_block(bias=True),
         "LeakyReLU in G": _g_block(act=lambda: nn.LeakyReLU(0.2)), "the activation before": _g_block(act_first=True),
+        "tanh in a middle block": _g_block(act=nn.Tanh),
+        "a plain convolution": lambda i, o: nn.Sequential(nn.Conv2d(i, o, 4, 2, 1, bias=False), nn.BatchNorm2d(o),
+                                                          nn.ReLU()),
         "parameters where": _g_block(kernel=3), "not answered": lambda i, o: None,
-        "it returns a list": lambda i, o: [nn.ReLU()]}, capsys)
+        "it returns a list": lambda i, o: [nn.ReLU()], "turns grad mode off": lambda i, o: torch.set_grad_enabled(False)
+        or _g_block()(i, o)}, capsys)
     said |= _verdicts(check_discriminator_block, {
-        "right ": _d_block(), "a block without BatchNorm ": _d_block(bn=False), "a bias ": _d_block(bias=True),
+        "right ": _d_block(), "right, BatchNorm defined first ": lambda i, o: _NormFirst(i, o, nn.Conv2d,
+                                                                                         nn.LeakyReLU(0.2)),
+        "a block without BatchNorm ": _d_block(bn=False), "a bias ": _d_block(bias=True),
         "default slope 0.01": _d_block(act=nn.LeakyReLU), "ReLU in D": _d_block(act=nn.ReLU),
         "the activation before ": _d_block(act_first=True), "building it raised": lambda i, o: nn.Conv2d(i)}, capsys)
     for label, line in said.items():
-        wrong = "not yet" in line or "not answered" in line
-        assert label.strip() in line and wrong != (label.strip() == "right"), line
+        if label.startswith("right"):
+            assert line.endswith(": right"), (label, line)
+        else:
+            assert label.strip() in line and ": right" not in line, (label, line)
 
+
+# --- The training step and the EMA ------------------------------------------------------------------------------
 
 def _step(*, detach=True, zero="before", g_first=False, g_loss=losses.generator_non_saturating, fake_label=0.0,
-          recompute=False):
+          recompute=False, fake_first=False, as_numbers=False, smoothing=None):
     """A learner's training step, written as a learner would, with one thing changed."""
-    def train_step(G, D, opt_g, opt_d, real, z, smoothing):
+    def train_step(G, D, opt_g, opt_d, real, z, label_smoothing):
+        a = label_smoothing if smoothing is None else smoothing
         fake = G(z)
 
         def update_d():
             if zero == "before":
                 opt_d.zero_grad()
-            loss = losses.discriminator_bce(D(real), D(fake.detach() if detach else fake), 1 - smoothing, fake_label)
+            if fake_first:
+                logits_fake = D(fake.detach() if detach else fake)
+                logits_real = D(real)
+            else:
+                logits_real, logits_fake = D(real), D(fake.detach() if detach else fake)
+            loss = losses.discriminator_bce(logits_real, logits_fake, 1 - a, fake_label)
             loss.backward()
             if zero == "after":
                 opt_d.zero_grad()
@@ -149,59 +335,113 @@ def _step(*, detach=True, zero="before", g_first=False, g_loss=losses.generator_
         if g_first:
             loss_g = update_g()
             return update_d().item(), loss_g.item()
-        return update_d(), update_g()
+        loss_d, loss_g = update_d(), update_g()
+        return (loss_d.item(), float(loss_g)) if as_numbers else (loss_d, loss_g)
     return train_step
 
 
 def test_the_training_step_check_runs_beside_trainer_train_step_and_names_each_mistake(capsys):
     said = _verdicts(check_train_step, {
-        "right": _step(), "fake.detach()": _step(detach=False), "zero_grad never called": _step(zero="never"),
+        "right": _step(), "right, D sees the fake batch first": _step(fake_first=True),
+        "right, losses returned as numbers": _step(as_numbers=True),
+        "fake.detach()": _step(detach=False), "zero_grad never called": _step(zero="never"),
         "zero_grad between backward and step": _step(zero="after"), "G updated before D": _step(g_first=True),
         "the saturating G loss": _step(g_loss=losses.generator_saturating),
-        "smoothing on both sides": _step(fake_label=0.1), "G run twice": _step(recompute=True),
-        "not answered": lambda *args: None}, capsys)
+        "smoothing on both sides": _step(fake_label=0.1), "no smoothing": _step(smoothing=0.0),
+        "G run twice": _step(recompute=True), "not answered": lambda *args: None,
+        "where the pair (loss_d, loss_g) is expected": lambda *args: _step()(*args)[0],
+        "its loss_d is a str": lambda *args: ("0.5", "0.7"),
+        "turns grad mode off": lambda *args: (torch.set_grad_enabled(False), _step()(*args))[1],
+        "raised KeyError": lambda *args: {}["x"]}, capsys)
     for label, line in said.items():
-        assert label in line and ("not yet" in line or "not answered" in line) != (label == "right"), line
+        if label.startswith("right"):
+            assert line.endswith(": right"), (label, line)
+        else:
+            assert label in line and ": right" not in line, (label, line)
 
 
-def test_the_ema_check_follows_the_trainers_average_and_names_a_swapped_decay(capsys):
+def _ema_in_place(average, weights, decay):
+    return average.mul_(decay).add_(weights, alpha=1 - decay)
+
+
+def test_the_ema_check_follows_the_trainers_average_and_names_its_mistakes(capsys):
     said = _verdicts(check_ema, {"right": lambda avg, w, d: d * avg + (1 - d) * w,
+                                 "right, in place": _ema_in_place,
+                                 "right, lerp": lambda avg, w, d: torch.lerp(avg, w, 1 - d),
                                  "swapped": lambda avg, w, d: (1 - d) * avg + d * w,
                                  "the new weights themselves": lambda avg, w, d: w,
-                                 "differs from the Trainer's EMA": lambda avg, w, d: avg}, capsys)
+                                 "where the Trainer's EMA has": lambda avg, w, d: avg,
+                                 "in place but returns None": lambda avg, w, d: (avg.mul_(d).add_(w, alpha=1 - d),
+                                                                                None)[1],
+                                 "a tuple of 1": lambda avg, w, d: (d * avg + (1 - d) * w,),
+                                 "returns a float": lambda avg, w, d: float(avg.mean()),
+                                 "raised ValueError": lambda avg, w, d: int("x"),
+                                 "not answered": lambda avg, w, d: None}, capsys)
     for label, line in said.items():
-        assert label in line, line
+        assert label.removeprefix("right, ") in line if label.startswith("right") is False else line.endswith(
+            ": right"), (label, line)
 
+
+# --- Notebook 04's metrics ---------------------------------------------------------------------------------------
 
 def _w1(a, b):
     return (a.sort().values - b.sort().values).abs().mean()
 
 
-def _w2_squared(a, b):
-    return ((a.sort().values - b.sort().values) ** 2).mean()
-
-
-def _frechet(m1, c1, m2, c2, *, square=True, factor=2, elementwise=False):
-    root = (c1 @ c2).diagonal().sqrt().sum() if elementwise else torch.linalg.eigvals(c1 @ c2).sqrt().real.sum()
+def _frechet(m1, c1, m2, c2, *, square=True, factor=2, elementwise=False, real=True):
+    roots = torch.linalg.eigvals(c1 @ c2).sqrt()
+    root = (c1 @ c2).diagonal().sqrt().sum() if elementwise else (roots.real.sum() if real else roots.sum())
     shift = (m1 - m2).pow(2).sum() if square else (m1 - m2).norm()
     return shift + c1.trace() + c2.trace() - factor * root
 
 
-def test_the_results_checks_use_closed_forms_and_gan_lib_and_name_each_mistake(capsys):
-    from gan_lib.models import lerp, slerp
+def _scipy_frechet(m1, c1, m2, c2):
+    from scipy import linalg
 
-    said = _verdicts(check_slerp, {"right": slerp, "lerp": lerp,
-                                   "swapped": lambda a, b, t: slerp(a, b, 1 - t)}, capsys)
-    said |= _verdicts(check_wasserstein_1d, {"right ": _w1, "no sorting": lambda a, b: (a - b).abs().mean(),
-                                             "W2 squared": _w2_squared,
-                                             "sum over the samples": lambda a, b: _w1(a, b) * len(a)}, capsys)
+    root = linalg.sqrtm((c1 @ c2).numpy()).real
+    return float(((m1 - m2) ** 2).sum() + c1.trace() + c2.trace() - 2 * np.trace(root))
+
+
+def _slerp_by_hand(a, b, t):
+    unit_a, unit_b = a / a.norm(dim=-1, keepdim=True), b / b.norm(dim=-1, keepdim=True)
+    omega = torch.acos((unit_a * unit_b).sum(-1, keepdim=True).clamp(-1, 1))
+    return (torch.sin((1 - t) * omega) * a + torch.sin(t * omega) * b) / torch.sin(omega)
+
+
+def test_the_results_checks_use_closed_forms_and_gan_lib_and_name_each_mistake(capsys):
+    said = _verdicts(check_slerp, {"right": _slerp_by_hand,
+                                   "right, as a numpy array": lambda a, b, t: _slerp_by_hand(a, b, t).numpy(),
+                                   "lerp": models.lerp, "swapped": lambda a, b, t: _slerp_by_hand(a, b, 1 - t),
+                                   "calls gan_lib's own models.slerp": models.slerp,
+                                   "a list of 5": lambda a, b, t: list(_slerp_by_hand(a, b, t)),
+                                   "changes its input a in place": lambda a, b, t: _slerp_by_hand(a.mul_(1), b, t)
+                                   if a.mul_(2) is not None else None}, capsys)
+    said |= _verdicts(check_wasserstein_1d, {"right ": _w1,
+                                             "right, sorted with torch.sort": lambda a, b: (torch.sort(a)[0]
+                                                                                            - torch.sort(b)[0]).abs()
+                                             .mean().item(),
+                                             "no sorting": lambda a, b: (a - b).abs().mean(),
+                                             "W2 squared": lambda a, b: ((a.sort().values - b.sort().values) ** 2)
+                                             .mean(),
+                                             "sum over the samples": lambda a, b: _w1(a, b) * len(a),
+                                             "in place": lambda a, b: (a.copy_(a.sort()[0]) - b.sort()[0]).abs()
+                                             .mean()},
+                      capsys)
     said |= _verdicts(check_sliced_wasserstein, {
         "right  ": lambda a, b, d: torch.stack([_w1(a @ u, b @ u) for u in d]).mean(),
         "max-sliced": lambda a, b, d: torch.stack([_w1(a @ u, b @ u) for u in d]).max(),
-        "sum over the directions": lambda a, b, d: torch.stack([_w1(a @ u, b @ u) for u in d]).sum()}, capsys)
+        "sum over the directions": lambda a, b, d: torch.stack([_w1(a @ u, b @ u) for u in d]).sum(),
+        "calls gan_lib's own metrics.sliced_distance":
+            lambda a, b, d: metrics.sliced_distance(a, b, len(d), torch.Generator())},
+        capsys)
     said |= _verdicts(check_frechet_distance, {
-        "right   ": _frechet, "not squared": lambda *g: _frechet(*g, square=False),
+        "right   ": _frechet, "right, scipy's sqrtm": _scipy_frechet,
+        "not squared": lambda *g: _frechet(*g, square=False),
         "without its factor 2": lambda *g: _frechet(*g, factor=1),
-        "element-wise square root": lambda *g: _frechet(*g, elementwise=True)}, capsys)
+        "element-wise square root": lambda *g: _frechet(*g, elementwise=True),
+        "complex": lambda *g: _frechet(*g, real=False)}, capsys)
     for label, line in said.items():
-        assert label.strip() in line and ("not yet" in line) != (label.strip() == "right"), line
+        if label.startswith("right"):
+            assert line.endswith(": right"), (label, line)
+        else:
+            assert label.strip() in line and ": right" not in line, (label, line)

@@ -12,35 +12,73 @@ from torch.nn import functional as F
 from .. import losses
 from ..config import Config
 from ..models import Discriminator, Generator, init_weights
-from .verdicts import implementation_verdict
+from .guard import changed_global_state, clean_state, global_state, preserved_state
+from .verdicts import Case, Signature, implementation_verdict
 
-LOGIT_CASES = [tuple(torch.randn(2, 16, generator=torch.Generator().manual_seed(seed)) * 3) for seed in (0, 1, 2)]
+
+def _logits(seed: int, n: int, shift: float, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    return (torch.randn(n, generator=torch.Generator().manual_seed(seed), dtype=torch.float64) * 2 + shift).to(dtype)
 
 
-def check_d_loss(d_loss: Callable, label_smoothing: float = 0.1) -> None:
-    """d_loss(logits_real, logits_fake, label_smoothing) against losses.discriminator_bce with one-sided smoothing."""
-    def bce(logits: torch.Tensor, target: float) -> torch.Tensor:
-        return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, target))
+def _bce(logits: torch.Tensor, target: float) -> torch.Tensor:
+    return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, target))
 
-    cases = [(r, f, label_smoothing) for r, f in LOGIT_CASES]
-    print(implementation_verdict("D's loss", d_loss, lambda r, f, a: losses.discriminator_bce(r, f, 1 - a), cases, {
-        "smoothing on both sides (the fake images' target must stay 0)":
+
+# D's logits on real and on generated images: real above fake and below it, several batch sizes, a float64 case
+D_LOSS_CASES = [
+    Case((_logits(0, 16, 1.0), _logits(1, 16, -1.0), 0.1), "label_smoothing 0.1, real logits above generated ones"),
+    Case((_logits(2, 7, -1.5), _logits(3, 7, 2.0), 0.0), "label_smoothing 0, generated logits above real ones"),
+    Case((_logits(4, 1, 0.5), _logits(5, 1, 0.0), 0.25), "label_smoothing 0.25, a batch of one"),
+    Case((_logits(6, 9, 0.0, torch.float64), _logits(7, 9, 0.5, torch.float64), 0.3),
+         "label_smoothing 0.3, float64 logits"),
+]
+G_LOSS_CASES = [Case((_logits(1, 16, -1.0),), "generated logits below 0: D rejects them"),
+                Case((_logits(3, 7, 2.0),), "generated logits above 0, a batch of 7"),
+                Case((_logits(5, 1, 0.0),), "a batch of one"),
+                Case((_logits(7, 9, 0.5, torch.float64),), "float64 logits")]
+D_LOSS = Signature(("logits_real", "logits_fake", "label_smoothing"), wrt=(0, 1),
+                   watched=(losses.discriminator_bce, losses.NonSaturatingGAN.discriminator))
+G_LOSS = Signature(("logits_fake",), wrt=(0,), watched=(losses.generator_non_saturating,
+                                                       losses.NonSaturatingGAN.generator))
+
+
+def check_d_loss(d_loss: Callable) -> None:
+    """d_loss(logits_real, logits_fake, label_smoothing) against losses.discriminator_bce with one-sided smoothing,
+    in value and in the gradient it sends into both batches of logits."""
+    print(implementation_verdict("D's loss", d_loss, lambda r, f, a: losses.discriminator_bce(r, f, 1 - a),
+                                 D_LOSS_CASES, D_LOSS, {
+        "smoothing on both sides (the generated images' target must stay 0)":
             lambda r, f, a: losses.discriminator_bce(r, f, 1 - a, a),
-        "no smoothing (real images' target is 1 - label_smoothing)": lambda r, f, a: losses.discriminator_bce(r, f),
+        "no smoothing (the real images' target is 1 - label_smoothing)": lambda r, f, a: losses.discriminator_bce(r, f),
+        "a fixed real target of 0.9 (use 1 - label_smoothing: the smoothing is an argument)":
+            lambda r, f, a: losses.discriminator_bce(r, f, 0.9),
+        "label_smoothing itself as the real images' target (it is 1 - label_smoothing)":
+            lambda r, f, a: losses.discriminator_bce(r, f, a),
         "the wrong sign (a loss is minimised: BCE is already -log)":
             lambda r, f, a: -losses.discriminator_bce(r, f, 1 - a),
-        "real and fake swapped (real images' target is the high one)": lambda r, f, a: bce(r, 0) + bce(f, 1 - a),
-        "the mean of the two terms (D's loss is their sum)": lambda r, f, a: (bce(r, 1 - a) + bce(f, 0)) / 2,
+        "real and fake swapped (the real images' target is the high one)": lambda r, f, a: _bce(r, 0) + _bce(f, 1 - a),
+        "the mean of the two terms (D's loss is their sum)": lambda r, f, a: (_bce(r, 1 - a) + _bce(f, 0)) / 2,
+        "a sigmoid before binary_cross_entropy_with_logits (it applies the sigmoid itself: pass the logits)":
+            lambda r, f, a: _bce(torch.sigmoid(r), 1 - a) + _bce(torch.sigmoid(f), 0),
+        "sums over the batch (reduction='sum'): each term is a mean over its batch":
+            lambda r, f, a: (F.binary_cross_entropy_with_logits(r, torch.full_like(r, 1 - a), reduction="sum")
+                             + F.binary_cross_entropy_with_logits(f, torch.zeros_like(f), reduction="sum")),
     }))
 
 
 def check_g_loss(g_loss: Callable) -> None:
-    """g_loss(logits_fake) against the non-saturating loss, naming the saturating one and the wrong sign."""
-    cases = [(f,) for _, f in LOGIT_CASES]
-    print(implementation_verdict("G's loss", g_loss, losses.generator_non_saturating, cases, {
+    """g_loss(logits_fake) against the non-saturating loss, in value and in the gradient it sends into the
+    logits, naming the saturating loss, the wrong sign and their kin."""
+    print(implementation_verdict("G's loss", g_loss, losses.generator_non_saturating, G_LOSS_CASES, G_LOSS, {
         "the saturating loss log(1 - D(G(z))) (G is to minimise -log D(G(z)))": losses.generator_saturating,
-        "the wrong sign (G minimises -log D(G(z)), not log D(G(z)))":
-            lambda f: -losses.generator_non_saturating(f),
+        "the wrong sign (G minimises -log D(G(z)), not log D(G(z)))": lambda f: -losses.generator_non_saturating(f),
+        "a target below 1 (smoothing is for D's real images: G's target is 1)": lambda f: _bce(f, 0.9),
+        "minus the mean logit (that is G's loss for hinge and WGAN: the DCGAN's G uses BCE with target 1)":
+            losses.generator_mean_logit,
+        "a sigmoid before binary_cross_entropy_with_logits (it applies the sigmoid itself: pass the logits)":
+            lambda f: _bce(torch.sigmoid(f), 1.0),
+        "a sum over the batch (reduction='sum'): the loss is a mean":
+            lambda f: losses.generator_non_saturating(f, reduction="sum"),
     }))
 
 
@@ -57,58 +95,74 @@ def _initialised(*layers: nn.Module) -> nn.Sequential:
 
 def check_generator_block(generator_block: Callable[[int, int], nn.Module]) -> None:
     """generator_block(in_channels, out_channels) against the first upsampling block of gan_lib's Generator."""
-    torch.manual_seed(0)
-    reference = Generator(BLOCK_CONFIG).upsample[:3]
-    c_in, c_out = reference[0].in_channels, reference[0].out_channels
-    x = torch.randn(4, c_in, 4, 4, generator=torch.Generator().manual_seed(0))
+    with preserved_state():
+        torch.manual_seed(0)
+        reference = Generator(BLOCK_CONFIG).upsample[:3]
+        c_in, c_out = reference[0].in_channels, reference[0].out_channels
+        x = torch.randn(4, c_in, 4, 4, generator=torch.Generator().manual_seed(0))
 
-    def conv(bias: bool = False) -> nn.Module:
-        return nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=bias)
+        def conv(bias: bool = False) -> nn.Module:
+            return nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=bias)
 
-    print(module_verdict("G's block", lambda: generator_block(c_in, c_out), reference, x, {
-        "a block without BatchNorm (DCGAN normalises after every layer of G but the last)":
-            lambda: _initialised(conv(), nn.ReLU()),
-        "a bias in the convolution (BatchNorm's shift makes it redundant: bias=False)":
-            lambda: _initialised(conv(bias=True), nn.BatchNorm2d(c_out), nn.ReLU()),
-        "LeakyReLU in G (DCGAN: ReLU in G, LeakyReLU(0.2) in D)":
-            lambda: _initialised(conv(), nn.BatchNorm2d(c_out), nn.LeakyReLU(0.2)),
-        "the activation before BatchNorm (the order is convolution, BatchNorm, activation)":
-            lambda: _initialised(conv(), nn.ReLU(), nn.BatchNorm2d(c_out)),
-    }, shape_hint="kernel 4, stride 2 and padding 1 double the side"))
+        print(module_verdict("G's block", lambda: generator_block(c_in, c_out), reference, x, {
+            "a block without BatchNorm (DCGAN normalises after every layer of G but the last)":
+                lambda: _initialised(conv(), nn.ReLU()),
+            "a bias in the convolution (BatchNorm's shift makes it redundant: bias=False)":
+                lambda: _initialised(conv(bias=True), nn.BatchNorm2d(c_out), nn.ReLU()),
+            "LeakyReLU in G (DCGAN: ReLU in G, LeakyReLU(0.2) in D)":
+                lambda: _initialised(conv(), nn.BatchNorm2d(c_out), nn.LeakyReLU(0.2)),
+            "the activation before BatchNorm (the order is convolution, BatchNorm, activation)":
+                lambda: _initialised(conv(), nn.ReLU(), nn.BatchNorm2d(c_out)),
+            "tanh in a middle block (tanh is G's very last layer only)":
+                lambda: _initialised(conv(), nn.BatchNorm2d(c_out), nn.Tanh()),
+            "a plain convolution (Conv2d shrinks; G's blocks use ConvTranspose2d to double the side)":
+                lambda: _initialised(nn.Conv2d(c_in, c_out, 4, 2, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU()),
+        }, shape_hint="kernel 4, stride 2 and padding 1 double the side"))
 
 
 def check_discriminator_block(discriminator_block: Callable[[int, int], nn.Module]) -> None:
     """discriminator_block(in_channels, out_channels) against the second block of gan_lib's Discriminator."""
-    torch.manual_seed(0)
-    reference = Discriminator(BLOCK_CONFIG).net[2:5]
-    c_in, c_out = reference[0].in_channels, reference[0].out_channels
-    x = torch.randn(4, c_in, 8, 8, generator=torch.Generator().manual_seed(0))
+    with preserved_state():
+        torch.manual_seed(0)
+        reference = Discriminator(BLOCK_CONFIG).net[2:5]
+        c_in, c_out = reference[0].in_channels, reference[0].out_channels
+        x = torch.randn(4, c_in, 8, 8, generator=torch.Generator().manual_seed(0))
 
-    def conv(bias: bool = False) -> nn.Module:
-        return nn.Conv2d(c_in, c_out, 4, 2, 1, bias=bias)
+        def conv(bias: bool = False) -> nn.Module:
+            return nn.Conv2d(c_in, c_out, 4, 2, 1, bias=bias)
 
-    print(module_verdict("D's block", lambda: discriminator_block(c_in, c_out), reference, x, {
-        "a block without BatchNorm (DCGAN's D normalises every layer but the first and the last)":
-            lambda: _initialised(conv(), nn.LeakyReLU(0.2)),
-        "a bias in the convolution (BatchNorm's shift makes it redundant: bias=False)":
-            lambda: _initialised(conv(bias=True), nn.BatchNorm2d(c_out), nn.LeakyReLU(0.2)),
-        "LeakyReLU's default slope 0.01 (DCGAN uses 0.2: nn.LeakyReLU(0.2))":
-            lambda: _initialised(conv(), nn.BatchNorm2d(c_out), nn.LeakyReLU()),
-        "ReLU in D (DCGAN: LeakyReLU(0.2) in D, so that rejected images still pass a gradient)":
-            lambda: _initialised(conv(), nn.BatchNorm2d(c_out), nn.ReLU()),
-        "the activation before BatchNorm (the order is convolution, BatchNorm, activation)":
-            lambda: _initialised(conv(), nn.LeakyReLU(0.2), nn.BatchNorm2d(c_out)),
-    }, shape_hint="kernel 4, stride 2 and padding 1 halve the side"))
+        print(module_verdict("D's block", lambda: discriminator_block(c_in, c_out), reference, x, {
+            "a block without BatchNorm (DCGAN's D normalises every layer but the first and the last)":
+                lambda: _initialised(conv(), nn.LeakyReLU(0.2)),
+            "a bias in the convolution (BatchNorm's shift makes it redundant: bias=False)":
+                lambda: _initialised(conv(bias=True), nn.BatchNorm2d(c_out), nn.LeakyReLU(0.2)),
+            "LeakyReLU's default slope 0.01 (DCGAN uses 0.2: nn.LeakyReLU(0.2))":
+                lambda: _initialised(conv(), nn.BatchNorm2d(c_out), nn.LeakyReLU()),
+            "ReLU in D (DCGAN: LeakyReLU(0.2) in D, so that rejected images still pass a gradient)":
+                lambda: _initialised(conv(), nn.BatchNorm2d(c_out), nn.ReLU()),
+            "the activation before BatchNorm (the order is convolution, BatchNorm, activation)":
+                lambda: _initialised(conv(), nn.LeakyReLU(0.2), nn.BatchNorm2d(c_out)),
+            "a transposed convolution (it doubles the side: D's blocks use Conv2d to halve it)":
+                lambda: _initialised(nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=False), nn.BatchNorm2d(c_out),
+                                     nn.LeakyReLU(0.2)),
+        }, shape_hint="kernel 4, stride 2 and padding 1 halve the side"))
 
 
 def module_verdict(name: str, build: Callable[[], nn.Module], reference: nn.Module, x: torch.Tensor,
                    mistakes: dict[str, Callable[[], nn.Module]], shape_hint: str = "") -> str:
-    """One line on a module the learner builds: 'right' when, with `reference`'s weights copied in, it gives the
-    same output on x; else the typical mistake it behaves like, or its first difference (parameters, shape)."""
+    """One line on a module the learner builds: 'right' when, with `reference`'s weights copied into its layers of
+    the same kinds (in whatever order it defines them), it computes the same outputs, gradients and BatchNorm
+    statistics on x; else the typical mistake it behaves like, or its first difference (parameters, shape)."""
+    before = global_state()
     try:
         module = build()
     except Exception as exc:  # the learner's code: reported, never re-raised
         return f"{name}: not yet, building it raised {type(exc).__name__}: {exc}"
+    finally:
+        changed = changed_global_state(before)
+        clean_state()
+    if changed:
+        return f"{name}: not yet, {changed}"
     if module is None:
         return f"{name}: not answered yet (fill in the function above, then run this cell again)"
     if not isinstance(module, nn.Module):
@@ -131,16 +185,46 @@ def module_verdict(name: str, build: Callable[[], nn.Module], reference: nn.Modu
     return f"{name}: not yet, with gan_lib's weights copied in its output differs: check the layers and their order"
 
 
+def _stateful_layers(module: nn.Module) -> list[nn.Module]:
+    return [m for m in module.modules() if not list(m.children()) and m.state_dict()]
+
+
+def _copy_by_kind(module: nn.Module, other: nn.Module) -> bool:
+    """Load other's weights into module's layers of the same kind, in order within each kind (a block may define
+    its BatchNorm before its convolution); False when the kinds, counts or shapes differ."""
+    mine, theirs = _stateful_layers(module), _stateful_layers(other)
+    if sorted(type(m).__name__ for m in mine) != sorted(type(m).__name__ for m in theirs):
+        return False
+    for kind in {type(m) for m in mine}:
+        for a, b in zip((m for m in mine if type(m) is kind), (m for m in theirs if type(m) is kind)):
+            try:
+                a.load_state_dict(b.state_dict())
+            except Exception:  # other shapes, other tensors
+                return False
+    return True
+
+
+def _behaviour(module: nn.Module, x: torch.Tensor) -> list[torch.Tensor]:
+    """Train-mode output, the gradient of a fixed projection of it with respect to x, and the eval-mode output after
+    that pass (which reads the BatchNorm statistics it updated)."""
+    x = x.clone().requires_grad_(True)
+    out = module.train()(x)
+    if not isinstance(out, torch.Tensor):
+        raise TypeError("not a tensor")
+    projection = torch.randn(out.shape, generator=torch.Generator().manual_seed(1))
+    grad, = torch.autograd.grad((out * projection).sum(), x)
+    with torch.no_grad():
+        after = module.eval()(x)
+    return [out.detach(), grad, after]
+
+
 def _behaves_like(module: nn.Module, other: nn.Module, x: torch.Tensor) -> bool:
-    """Same tensors in the same order, and with other's values copied in, the same output on x (in train mode)."""
-    own, theirs = module.state_dict(), other.state_dict()
-    if [v.shape for v in own.values()] != [v.shape for v in theirs.values()]:
+    """With other's weights copied in, the same behaviour on x (see _behaviour)."""
+    module, other = copy.deepcopy(module), copy.deepcopy(other)
+    if not _copy_by_kind(module, other):
         return False
-    module, other = copy.deepcopy(module).train(), copy.deepcopy(other).train()
     try:
-        module.load_state_dict(dict(zip(own, theirs.values())))
-        with torch.no_grad():
-            a, b = module(x), other(x)
-    except Exception:  # a module that cannot take other's weights or x does not behave like it
+        mine, theirs = _behaviour(module, x), _behaviour(other, x)
+    except Exception:  # a module that cannot take x does not behave like one that can
         return False
-    return isinstance(a, torch.Tensor) and a.shape == b.shape and torch.allclose(a, b, atol=1e-5)
+    return all(a.shape == b.shape and torch.allclose(a, b, atol=1e-5) for a, b in zip(mine, theirs))

@@ -9,68 +9,110 @@ from torch import nn
 from torch.nn import functional as F
 
 from .. import losses
-from .architecture import LOGIT_CASES
-from .verdicts import implementation_verdict
+from .architecture import D_LOSS_CASES
+from .guard import preserved_state
+from .verdicts import Case, Signature, implementation_verdict
+
+# D's scores of real and of generated images: real above fake and below it, a batch of one, float64
+SCORE_CASES = [Case(case.args[:2], case.about.split(", ", 1)[1]) for case in D_LOSS_CASES]
+SCORES = ("logits_real", "logits_fake")
 
 
 def check_critic_loss(critic_loss: Callable) -> None:
-    """critic_loss(logits_real, logits_fake) against losses.critic_wasserstein."""
-    print(implementation_verdict("the critic's loss", critic_loss, losses.critic_wasserstein, list(LOGIT_CASES), {
+    """critic_loss(scores_real, scores_fake) against losses.critic_wasserstein, in value and gradients."""
+    signature = Signature(SCORES, wrt=(0, 1), watched=(losses.critic_wasserstein,
+                                                      losses.WassersteinGP.discriminator))
+    print(implementation_verdict("the critic's loss", critic_loss, losses.critic_wasserstein, SCORE_CASES, signature, {
         "the wrong sign (the critic minimises E[f(fake)] - E[f(real)]: it raises its score of real images)":
             lambda r, f: r.mean() - f.mean(),
-        "BCE (a critic's scores are not probabilities: no sigmoid, no log)":
-            lambda r, f: losses.discriminator_bce(r, f),
+        "the absolute value (the loss goes below 0 as the critic tells real from fake, and must be free to)":
+            lambda r, f: (f.mean() - r.mean()).abs(),
+        "BCE (a critic's scores are not probabilities: no sigmoid, no log)": losses.discriminator_bce,
+        "a sigmoid on the scores (a critic's scores are not probabilities: use them as they are)":
+            lambda r, f: torch.sigmoid(f).mean() - torch.sigmoid(r).mean(),
         "the sum over the batch (the loss is the difference of two means)": lambda r, f: f.sum() - r.sum(),
+        "G's loss, -E[f(fake)] (the critic's loss has a term for the real images too)": lambda r, f: -f.mean(),
     }))
 
 
 def check_hinge_loss(hinge_loss: Callable) -> None:
-    """hinge_loss(logits_real, logits_fake) against losses.discriminator_hinge."""
-    print(implementation_verdict("D's hinge loss", hinge_loss, losses.discriminator_hinge, list(LOGIT_CASES), {
+    """hinge_loss(logits_real, logits_fake) against losses.discriminator_hinge, in value and gradients."""
+    signature = Signature(SCORES, wrt=(0, 1), watched=(losses.discriminator_hinge, losses.Hinge.discriminator))
+    print(implementation_verdict("D's hinge loss", hinge_loss, losses.discriminator_hinge, SCORE_CASES, signature, {
         "no hinge (without relu it is the Wasserstein critic's loss, unbounded)":
             lambda r, f: (1 - r).mean() + (1 + f).mean(),
         "the margins swapped (real logits are pushed above +1, fake ones below -1)":
             lambda r, f: F.relu(1 + r).mean() + F.relu(1 - f).mean(),
         "a margin of 0 (the hinge is at 1: relu(1 - real) + relu(1 + fake))":
             lambda r, f: F.relu(-r).mean() + F.relu(f).mean(),
+        "the sum over the batch (each term is a mean over its batch)":
+            lambda r, f: F.relu(1 - r).sum() + F.relu(1 + f).sum(),
+        "one hinge on the difference of the means (each image's logit has its own hinge)":
+            lambda r, f: F.relu(1 - r.mean() + f.mean()),
     }))
 
 
-def _linear_critic(norm: float) -> Callable[[torch.Tensor], torch.Tensor]:
-    """A critic f(x) = <w, x> on (3, 8, 8) images whose gradient has the given norm everywhere."""
-    w = torch.full((3, 8, 8), norm / (3 * 8 * 8) ** 0.5)
-    return lambda x: (x * w).flatten(1).sum(1)
+# --- The gradient penalty: critics whose gradients are known ---------------------------------------------------
+
+def _rng(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
 
 
-def _quadratic_critic(x: torch.Tensor) -> torch.Tensor:
-    """f(x) = |x|^2 / 2, whose gradient at x is x itself: each image's gradient has its own norm."""
-    return 0.5 * x.flatten(1).pow(2).sum(1)
+class LinearCritic(nn.Module):
+    """f(x) = <w, x>, with |w| = slope: its gradient is w at every point, so the penalty is (slope - 1)^2 wherever
+    the points fall."""
+
+    def __init__(self, shape: tuple[int, ...], slope: float):
+        super().__init__()
+        w = torch.randn(shape, generator=_rng(7))
+        self.w = nn.Parameter(w * slope / w.norm())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x * self.w).flatten(1).sum(1)
 
 
-def _penalty_cases() -> list[tuple]:
-    """(critic, real, fake, rng): a linear critic of gradient norm 3 (penalty 4) and of norm 1 (penalty 0), where
-    the points fall does not matter; then real = fake of norms 0.5, 2 and 3, where the gradient at each point
-    is the point itself (penalty the mean of (norm - 1)^2 = 1.75)."""
-    rng = torch.Generator().manual_seed(0)
-    real, fake = torch.randn(4, 3, 8, 8, generator=rng), torch.randn(4, 3, 8, 8, generator=rng)
-    x = torch.randn(3, 3, 8, 8, generator=rng)
-    x = torch.tensor([0.5, 2.0, 3.0]).view(3, 1, 1, 1) * x / x.flatten(1).norm(dim=1).view(3, 1, 1, 1)
-    return [(_linear_critic(3.0), real, fake, torch.Generator().manual_seed(1)),
-            (_linear_critic(1.0), real, fake, torch.Generator().manual_seed(1)),
-            (_quadratic_critic, x, x.clone(), torch.Generator().manual_seed(1))]
+class QuadraticCritic(nn.Module):
+    """f(x) = scale |x|^2 / 2 + <v, x>: its gradient scale * x + v depends on the point, so the penalty tells the
+    interpolates from the real or the generated images, one alpha per image from one per batch or per pixel."""
+
+    def __init__(self, shape: tuple[int, ...], scale: float):
+        super().__init__()
+        self.scale = nn.Parameter(torch.tensor(scale))
+        self.v = nn.Parameter(torch.randn(shape, generator=_rng(8)) * 0.1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return 0.5 * self.scale * x.flatten(1).pow(2).sum(1) + (x * self.v).flatten(1).sum(1)
 
 
-def _penalty_gradient(penalty: Callable) -> torch.Tensor:
-    """The gradient that a penalty sends into a small convolutional critic's weights (it must train the critic)."""
-    torch.manual_seed(0)
-    critic = nn.Sequential(nn.Conv2d(3, 4, 4, 2, 1), nn.LeakyReLU(0.2), nn.Flatten(), nn.Linear(64, 1), nn.Flatten(0))
-    real, fake = torch.randn(4, 3, 8, 8), torch.randn(4, 3, 8, 8)
-    value = penalty(critic, real, fake, torch.Generator().manual_seed(2))
-    if not isinstance(value, torch.Tensor) or not value.requires_grad:
-        raise ValueError("the penalty is not differentiable with respect to the critic's weights (torch.autograd."
-                         "grad needs create_graph=True)")
-    value.backward()
-    return critic[0].weight.grad.clone()
+def _penalty_cases() -> list[Case]:
+    real, fake = torch.randn(4, 3, 8, 8, generator=_rng(0)), torch.randn(4, 3, 8, 8, generator=_rng(1)) * 2 + 1
+    small_real, small_fake = torch.randn(3, 1, 4, 4, generator=_rng(2)), torch.randn(3, 1, 4, 4, generator=_rng(3))
+    return [Case((LinearCritic((3, 8, 8), 3.0), real, fake, _rng(4)),
+                 "a critic of slope 3 everywhere: the penalty is (3 - 1)^2 = 4 wherever the points fall"),
+            Case((LinearCritic((3, 8, 8), 1.0), real, fake, _rng(4)), "a critic of slope 1 everywhere: penalty 0"),
+            Case((QuadraticCritic((3, 8, 8), 0.5), real, fake, _rng(5)),
+                 "a critic whose slope depends on the point, real and generated images far apart"),
+            Case((QuadraticCritic((1, 4, 4), 1.5), small_real, small_fake, _rng(6)), "three one-channel 4x4 images")]
+
+
+def _penalty_at(points: Callable) -> Callable:
+    """A penalty taken at points(real, fake, rng) instead of at per-image interpolates."""
+    def penalty(critic, real, fake, rng):
+        between = points(real, fake, rng).detach().requires_grad_(True)
+        grad, = torch.autograd.grad(critic(between).sum(), between, create_graph=True)
+        return (grad.flatten(1).norm(dim=1) - 1).pow(2).mean()
+    return penalty
+
+
+def _mix(real: torch.Tensor, fake: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+    return alpha * real + (1 - alpha) * fake
+
+
+def _per_image_norms(critic, real, fake, rng, total=torch.sum) -> torch.Tensor:
+    alpha = torch.rand(len(real), 1, 1, 1, generator=rng)
+    between = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
+    grad, = torch.autograd.grad(total(critic(between)), between, create_graph=True)
+    return grad.flatten(1).norm(dim=1)
 
 
 def _whole_batch_norm(critic, real, fake, rng):
@@ -80,30 +122,51 @@ def _whole_batch_norm(critic, real, fake, rng):
     return (grad.norm() - 1).pow(2)
 
 
+PENALTY_MISTAKES = {
+    "the penalty at the real images (it is taken at random points between real and generated images)":
+        _penalty_at(lambda r, f, g: r),
+    "the penalty at the generated images (it is taken at random points between real and generated images)":
+        _penalty_at(lambda r, f, g: f),
+    "one alpha for the whole batch (draw one per image: torch.rand(len(real), 1, 1, 1, generator=rng))":
+        _penalty_at(lambda r, f, g: _mix(r, f, torch.rand(1, generator=g))),
+    "one alpha per pixel (draw one per image, of shape (len(real), 1, 1, 1), so that each point lies on the line "
+    "between its two images)": _penalty_at(lambda r, f, g: _mix(r, f, torch.rand(r.shape, generator=g))),
+    "the norm of the whole batch's gradient (the penalty is per image: grad.flatten(1).norm(dim=1))":
+        _whole_batch_norm,
+    "(|grad| - 1) not squared (the penalty is the mean of (|grad| - 1)^2)":
+        lambda *a: (_per_image_norms(*a) - 1).mean(),
+    "|grad| - 1 without the square (its absolute value; the penalty is the mean of (|grad| - 1)^2)":
+        lambda *a: (_per_image_norms(*a) - 1).abs().mean(),
+    "|grad|^2 without the 1 (the penalty pulls the norm towards 1, not 0)":
+        lambda *a: _per_image_norms(*a).pow(2).mean(),
+    "the gradient of the mean score (autograd.grad of critic(x).mean() divides each image's gradient by the batch "
+    "size: take it of .sum(), since each score depends on its own image only)":
+        lambda *a: (_per_image_norms(*a, total=torch.mean) - 1).pow(2).mean(),
+}
+
+
 def check_gradient_penalty(gradient_penalty: Callable) -> None:
-    """gradient_penalty(critic, real, fake, rng) against losses.gradient_penalty: known answers, then the gradient
-    it sends into a critic's weights."""
-    def no_square(critic, real, fake, rng):
-        return losses.gradient_penalty(critic, real, fake, rng).sqrt()
-
-    def no_one(critic, real, fake, rng):
-        alpha = torch.rand(len(real), 1, 1, 1, generator=rng)
-        between = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
-        grad, = torch.autograd.grad(critic(between).sum(), between, create_graph=True)
-        return grad.flatten(1).norm(dim=1).pow(2).mean()
-
-    line = implementation_verdict("the gradient penalty", gradient_penalty, losses.gradient_penalty, _penalty_cases(), {
-        "the norm of the whole batch's gradient (the penalty is per image: grad.flatten(1).norm(dim=1))":
-            _whole_batch_norm,
-        "(|grad| - 1) not squared (the penalty is the mean of (|grad| - 1)^2)": no_square,
-        "|grad|^2 without the 1 (the penalty pulls the norm towards 1, not 0)": no_one,
-    })
-    if line.endswith(": right"):
-        try:
-            same = torch.allclose(_penalty_gradient(gradient_penalty), _penalty_gradient(losses.gradient_penalty),
-                                  atol=1e-6)
-            line = line if same else ("the gradient penalty: not yet, its value is right but the gradient it sends "
-                                      "into the critic's weights is not")
-        except Exception as exc:  # the learner's code
-            line = f"the gradient penalty: not yet, {type(exc).__name__}: {exc}"
+    """gradient_penalty(critic, real, fake, rng) against losses.gradient_penalty on critics whose gradients are known,
+    in value and in the gradient it sends into the critic's parameters; both orders of the interpolation
+    (alpha * real + (1 - alpha) * fake, or alpha * fake + (1 - alpha) * real) are right."""
+    signature = Signature(("critic", "real", "fake", "rng"), wrt=(0,),
+                          watched=(losses.gradient_penalty, losses.WassersteinGP.penalty))
+    with preserved_state():
+        line = implementation_verdict("the gradient penalty", gradient_penalty, losses.gradient_penalty,
+                                      _penalty_cases(), signature, PENALTY_MISTAKES,
+                                      also_right=[lambda c, r, f, g: losses.gradient_penalty(c, f, r, g)])
+        if ": not yet, on case" in line and not _draws_from(gradient_penalty, _penalty_cases()[2].args):
+            line = ("the gradient penalty: not yet, it never draws from rng: draw alpha with torch.rand(len(real), 1, "
+                    "1, 1, generator=rng), so that the check (and a resumed run) sees the same points")
     print(line)
+
+
+def _draws_from(penalty: Callable, args: tuple) -> bool:
+    critic, real, fake, rng = args
+    fresh = torch.Generator().manual_seed(123)
+    start = fresh.get_state()
+    try:
+        penalty(critic, real.clone(), fake.clone(), fresh)
+    except Exception:  # the learner's code: it was judged already
+        return True
+    return not torch.equal(fresh.get_state(), start)

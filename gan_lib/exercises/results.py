@@ -8,8 +8,8 @@ from collections.abc import Callable
 import torch
 
 from ..metrics import fid_from_features, sliced_distance
-from ..models import lerp, slerp
-from .verdicts import implementation_verdict
+from ..models import interpolate, lerp, slerp
+from .verdicts import Case, Signature, implementation_verdict
 
 
 def _rng(seed: int) -> torch.Generator:
@@ -20,8 +20,11 @@ def check_slerp(learner_slerp: Callable) -> None:
     """learner_slerp(a, b, t) against models.slerp on pairs of latents and several t, the ends included."""
     a, b = torch.randn(5, 100, generator=_rng(0)), torch.randn(5, 100, generator=_rng(1))
     t = torch.tensor([[0.0], [0.25], [0.5], [0.8], [1.0]])
-    cases = [(a, b, t), (a[:1], -0.5 * a[:1] + b[:1], torch.tensor([[0.3]]))]
-    print(implementation_verdict("slerp", learner_slerp, slerp, cases, {
+    cases = [Case((a, b, t), "five pairs, t from 0 to 1"),
+             Case((a[:1], -0.5 * a[:1] + b[:1], torch.tensor([[0.3]])), "a pair more than 90 degrees apart"),
+             Case((3 * a[1:3], b[1:3], torch.tensor([[0.6], [0.1]])), "latents of different norms")]
+    signature = Signature(("a", "b", "t"), watched=(slerp, interpolate))
+    print(implementation_verdict("slerp", learner_slerp, slerp, cases, signature, {
         "lerp, the straight line (its middle is shorter than either end: slerp follows the arc)": lerp,
         "t and 1 - t swapped (t = 0 must give a, t = 1 must give b)": lambda a, b, t: slerp(a, b, 1 - t),
     }, tolerance=1e-4))
@@ -36,8 +39,11 @@ def check_wasserstein_1d(wasserstein_1d: Callable) -> None:
     """wasserstein_1d(a, b) of two 1-D samples of the same size, against gan_lib's sliced distance in one dimension,
     on cases with a closed-form answer (a shift by 2 gives 2) and on two unrelated samples."""
     a = torch.randn(1000, generator=_rng(0))
-    cases = [(a, a + 2), (a, 3 * a), (a, torch.rand(1000, generator=_rng(1)) * 4)]
-    print(implementation_verdict("1-D Wasserstein", wasserstein_1d, _w1, cases, {
+    cases = [Case((a, a + 2), "a sample and itself shifted by 2: W1 = 2"), Case((a, 3 * a), "a sample and 3 times it"),
+             Case((a, torch.rand(1000, generator=_rng(1)) * 4), "two unrelated samples"),
+             Case((a[:7], a[7:14] - 1), "seven values each")]
+    print(implementation_verdict("1-D Wasserstein", wasserstein_1d, _w1, cases,
+                                 Signature(("a", "b"), watched=(sliced_distance,)), {
         "no sorting: the samples paired in the order given (W1 pairs them by rank: sort both first)":
             lambda a, b: (a - b).abs().mean(),
         "the squared distance (that is W2 squared: W1 averages |differences|)":
@@ -59,16 +65,17 @@ def check_sliced_wasserstein(sliced_wasserstein: Callable) -> None:
     for seed in seeds:
         a = torch.randn(500, 8, generator=_rng(seed))
         b = torch.randn(500, 8, generator=_rng(seed + 10)) * 1.5 + 1
-        cases.append((a, b, _unit_directions(64, 8, seed)))
-    by_seed = dict(zip((id(c[2]) for c in cases), seeds))
+        cases.append(Case((a, b, _unit_directions(64, 8, seed)), f"500 points in 8-D, 64 directions (seed {seed})"))
 
     def reference(a, b, directions):
-        return torch.tensor(sliced_distance(a, b, len(directions), _rng(by_seed[id(directions)])))
+        seed = next(s for s, c in zip(seeds, cases) if torch.equal(c.args[2], directions))
+        return torch.tensor(sliced_distance(a, b, len(directions), _rng(seed)))
 
     def projected(a, b, d):
         return (a @ d.T).sort(dim=0).values, (b @ d.T).sort(dim=0).values
 
-    print(implementation_verdict("sliced Wasserstein", sliced_wasserstein, reference, cases, {
+    print(implementation_verdict("sliced Wasserstein", sliced_wasserstein, reference, cases,
+                                 Signature(("a", "b", "directions"), watched=(sliced_distance,)), {
         "the largest over the directions (that is the max-sliced distance: SWD takes the mean)":
             lambda a, b, d: (lambda pa, pb: (pa - pb).abs().mean(0).max())(*projected(a, b, d)),
         "the sum over the directions (SWD takes the mean)":
@@ -87,15 +94,17 @@ def _features(seed: int) -> torch.Tensor:
     return torch.randn(400, 6, generator=_rng(seed + 1), dtype=torch.float64) @ mixing + seed
 
 
-def _frechet_cases() -> tuple[list[tuple], list[torch.Tensor]]:
+def _frechet_cases() -> tuple[list[Case], list[torch.Tensor]]:
     """Closed-form cases (equal Gaussians: 0; a shift of (3, 4): 25; diagonal covariances: the sum of
     (sqrt(a) - sqrt(b))^2), then two fitted Gaussians whose answer torchmetrics' FID gives."""
     same = _gaussian([1, 2], [1, 4])
-    cases = [(*same, *same), (*_gaussian([0, 0], [1, 1]), *_gaussian([3, 4], [1, 1])),
-             (*_gaussian([0, 0, 0], [1, 4, 9]), *_gaussian([0, 0, 0], [4, 1, 16]))]
+    cases = [Case((*same, *same), "two equal Gaussians: 0"),
+             Case((*_gaussian([0, 0], [1, 1]), *_gaussian([3, 4], [1, 1])), "means 3 and 4 apart: 25"),
+             Case((*_gaussian([0, 0, 0], [1, 4, 9]), *_gaussian([0, 0, 0], [4, 1, 16])), "diagonal covariances: 3")]
     answers = [torch.tensor(0.0), torch.tensor(25.0), torch.tensor(1.0 + 1.0 + 1.0)]
     real, fake = _features(1), _features(2)
-    cases.append((real.mean(0), torch.cov(real.T), fake.mean(0), torch.cov(fake.T)))
+    cases.append(Case((real.mean(0), torch.cov(real.T), fake.mean(0), torch.cov(fake.T)),
+                      "two Gaussians fitted to 6-D features, against torchmetrics' FID"))
     answers.append(torch.tensor(fid_from_features(real, fake)))
     return cases, answers
 
@@ -103,13 +112,16 @@ def _frechet_cases() -> tuple[list[tuple], list[torch.Tensor]]:
 def check_frechet_distance(frechet_distance: Callable) -> None:
     """frechet_distance(mu1, cov1, mu2, cov2) on closed-form cases and against gan_lib's FID (torchmetrics)."""
     cases, answers = _frechet_cases()
-    by_case = {id(case[0]): answer for case, answer in zip(cases, answers)}
+
+    def reference(m1, c1, m2, c2):
+        return next(answer for case, answer in zip(cases, answers)
+                    if torch.equal(case.args[0], m1) and torch.equal(case.args[1], c1))
 
     def cross(c1, c2):
         return torch.linalg.eigvals(c1 @ c2).sqrt().real.sum()
 
-    print(implementation_verdict("Fréchet distance", frechet_distance, lambda m1, c1, m2, c2: by_case[id(m1)],
-                                 cases, {
+    print(implementation_verdict("Fréchet distance", frechet_distance, reference, cases,
+                                 Signature(("mu1", "cov1", "mu2", "cov2"), watched=(fid_from_features,)), {
         "the mean difference not squared (the first term is |mu1 - mu2|^2)":
             lambda m1, c1, m2, c2: (m1 - m2).norm() + c1.trace() + c2.trace() - 2 * cross(c1, c2),
         "the cross term without its factor 2 (tr(C1 + C2 - 2 sqrt(C1 C2)))":

@@ -11,7 +11,8 @@ from .. import losses
 from ..config import Config
 from ..data import ImageSet
 from ..train import Trainer
-from .verdicts import _short
+from .guard import changed_global_state, clean_state, global_state, preserved_state
+from .verdicts import NOT_ANSWERED, _raised, _short
 
 STEP_CONFIG = Config(image_size=32, latent_dim=16, g_width=8, d_width=8, batch_size=8, amp="off",
                      channels_last="off", fused_adam="off", ema_decay=0.9)
@@ -25,13 +26,16 @@ def _trainer() -> Trainer:
 
 
 def _state(trainer: Trainer) -> dict[str, torch.Tensor]:
+    """Every weight of G and D and G's BatchNorm statistics. D's statistics are left out: D only ever runs in train
+    mode, where BatchNorm never reads them, and they depend on whether D sees the real or the fake batch first,
+    which training does not."""
     return {**{f"G's {k}": v.clone() for k, v in trainer.G.state_dict().items()},
-            **{f"D's {k}": v.clone() for k, v in trainer.D.state_dict().items()}}
+            **{f"D's {k}": v.detach().clone() for k, v in trainer.D.named_parameters()}}
 
 
 def reference_run() -> list[tuple[list[float], dict[str, torch.Tensor]]]:
-    """(loss_d, loss_g) and every weight and BatchNorm statistic of G and D after each of Trainer.train_step's
-    first STEPS steps."""
+    """(loss_d, loss_g) and every weight of G and D and G's BatchNorm statistics after each of
+    Trainer.train_step's first STEPS steps."""
     trainer, run = _trainer(), []
     for _ in range(STEPS):
         stats = trainer.train_step(trainer.batches.batch(trainer.step))
@@ -40,42 +44,79 @@ def reference_run() -> list[tuple[list[float], dict[str, torch.Tensor]]]:
     return run
 
 
+class StepProblem(Exception):
+    """What makes a learner's step impossible to compare (not answered, a junk return, a changed global state)."""
+
+
+def _loss_value(loss: object, which: str) -> float:
+    """A returned loss as a number: a tensor of one element or a plain number (only its value is compared here)."""
+    if isinstance(loss, torch.Tensor) and loss.numel() == 1 and not loss.is_complex():
+        return float(loss.detach())
+    if isinstance(loss, (int, float)) and not isinstance(loss, bool):
+        return float(loss)
+    kind = f"a tensor of shape {tuple(loss.shape)}" if isinstance(loss, torch.Tensor) else f"a {type(loss).__name__}"
+    raise StepProblem(f"its {which} is {kind} where one number is expected (the batch's mean loss)")
+
+
 def learner_run(train_step: Callable) -> list[tuple[list[float], dict[str, torch.Tensor]]]:
     """The same with the learner's train_step(G, D, opt_g, opt_d, real, z, label_smoothing) -> (loss_d, loss_g),
-    given copies of the Trainer's models, optimisers like its own, and its batches and noise."""
+    given copies of the Trainer's models, optimisers like its own, and its batches and noise; raises StepProblem
+    for what cannot be compared."""
     trainer, run = _trainer(), []
     cfg = trainer.cfg
     opt_g = torch.optim.Adam(trainer.G.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2))
     opt_d = torch.optim.Adam(trainer.D.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2))
     for step in range(STEPS):
-        returned = train_step(trainer.G, trainer.D, opt_g, opt_d, trainer.batches.batch(step), trainer.latents(step),
-                              cfg.label_smoothing)
+        before = global_state()
+        try:
+            returned = train_step(trainer.G, trainer.D, opt_g, opt_d, trainer.batches.batch(step),
+                                  trainer.latents(step), cfg.label_smoothing)
+        finally:
+            changed = changed_global_state(before)
+            clean_state()
+            if changed:  # named first, even over what it raised: it may be why
+                raise StepProblem(changed)  # noqa: B012
         if returned is None:
-            return []
-        loss_d, loss_g = returned
-        run.append(([float(torch.as_tensor(loss).detach()) for loss in (loss_d, loss_g)], _state(trainer)))
+            raise StepProblem(NOT_ANSWERED)
+        if not isinstance(returned, (tuple, list)) or len(returned) != 2:
+            raise StepProblem(f"it returns {_kind(returned)} where the pair (loss_d, loss_g) is expected")
+        run.append(([_loss_value(loss, which) for loss, which in zip(returned, ("loss_d", "loss_g"))],
+                    _state(trainer)))
     return run
+
+
+def _kind(value: object) -> str:
+    if isinstance(value, (tuple, list)):
+        return f"a {type(value).__name__} of {len(value)}"
+    return f"a {type(value).__name__}"
 
 
 def step_verdict(train_step: Callable, mistakes: dict[str, Callable] | None = None) -> str:
     """One line on the learner's training step: 'right' when its losses and every weight match Trainer.train_step's
-    after the first and the third step; else the typical mistake it matches, or its first difference."""
+    after the first and the third step; else the typical mistake it matches, or its first difference. The
+    notebook's global state is left as it was."""
+    with preserved_state():
+        return _step_verdict(train_step, STEP_MISTAKES if mistakes is None else mistakes)
+
+
+def _step_verdict(train_step: Callable, mistakes: dict[str, Callable]) -> str:
     name = "The training step"
     try:
         run = learner_run(train_step)
+    except StepProblem as problem:
+        said = str(problem)
+        return f"{name}: {said}" if said == NOT_ANSWERED else f"{name}: not yet, {said}"
     except RuntimeError as exc:
         if "backward through the graph a second time" in str(exc):
             return (f"{name}: not yet, G's update ran backward through G a second time: D's update must use "
                     "fake.detach(), so that its backward stops at D")
-        return f"{name}: not yet, it raised RuntimeError: {exc}"
+        return f"{name}: not yet, {_raised(exc)}"
     except Exception as exc:  # the learner's code: reported, never re-raised
-        return f"{name}: not yet, it raised {type(exc).__name__}: {exc}"
-    if not run:
-        return f"{name}: not answered yet (fill in the function above, then run this cell again)"
+        return f"{name}: not yet, {_raised(exc)}"
     reference = reference_run()
     if _same_run(run, reference):
         return f"{name}: right"
-    for mistake, make_it in (mistakes if mistakes is not None else STEP_MISTAKES).items():
+    for mistake, make_it in mistakes.items():
         if _same_run(run, learner_run(make_it)):
             return f"{name}: not yet, this looks like {mistake}"
     return f"{name}: not yet, {_first_difference(run, reference)}"
@@ -184,7 +225,13 @@ STEP_MISTAKES = {
 
 def ema_verdict(ema_update: Callable) -> str:
     """One line on the learner's ema_update(average, weights, decay) -> new average, applied to G's weights after
-    steps 2 and 3 of a Trainer, beside the Trainer's own EMA (which starts as a copy of G at step 1)."""
+    steps 2 and 3 of a Trainer, beside the Trainer's own EMA (which starts as a copy of G at step 1). The update
+    may change `average` in place, as torch's own EMA does, if it also returns it."""
+    with preserved_state():
+        return _ema_verdict(ema_update)
+
+
+def _ema_verdict(ema_update: Callable) -> str:
     name, trainer = "The EMA", _trainer()
     trainer.train_step(trainer.batches.batch(0))
     trainer.step = 1
@@ -195,24 +242,41 @@ def ema_verdict(ema_update: Callable) -> str:
         trainer.train_step(trainer.batches.batch(step))
         trainer.step += 1
         weights = {k: v.detach().clone() for k, v in trainer.G.named_parameters()}
-        try:
-            updated = {k: ema_update(averages[k], weights[k], decay) for k in weights}
-        except Exception as exc:  # the learner's code: reported, never re-raised
-            return f"{name}: not yet, it raised {type(exc).__name__}: {exc}"
-        if any(v is None for v in updated.values()):
-            return f"{name}: not answered yet (fill in the function above, then run this cell again)"
-        averages = {k: torch.as_tensor(v).detach() for k, v in updated.items()}
+        updated = {}
+        for key in weights:
+            average, before = averages[key].clone(), global_state()
+            try:
+                value = ema_update(average, weights[key].clone(), decay)
+            except Exception as exc:  # the learner's code: reported, never re-raised
+                return f"{name}: not yet, {_raised(exc)}"
+            finally:
+                changed = changed_global_state(before)
+                clean_state()
+            if changed:
+                return f"{name}: not yet, {changed}"
+            if value is None:
+                if not torch.equal(average, averages[key]):
+                    return (f"{name}: not yet, it changes `average` in place but returns None: return the new "
+                            "average too")
+                return f"{name}: {NOT_ANSWERED}"
+            if not isinstance(value, torch.Tensor) or value.shape != weights[key].shape:
+                shape = f"shape {tuple(value.shape)}" if isinstance(value, torch.Tensor) else _kind(value)
+                return (f"{name}: not yet, for G's {key} it returns {shape} where a tensor of shape "
+                        f"{tuple(weights[key].shape)}, like the weights, is expected")
+            updated[key] = value.detach().to(weights[key].dtype)
+        averages = updated
         swapped = {k: (1 - decay) * swapped[k] + decay * weights[k] for k in weights}
-    expected = dict(trainer.ema.module.named_parameters())
-    if all(torch.allclose(averages[k], expected[k].detach(), atol=1e-6) for k in expected):
+    expected = {k: v.detach() for k, v in trainer.ema.module.named_parameters()}
+    if all(torch.allclose(averages[k], expected[k], atol=1e-6) for k in expected):
         return f"{name}: right"
     if all(torch.allclose(averages[k], swapped[k], atol=1e-6) for k in expected):
         return (f"{name}: not yet, this looks like decay and 1 - decay swapped: the average keeps `decay` of itself "
                 "and takes 1 - decay of the new weights")
     if all(torch.allclose(averages[k], weights[k], atol=1e-6) for k in expected):
         return f"{name}: not yet, this looks like the new weights themselves: the average must keep `decay` of itself"
-    gap = max(float((averages[k] - expected[k].detach()).abs().max()) for k in expected)
-    return f"{name}: not yet, after two updates G's average differs from the Trainer's EMA by up to {gap:.2e}"
+    key = next(k for k in expected if not torch.allclose(averages[k], expected[k], atol=1e-6))
+    return (f"{name}: not yet, after two updates G's {key} is {_short(averages[key])} where the Trainer's EMA has "
+            f"{_short(expected[key])}")
 
 
 def check_ema(ema_update: Callable) -> None:

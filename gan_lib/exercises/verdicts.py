@@ -1,36 +1,54 @@
 """The verdicts: one line that says whether an answer is right, never an exception, so that "Run all" goes on past
-an exercise not yet done; for a function the learner wrote, its outputs against gan_lib's on fixed inputs, with the
-typical mistake named when the outputs match it."""
+an exercise not yet done, and the notebook's state left as it was.
+
+An implement-it check runs the learner's function on copies of fixed cases beside gan_lib's own, compares the
+values and, where training must flow through the result, the gradients autograd takes through it; it accepts
+every correct form, names the typical mistake it recognises, and otherwise says where the answer first differs."""
 
 from __future__ import annotations
 
+import copy
+import warnings
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 import torch
+from torch import nn
+
+from .guard import calls_into, changed_global_state, clean_state, global_state, preserved_state
+
+NOT_ANSWERED = "not answered yet (fill in the function above, then run this cell again)"
 
 
 def _close(answer: object, expected: object, tolerance: float) -> bool:
-    if isinstance(expected, (int, float)) and not isinstance(expected, bool):
-        try:
-            return abs(float(answer) - float(expected)) <= tolerance
-        except (TypeError, ValueError):
+    if isinstance(expected, bool) or isinstance(expected, str):
+        if isinstance(expected, str):
+            return isinstance(answer, str) and answer.strip().lower() == expected.lower()
+        return isinstance(answer, bool) and answer == expected
+    if isinstance(expected, (int, float)):
+        if isinstance(answer, (bool, str)):
             return False
-    if isinstance(expected, Sequence) and not isinstance(expected, str):
+        return abs(float(answer) - float(expected)) <= tolerance
+    if isinstance(expected, Sequence):
         return (isinstance(answer, Sequence) and not isinstance(answer, str) and len(answer) == len(expected)
                 and all(_close(a, e, tolerance) for a, e in zip(answer, expected)))
-    if isinstance(expected, str):
-        return isinstance(answer, str) and answer.strip().lower() == expected.lower()
-    return answer == expected
+    return bool(answer == expected)
 
 
 def verdict(name: str, answer: object, expected: object, tolerance: float = 0.0, hint: str = "") -> str:
-    """One line that says whether `answer` matches `expected` (numbers within tolerance, sequences item by item,
-    strings without case); None means not answered yet."""
+    """One line that says whether `answer` matches `expected` (numbers, or 0-d tensors, within tolerance; sequences
+    item by item; strings without case); None means not answered yet. The expected answer is never shown."""
     if answer is None:
         return f"{name}: not answered yet (set the answer above, then run this cell again)"
-    if _close(answer, expected, tolerance):
+    try:
+        right = _close(answer, expected, tolerance)
+    except Exception:  # an answer of another kind (a tensor of many numbers, an object): not it
+        right = False
+    if right:
         return f"{name}: right"
-    return f"{name}: not yet, {answer!r} is not it." + (f" Hint: {hint}" if hint else "")
+    shown = repr(answer)
+    return f"{name}: not yet, {shown if len(shown) <= 60 else shown[:57] + '...'} is not it." + (
+        f" Hint: {hint}" if hint else "")
 
 
 def check(name: str, answer: object, expected: object, tolerance: float = 0.0, hint: str = "") -> None:
@@ -38,42 +56,232 @@ def check(name: str, answer: object, expected: object, tolerance: float = 0.0, h
     print(verdict(name, answer, expected, tolerance, hint))
 
 
-# --- Implement-it checks: the learner's function against gan_lib's own, on fixed inputs -------------------------
+# --- Implement-it checks: the learner's function against gan_lib's own, on copies of fixed cases ---------------
 
-def implementation_verdict(name: str, learner: Callable, reference: Callable, cases: list[tuple],
-                           mistakes: dict[str, Callable] | None = None, tolerance: float = 1e-5) -> str:
-    """One line on a learner's function: 'right' when it matches `reference` on every case (tuples of arguments);
-    else the first typical mistake (name -> a function that makes it) that it matches, or where it first differs.
-    A function that returns None has not been written yet; one that raises says what it raised."""
-    for number, args in enumerate(cases, 1):
-        try:
-            answer = learner(*args)
-        except Exception as exc:  # the learner's code: whatever it raises is reported, never re-raised
-            return f"{name}: not yet, case {number} raised {type(exc).__name__}: {exc}"
-        if answer is None:
-            return f"{name}: not answered yet (fill in the function above, then run this cell again)"
-        if _same(answer, reference(*args), tolerance):
-            continue
-        for mistake, make_it in (mistakes or {}).items():
-            if all(_same(_quiet(learner, a), make_it(*a), tolerance) for a in cases):
-                return f"{name}: not yet, this looks like {mistake}"
-        return f"{name}: not yet, case {number} gives {_short(answer)} where {_short(reference(*args))} is expected"
-    return f"{name}: right"
+@dataclass(frozen=True)
+class Case:
+    """One call of the function under test: its arguments, and a few words on what makes this case differ."""
+
+    args: tuple
+    about: str = ""
 
 
-def _quiet(fn: Callable, args: tuple) -> object:
-    try:
-        return fn(*args)
-    except Exception:  # a mistake that raises on another case is not that mistake
+@dataclass
+class Outcome:
+    """What one call gave: its value and the gradients of that value with respect to the watched inputs, or the
+    problem that leaves nothing to compare."""
+
+    value: torch.Tensor | None = None
+    grads: list[torch.Tensor] = field(default_factory=list)
+    problem: str | None = None
+    unanswered: bool = False
+
+
+@dataclass(frozen=True)
+class Signature:
+    """How to call and judge a function: its argument names, the arguments whose gradients must match (a tensor,
+    or a module's parameters) and gan_lib's functions that give the answer away when called."""
+
+    names: tuple[str, ...]
+    wrt: tuple[int, ...] = ()
+    watched: tuple[Callable, ...] = ()
+
+
+def _copy(arg: object, watch_grad: bool) -> object:
+    if isinstance(arg, torch.Tensor):
+        tensor = arg.detach().clone()
+        return tensor.requires_grad_(True) if watch_grad and tensor.is_floating_point() else tensor
+    if isinstance(arg, torch.Generator):
+        fresh = torch.Generator(arg.device)
+        fresh.set_state(arg.get_state())
+        return fresh
+    if isinstance(arg, nn.Module):
+        return copy.deepcopy(arg)
+    return arg
+
+
+def _watched_inputs(args: list, signature: Signature) -> list[tuple[str, torch.Tensor]]:
+    inputs = []
+    for index in signature.wrt:
+        arg, name = args[index], signature.names[index]
+        if isinstance(arg, nn.Module):
+            inputs += [(f"{name}'s {key}", p) for key, p in arg.named_parameters()]
+        else:
+            inputs.append((name, arg))
+    return inputs
+
+
+def _unchanged(arg: object, pristine: object) -> bool:
+    if isinstance(arg, torch.Tensor):
+        return arg.shape == pristine.shape and torch.equal(arg.detach(), pristine)
+    if isinstance(arg, nn.Module):
+        return all(torch.equal(a, b) for a, b in zip(arg.state_dict().values(), pristine.state_dict().values()))
+    return True
+
+
+def _raised(exc: Exception) -> str:
+    text = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}".rstrip(": ")
+    if "leaf Variable that requires grad" in str(exc) or "modified by an inplace operation" in str(exc):
+        return (f"an in-place operation (a method ending in _, or +=) changes a tensor that autograd needs, so "
+                f"training would stop with an error: use the out-of-place form ({text})")
+    if "does not require grad" in str(exc):
+        return (f"autograd was asked for a gradient through a tensor that does not require one (grad mode off, a "
+                f"detached tensor, or points not yet given .requires_grad_(True)) ({text})")
+    if any(words in str(exc) for words in ("dtype", "result type", "same device", "must match the size")):
+        return (f"it raised {text}: make new tensors with torch.full_like, ones_like or zeros_like, which follow "
+                "the input's shape, dtype and device")
+    return f"it raised {text}"
+
+
+def _kind_problem(value: object, differentiable: bool) -> str | None:
+    """Why a returned value is not one tensor to judge, or None when it is (numbers pass where no gradient is
+    asked for)."""
+    if isinstance(value, str):
+        return f"it returns a string ({value[:30]!r}) where a tensor is expected"
+    if isinstance(value, bool):
+        return f"it returns {value} where a tensor is expected"
+    if isinstance(value, (tuple, list)):
+        comma = " (a trailing comma after the value?)" if len(value) == 1 else ""
+        return (f"it returns a {type(value).__name__} of {len(value)}{comma} where one tensor is expected "
+                "(torch.stack joins a list of tensors)")
+    if isinstance(value, torch.Tensor):
+        if value.is_complex():
+            return ("its result is complex (a square root of a negative or complex number?): take the real part "
+                    "with .real where the maths says the result is real")
+        if differentiable and not value.requires_grad:
+            return ("autograd cannot follow its result: it was detached, rebuilt with torch.tensor(...) or computed "
+                    "under no_grad, so no gradient would ever reach the network from it")
         return None
+    if isinstance(value, (int, float)) or type(value).__module__ == "numpy":
+        return ("it returns a plain number (from .item(), float() or numpy): autograd cannot follow a number, so no "
+                "gradient would ever reach the network: return the tensor itself") if differentiable else None
+    return f"it returns a {type(value).__name__} where a tensor is expected"
 
 
-def _same(answer: object, expected: torch.Tensor, tolerance: float) -> bool:
+def run_case(fn: Callable, case: Case, signature: Signature, learner: bool = False) -> Outcome:
+    """Call fn on fresh copies of the case's arguments, in the clean global state, and take the gradients of its
+    result with respect to the watched inputs; a learner's function is also watched for calls into the answer."""
+    differentiable = bool(signature.wrt)
+    args = [_copy(a, i in signature.wrt) for i, a in enumerate(case.args)]
+    pristine = [_copy(a, False) for a in case.args]
+    before, error = global_state(), None
     try:
-        answer = torch.as_tensor(answer, dtype=expected.dtype)
-    except (TypeError, ValueError, RuntimeError):
-        return False
-    return answer.shape == expected.shape and torch.allclose(answer, expected, rtol=tolerance, atol=tolerance)
+        with calls_into(signature.watched if learner else ()) as called, warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the verdict is the one line a check prints
+            value = fn(*args)
+    except Exception as exc:  # the learner's code: whatever it raises is reported, never re-raised
+        error = exc
+    changed = changed_global_state(before)
+    clean_state()
+    if changed:  # named first: it may be why the call raised
+        return Outcome(problem=changed)
+    if called:
+        return Outcome(problem=f"it calls gan_lib's own {', '.join(sorted(called))}, which is the answer: write "
+                               "the computation yourself")
+    if error is not None:
+        return Outcome(problem=_raised(error))
+    if value is None:
+        return Outcome(unanswered=True)
+    for name, arg, original in zip(signature.names, args, pristine):
+        if not _unchanged(arg, original):
+            return Outcome(problem=f"it changes its input {name} in place: work on a copy (or out-of-place "
+                                   "operations), since the caller still needs it")
+    problem = _kind_problem(value, differentiable)
+    if problem:
+        return Outcome(problem=problem)
+    if not isinstance(value, torch.Tensor):
+        try:
+            value = torch.as_tensor(value, dtype=torch.float64)
+        except Exception:  # a numpy array of objects, say
+            return Outcome(problem=f"it returns a {type(value).__name__} where a tensor is expected")
+    if value.is_floating_point() and not torch.isfinite(value).all():
+        return Outcome(problem="its result holds NaN or inf (a log of 0, a division by 0, or a square root of a "
+                               "negative number?)")
+    grads = []
+    if differentiable:
+        inputs = _watched_inputs(args, signature)
+        try:
+            found = torch.autograd.grad(value, [t for _, t in inputs], torch.ones_like(value), allow_unused=True)
+        except Exception as exc:  # the learner's graph
+            return Outcome(problem=_raised(exc))
+        grads = [torch.zeros_like(t) if g is None else g.detach() for (_, t), g in zip(inputs, found)]
+    return Outcome(value=value.detach(), grads=grads)
+
+
+def _first_mismatch(got: torch.Tensor, expected: torch.Tensor, tolerance: float) -> str | None:
+    got, expected = got.double(), expected.double()
+    wrong = ~torch.isclose(got, expected, rtol=tolerance, atol=tolerance)
+    if not wrong.any():
+        return None
+    if expected.dim() == 0:
+        return f"{got.item():.5g} where {expected.item():.5g} is expected"
+    index = tuple(int(i) for i in wrong.nonzero()[0])
+    return f"{got[index].item():.5g} at {list(index)} where {expected[index].item():.5g} is expected"
+
+
+def _shape(t: torch.Tensor) -> str:
+    return "a single number (shape ())" if t.dim() == 0 else f"shape {tuple(t.shape)}"
+
+
+def difference(got: Outcome, expected: Outcome, grad_names: Sequence[str], tolerance: float) -> str | None:
+    """Where `got` first differs from `expected` (its value's shape, then its value, then each gradient), or None."""
+    if got.value.shape != expected.value.shape:
+        reduce = " (reduce it: a loss is a mean over the batch)" if expected.value.dim() == 0 else ""
+        return f"it gives {_shape(got.value)} where {_shape(expected.value)} is expected{reduce}"
+    mismatch = _first_mismatch(got.value, expected.value, tolerance)
+    if mismatch:
+        return f"it gives {mismatch}"
+    for name, g, e in zip(grad_names, got.grads, expected.grads):
+        if not g.any() and e.any():
+            return (f"its value is right but no gradient reaches {name} through it (is something detached, or "
+                    "computed without create_graph?)")
+        mismatch = _first_mismatch(g, e, tolerance)
+        if mismatch:
+            return f"its value is right but its gradient with respect to {name} is not: {mismatch}"
+    return None
+
+
+def implementation_verdict(name: str, learner: Callable, reference: Callable, cases: Sequence[Case],
+                           signature: Signature, mistakes: dict[str, Callable] | None = None,
+                           also_right: Sequence[Callable] = (), tolerance: float = 1e-5) -> str:
+    """One line on a learner's function: 'right' when it agrees with `reference` (or one of `also_right`, other
+    correct forms) on every case, in value and in the watched gradients; else its first problem, the typical
+    mistake (name -> a function that makes it) it agrees with on every case, or where it first differs."""
+    with preserved_state():
+        return _implementation_verdict(name, learner, reference, cases, signature, mistakes or {}, also_right,
+                                       tolerance)
+
+
+def _implementation_verdict(name, learner, reference, cases, signature, mistakes, also_right, tolerance) -> str:
+    grad_names = [n for n, _ in _watched_inputs([_copy(a, True) for a in cases[0].args], signature)]
+    got = []
+    for number, case in enumerate(cases, 1):
+        outcome = run_case(learner, case, signature, learner=True)
+        if outcome.unanswered:
+            return f"{name}: {NOT_ANSWERED}"
+        if outcome.problem:
+            where = f" (case {number} of {len(cases)}: {case.about})" if len(cases) > 1 and case.about else ""
+            return f"{name}: not yet, {outcome.problem}{where}"
+        got.append(outcome)
+
+    def agrees(fn: Callable) -> bool:
+        for case, mine in zip(cases, got):
+            theirs = run_case(fn, case, signature)
+            if theirs.problem or theirs.unanswered or difference(mine, theirs, grad_names, tolerance):
+                return False
+        return True
+
+    if any(agrees(fn) for fn in (reference, *also_right)):
+        return f"{name}: right"
+    for mistake, make_it in mistakes.items():
+        if agrees(make_it):
+            return f"{name}: not yet, this looks like {mistake}"
+    for number, (case, mine) in enumerate(zip(cases, got), 1):
+        where = difference(mine, run_case(reference, case, signature), grad_names, tolerance)
+        if where:
+            about = f" ({case.about})" if case.about else ""
+            return f"{name}: not yet, on case {number}{about} {where}"
+    return f"{name}: not yet"  # unreachable: a learner that agrees with the reference on every case is right
 
 
 def _short(value: object) -> str:
