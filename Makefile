@@ -35,7 +35,7 @@ real: setup
 
 test: setup
 	rm -rf notebooks/runs/course-tiny final/runs/course-tiny  # tiny runs start fresh, whatever an older version left
-	GAN_LIB_TINY=1 $(PY) -m pytest --nbval-lax -q tests notebooks final
+	GAN_LIB_TINY=1 GAN_LIB_SHOW_SOLUTIONS=1 $(PY) -m pytest --nbval-lax -q tests notebooks final
 
 lint: setup
 	$(PY) -m ruff check gan_lib tests gpu_tests benchmarks browser_tests colab

@@ -1,7 +1,8 @@
 """What the notebooks share: tiny mode, the platform (Colab, Kaggle, local), Google Drive and the run folder.
 
 Environment variables change it for every notebook at once: GAN_LIB_TINY=1 (a tiny synthetic subset and a few
-steps: the tests), GAN_LIB_DATA, GAN_LIB_STEPS, GAN_LIB_RUN_DIR, and GAN_LIB_DRIVE=0 (Colab: keep runs off Drive).
+steps: the tests), GAN_LIB_SHOW_SOLUTIONS=1 (the solution cells show their answers: the tests too), GAN_LIB_DATA,
+GAN_LIB_STEPS, GAN_LIB_RUN_DIR, and GAN_LIB_DRIVE=0 (Colab: keep runs off Drive).
 """
 
 from __future__ import annotations
@@ -39,6 +40,16 @@ def switch(name: str, default: bool = False) -> bool:
 def tiny_mode() -> bool:
     """GAN_LIB_TINY=1 (set by CI and the test command): notebooks use a tiny synthetic subset and a few steps."""
     return switch("GAN_LIB_TINY")
+
+
+def show_solutions() -> bool:
+    """GAN_LIB_SHOW_SOLUTIONS=1 (set by the tests): every solution cell shows its answer when it runs. Off by
+    default, so that "Run all" shows no answer before the learner asks for it."""
+    return switch("GAN_LIB_SHOW_SOLUTIONS")
+
+
+SOLUTION_HIDDEN = ("solution hidden: set SHOW_SOLUTIONS = True in the cell under \"Exercises\", run that cell, then "
+                   "this one")
 
 
 def steps_setting(default: int) -> int:

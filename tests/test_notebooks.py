@@ -76,6 +76,10 @@ TRAIN_STEP = """def my_train_step(G, D, opt_g, opt_d, real, z, label_smoothing):
     opt_g.step()
     return loss_d, loss_g"""
 
+SLERP = """def my_slerp(a, b, t):
+    omega = torch.acos(F.cosine_similarity(a, b, dim=-1).clamp(-1, 1)).unsqueeze(-1)
+    return (torch.sin((1 - t) * omega) * a + torch.sin(t * omega) * b) / torch.sin(omega)"""
+
 WASSERSTEIN = """def wasserstein_1d(a, b):
     return (a.sort().values - b.sort().values).abs().mean()
 
@@ -126,7 +130,7 @@ ANSWERS = {
     "04_results.ipynb": {
         "lerp_midpoint_norm = None": ("lerp_midpoint_norm = 10.0", "lerp_midpoint_norm = 7.07"),
         "def my_slerp(": ("def my_slerp(a, b, t):\n    return a + (b - a) * t",
-                          "def my_slerp(a, b, t):\n    return slerp(a, b, t)"),
+                          SLERP),
         "def wasserstein_1d(": (WASSERSTEIN.replace("a.sort().values - b.sort().values", "a - b"), WASSERSTEIN),
         "def frechet_distance(": (FRECHET.replace("FACTOR", "1"), FRECHET.replace("FACTOR", "2")),
     },
@@ -160,6 +164,7 @@ def test_every_check_says_not_yet_to_a_wrong_answer_and_right_to_the_right_one(n
     torch.save(classifier.state_dict(), cache / f"attribute-classifier-v{attributes.CLASSIFIER_VERSION}.pt")
     monkeypatch.setenv("GAN_LIB_CACHE", str(cache))
     monkeypatch.setenv("GAN_LIB_TINY", "1")
+    monkeypatch.setenv("GAN_LIB_SHOW_SOLUTIONS", "1")  # every solution cell's own verdicts must say "right"
     nb = nbformat.read(ROOT / "notebooks" / name, as_version=4)
     checks = [i for i, cell in enumerate(nb.cells) if cell.source.startswith("# @title Check")]
     assert len(checks) == len(ANSWERS[name]), "every check cell needs a wrong and a right answer here"

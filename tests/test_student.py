@@ -1,0 +1,101 @@
+"""The solutions wait until the learner asks, and the student edition (`make student`) runs with every check saying
+"not answered yet" to its stubs."""
+
+import ast
+import json
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))
+import student_edition  # noqa: E402
+
+NOTEBOOKS = sorted(ROOT.glob("notebooks/*.ipynb")) + sorted(ROOT.glob("final/*.ipynb"))
+HIDDEN = {"cellView": "form", "jupyter": {"source_hidden": True}}
+VERDICT = re.compile(r"^[^:\n]+: (right|not yet|not answered yet)\b")
+
+
+def _cells(path):
+    return json.loads(path.read_text())["cells"]
+
+
+def _source(cell):
+    return "".join(cell["source"])
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_check_and_solution_cell_is_collapsed_and_every_solution_waits_for_show_solutions(path):
+    for cell in _cells(path):
+        source, tags = _source(cell), cell["metadata"].get("tags", [])
+        if source.startswith(("# @title Check", "# @title Solution")):
+            assert {k: cell["metadata"].get(k) for k in HIDDEN} == HIDDEN, source.splitlines()[0]
+        if source.startswith("# @title Solution"):
+            assert "solution" in tags, source.splitlines()[0]
+            statements = ast.parse(source).body
+            assert len(statements) == 1 and ast.unparse(statements[0].test) == "SHOW_SOLUTIONS", source
+            assert ast.unparse(statements[0].orelse[0]) == "print(SOLUTION_HIDDEN)", source
+        if cell["cell_type"] == "markdown" and "<details>" in source:
+            assert "solution" in tags and source.startswith("<details>"), source
+        if "solution" in tags and cell["cell_type"] == "code" and not source.startswith("# @title Solution"):
+            assert "SHOW_SOLUTIONS = show_solutions()" in source, source  # the switch, off unless asked
+
+
+# gan_lib's functions that a notebook's implement-it exercises ask the learner to write
+ASKED = {"02_architecture.ipynb": {"discriminator_bce", "generator_non_saturating", "Generator", "Discriminator"},
+         "03_training.ipynb": {"update_parameters", "get_ema_multi_avg_fn"},
+         "04_results.ipynb": {"slerp", "sliced_distance", "fid_from_features"},
+         "05_beyond_dcgan.ipynb": {"critic_wasserstein", "gradient_penalty", "discriminator_hinge"}}
+
+
+@pytest.mark.parametrize("name", sorted(ASKED))
+def test_no_source_of_an_answer_is_shown_before_the_exercises_that_ask_for_it(name):
+    cells = _cells(ROOT / "notebooks" / name)
+    start = next(i for i, c in enumerate(cells) if "## Exercises" in _source(c))
+    shown = {m.split(".")[-1] for c in cells[:start] for m in re.findall(r"getsource\(([\w.]+)\)", _source(c))}
+    assert not shown & ASKED[name], shown & ASKED[name]
+
+
+def test_the_student_edition_drops_every_solution_and_keeps_every_check(tmp_path):
+    built = student_edition.build(tmp_path / "student")
+    assert sorted(p.relative_to(tmp_path / "student").as_posix() for p in built) == sorted(
+        p.relative_to(ROOT).as_posix() for p in NOTEBOOKS)
+    for path, original in zip(sorted(built), sorted(NOTEBOOKS, key=lambda p: p.relative_to(ROOT).as_posix())):
+        cells, source_cells = _cells(path), _cells(original)
+        assert not any("solution" in c["metadata"].get("tags", []) for c in cells)
+        assert "SHOW_SOLUTIONS" not in json.dumps(cells) and "<details>" not in json.dumps(cells)
+        checks = [_source(c) for c in cells if _source(c).startswith("# @title Check")]
+        assert checks == [_source(c) for c in source_cells if _source(c).startswith("# @title Check")]
+    assert (tmp_path / "student" / "notebooks" / "GLOSSARY.md").exists()
+    with pytest.raises(SystemExit, match="refusing"):
+        student_edition.build(ROOT / "notebooks")
+
+
+@pytest.mark.parametrize("name", [p.relative_to(ROOT).as_posix() for p in NOTEBOOKS])
+def test_the_student_edition_runs_in_tiny_mode_and_every_check_says_not_answered_yet(name, tmp_path, monkeypatch,
+                                                                                     classifier):
+    """Run all of a student notebook in tiny mode, without the solutions' switch: no cell raises, and every check
+    cell's verdicts say "not answered yet" to the stubs."""
+    nbformat = pytest.importorskip("nbformat")
+    from nbclient import NotebookClient
+
+    from gan_lib import attributes
+
+    torch = pytest.importorskip("torch")
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    torch.save(classifier.state_dict(), cache / f"attribute-classifier-v{attributes.CLASSIFIER_VERSION}.pt")
+    monkeypatch.setenv("GAN_LIB_CACHE", str(cache))
+    monkeypatch.setenv("GAN_LIB_TINY", "1")
+    monkeypatch.delenv("GAN_LIB_SHOW_SOLUTIONS", raising=False)
+    student_edition.build(tmp_path / "student")
+    path = tmp_path / "student" / name
+    nb = nbformat.read(path, as_version=4)
+    NotebookClient(nb, timeout=600, resources={"metadata": {"path": str(path.parent)}}).execute()
+    for cell in nb.cells:
+        if cell.cell_type == "code" and cell.source.startswith("# @title Check"):
+            said = [m.group(1) for out in cell.outputs for line in out.get("text", "").splitlines()
+                    if (m := VERDICT.match(line))]
+            assert said and set(said) == {"not answered yet"}, (cell.source, cell.outputs)
