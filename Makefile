@@ -1,6 +1,7 @@
 # make demo: set up, then train on the built-in synthetic faces (about 4 minutes on a 2-core CPU)
 # make real DATA=FOLDER|anime-faces: train on real faces (32 px on a CPU, 64 px on a GPU; SIZE=64 to choose), sample, score
 # make test: set up, then run the unit tests and re-execute every notebook in tiny mode
+# make student: the student edition in student/, the notebooks without their solutions (for instructors to hand out)
 # make browser-test: notebook 04 in JupyterLab, driven by headless Chromium (installs Debian's chromium as root)
 # make colab-check: a Colab-like environment (ipywidgets 7.7.1, another torch) installs gan_lib and runs 03 and 04
 # make gpu-check: on a CUDA machine, the GPU tests (gpu_tests/) and the GPU throughput benchmark
@@ -13,7 +14,7 @@ SIZE ?=
 REAL ?= runs/real$(SIZE)
 STEPS ?= 3000
 
-.PHONY: setup demo real test lint gpu-check browser-test browser-screenshot colab-check
+.PHONY: setup demo real test lint student gpu-check browser-test browser-screenshot colab-check
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: requirements.txt pyproject.toml
@@ -38,7 +39,10 @@ test: setup
 	GAN_LIB_TINY=1 GAN_LIB_SHOW_SOLUTIONS=1 $(PY) -m pytest --nbval-lax -q tests notebooks final
 
 lint: setup
-	$(PY) -m ruff check gan_lib tests gpu_tests benchmarks browser_tests colab
+	$(PY) -m ruff check gan_lib tests gpu_tests benchmarks browser_tests colab tools
+
+student: setup
+	$(PY) tools/student_edition.py student
 
 gpu-check: setup
 	$(PY) -m pytest -q gpu_tests
