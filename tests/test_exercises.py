@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from gan_lib import losses, metrics, models
+from gan_lib.config import Config
 from gan_lib.exercises import (
     check,
     check_critic_loss,
@@ -28,6 +29,7 @@ from gan_lib.exercises import (
     check_wasserstein_1d,
     verdict,
 )
+from gan_lib.models import Discriminator, Generator
 
 
 def test_right_wrong_and_unanswered_each_say_so_without_showing_the_answer():
@@ -75,6 +77,24 @@ def _reseeds(r, f, a):
     return _bce(r, 1 - a) + _bce(f, 0.0)
 
 
+def _patches_gan_lib(r, f, a):
+    """Replace gan_lib's reference with a wrong loss, then return that wrong loss."""
+    losses.discriminator_bce = lambda r, f, *_: _bce(r, 0.5) + _bce(f, 0.5)
+    return losses.discriminator_bce(r, f)
+
+
+class _Raising(torch.Tensor):
+    """A tensor whose every operation raises."""
+
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        raise RuntimeError("no")
+
+    @staticmethod
+    def answer(r, f, a):
+        return (_bce(r, 1 - a) + _bce(f, 0.0)).as_subclass(_Raising)
+
+
 D_LOSS = {
     "right": [lambda r, f, a: _bce(r, 1 - a) + _bce(f, 0.0),
               lambda r, f, a: (-(1 - a) * F.logsigmoid(r) - a * F.logsigmoid(-r)).mean() - F.logsigmoid(-f).mean(),
@@ -112,6 +132,11 @@ D_LOSS = {
     "complex": [lambda r, f, a: (_bce(r, 1 - a) + _bce(f, 0.0)).to(torch.complex64)],
     "NaN or inf": [lambda r, f, a: -(torch.log(torch.sigmoid(r) * 0) + _bce(f, 0.0))],
     "raised ZeroDivisionError": [lambda r, f, a: 1 / 0],
+    "raised SystemExit": [lambda r, f, a: exit(1)],
+    "replaces gan_lib's own losses.discriminator_bce": [_patches_gan_lib],
+    "default device": [lambda r, f, a: torch.set_default_device("meta")],
+    "number of threads": [lambda r, f, a: (torch.set_num_threads(1), _bce(r, 1 - a) + _bce(f, 0.0))[1]],
+    "its result could not be read": [lambda r, f, a: (_bce(r, 1 - a) + _bce(f, 0.0)).to("meta"), _Raising.answer],
     "not answered yet": [lambda r, f, a: None],
 }
 
@@ -147,6 +172,7 @@ CRITIC = {
     "plain number": [lambda r, f: (f.mean() - r.mean()).item()],
     "calls gan_lib's own losses.critic_wasserstein": [losses.critic_wasserstein],
     "no gradient reaches logits_real": [lambda r, f: f.mean() - r.detach().mean()],
+    "raised RuntimeError": [lambda r, f: (f - r).mean()],  # one batch of 7, one of 5
     "not answered yet": [lambda r, f: None],
 }
 
@@ -180,6 +206,20 @@ def _penalty(*, order="real first", alpha_shape="image", at=None, norm="image", 
     return penalty
 
 
+def _per_image(critic, real, fake, rng):
+    alpha = torch.rand(len(real), 1, 1, 1, generator=rng)
+    between = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
+    return torch.autograd.grad(critic(between).sum(), between, create_graph=True)[0].flatten(1).norm(dim=1)
+
+
+def _flags_real(critic, real, fake, rng):
+    """The right value, by a gradient taken through `real`, whose requires_grad flag it leaves set."""
+    alpha = torch.rand(len(real), 1, 1, 1, generator=rng)
+    real.requires_grad_(True)
+    grad = torch.autograd.grad(critic(alpha * real + (1 - alpha) * fake).sum(), real, create_graph=True)[0] / alpha
+    return (grad.flatten(1).norm(dim=1) - 1).pow(2).mean()
+
+
 PENALTY = {
     "right": [_penalty(), _penalty(order="fake first"),
               lambda c, r, f, g: _penalty()(c, r, f, g) * 1.0,
@@ -194,6 +234,9 @@ PENALTY = {
     "without the square": [_penalty(square=False)],
     "without the 1": [_penalty(one=False)],
     "the gradient of the mean score": [_penalty(total=torch.mean)],
+    "a one-sided penalty": [lambda c, r, f, g: F.relu(_per_image(c, r, f, g) - 1).pow(2).mean(),
+                            lambda c, r, f, g: (_per_image(c, r, f, g).clamp(min=1) - 1).pow(2).mean()],
+    "changes its input real in place": [_flags_real],
     "autograd cannot follow": [_penalty(create_graph=False)],
     "not yet given .requires_grad_(True)": [_penalty(requires_grad=False)],
     "never draws from rng": [_penalty(use_rng=False)],
@@ -247,6 +290,17 @@ def _g_block(*, bn=True, bias=False, act=lambda: nn.ReLU(True), act_first=False,
     return build
 
 
+class _Detached(nn.Module):
+    """A block whose output is cut from the graph."""
+
+    def __init__(self, block):
+        super().__init__()
+        self.block = block
+
+    def forward(self, x):
+        return self.block(x).detach()
+
+
 class _NormFirst(nn.Module):
     """A block whose BatchNorm is defined before its convolution, though it runs after it."""
 
@@ -284,13 +338,18 @@ def test_the_block_checks_copy_gan_libs_weights_in_by_layer_kind_and_name_each_m
                                                           nn.ReLU()),
         "parameters where": _g_block(kernel=3), "not answered": lambda i, o: None,
         "it returns a list": lambda i, o: [nn.ReLU()], "turns grad mode off": lambda i, o: torch.set_grad_enabled(False)
-        or _g_block()(i, o)}, capsys)
+        or _g_block()(i, o),
+        "does not require grad": lambda i, o: _g_block()(i, o).requires_grad_(False),
+        "gan_lib's own models.Generator": lambda i, o: Generator(Config(image_size=32, latent_dim=16, g_width=o)).upsample[:3],
+        "the gradients through it are not": lambda i, o: _Detached(_g_block()(i, o))}, capsys)
     said |= _verdicts(check_discriminator_block, {
         "right ": _d_block(), "right, BatchNorm defined first ": lambda i, o: _NormFirst(i, o, nn.Conv2d,
                                                                                          nn.LeakyReLU(0.2)),
         "a block without BatchNorm ": _d_block(bn=False), "a bias ": _d_block(bias=True),
         "default slope 0.01": _d_block(act=nn.LeakyReLU), "ReLU in D": _d_block(act=nn.ReLU),
-        "the activation before ": _d_block(act_first=True), "building it raised": lambda i, o: nn.Conv2d(i)}, capsys)
+        "the activation before ": _d_block(act_first=True), "building it raised": lambda i, o: nn.Conv2d(i),
+        "gan_lib's own models.Discriminator": lambda i, o: Discriminator(Config(image_size=32, d_width=i // 2)).net[2:5]},
+        capsys)
     for label, line in said.items():
         if label.startswith("right"):
             assert line.endswith(": right"), (label, line)
@@ -348,6 +407,7 @@ def test_the_training_step_check_runs_beside_trainer_train_step_and_names_each_m
         "zero_grad between backward and step": _step(zero="after"), "G updated before D": _step(g_first=True),
         "the saturating G loss": _step(g_loss=losses.generator_saturating),
         "smoothing on both sides": _step(fake_label=0.1), "no smoothing": _step(smoothing=0.0),
+        "a fixed real target of 0.9": _step(smoothing=0.1),
         "G run twice": _step(recompute=True), "not answered": lambda *args: None,
         "where the pair (loss_d, loss_g) is expected": lambda *args: _step()(*args)[0],
         "its loss_d is a str": lambda *args: ("0.5", "0.7"),
@@ -370,10 +430,15 @@ def test_the_ema_check_follows_the_trainers_average_and_names_its_mistakes(capsy
                                  "right, lerp": lambda avg, w, d: torch.lerp(avg, w, 1 - d),
                                  "swapped": lambda avg, w, d: (1 - d) * avg + d * w,
                                  "the new weights themselves": lambda avg, w, d: w,
-                                 "where the Trainer's EMA has": lambda avg, w, d: avg,
+                                 "the average as it was": lambda avg, w, d: avg,
+                                 "is expected": lambda avg, w, d: d * avg + (1 - d) * w + 1e-3,
                                  "in place but returns None": lambda avg, w, d: (avg.mul_(d).add_(w, alpha=1 - d),
                                                                                 None)[1],
                                  "a tuple of 1": lambda avg, w, d: (d * avg + (1 - d) * w,),
+                                 "changes `weights` in place": lambda avg, w, d: w.mul_(1 - d).add_(avg, alpha=d),
+                                 "torch.float64 where torch.float32": lambda avg, w, d: d * avg.double()
+                                 + (1 - d) * w.double(),
+                                 "a fixed decay of 0.999": lambda avg, w, d: 0.999 * avg + 0.001 * w,
                                  "returns a float": lambda avg, w, d: float(avg.mean()),
                                  "raised ValueError": lambda avg, w, d: int("x"),
                                  "not answered": lambda avg, w, d: None}, capsys)
@@ -410,7 +475,8 @@ def _slerp_by_hand(a, b, t):
 
 def test_the_results_checks_use_closed_forms_and_gan_lib_and_name_each_mistake(capsys):
     said = _verdicts(check_slerp, {"right": _slerp_by_hand,
-                                   "right, as a numpy array": lambda a, b, t: _slerp_by_hand(a, b, t).numpy(),
+                                   "ndarray where a torch Tensor": lambda a, b, t: _slerp_by_hand(a, b, t).numpy(),
+                                   "float64 where torch.float32": lambda a, b, t: _slerp_by_hand(a, b, t).double(),
                                    "lerp": models.lerp, "swapped": lambda a, b, t: _slerp_by_hand(a, b, 1 - t),
                                    "calls gan_lib's own models.slerp": models.slerp,
                                    "a list of 5": lambda a, b, t: list(_slerp_by_hand(a, b, t)),

@@ -12,8 +12,8 @@ from torch.nn import functional as F
 from .. import losses
 from ..config import Config
 from ..models import Discriminator, Generator, init_weights
-from .guard import changed_global_state, clean_state, global_state, preserved_state
-from .verdicts import Case, Signature, implementation_verdict
+from .guard import calls_into, changed_global_state, clean_state, global_state, preserved_state
+from .verdicts import Case, Signature, _raised, implementation_verdict
 
 
 def _logits(seed: int, n: int, shift: float, dtype: torch.dtype = torch.float32) -> torch.Tensor:
@@ -31,6 +31,7 @@ D_LOSS_CASES = [
     Case((_logits(4, 1, 0.5), _logits(5, 1, 0.0), 0.25), "label_smoothing 0.25, a batch of one"),
     Case((_logits(6, 9, 0.0, torch.float64), _logits(7, 9, 0.5, torch.float64), 0.3),
          "label_smoothing 0.3, float64 logits"),
+    Case((_logits(8, 7, 0.5), _logits(9, 5, -0.5), 0.15), "label_smoothing 0.15, 7 real images and 5 generated"),
 ]
 G_LOSS_CASES = [Case((_logits(1, 16, -1.0),), "generated logits below 0: D rejects them"),
                 Case((_logits(3, 7, 2.0),), "generated logits above 0, a batch of 7"),
@@ -155,7 +156,8 @@ def module_verdict(name: str, build: Callable[[], nn.Module], reference: nn.Modu
     statistics on x; else the typical mistake it behaves like, or its first difference (parameters, shape)."""
     before = global_state()
     try:
-        module = build()
+        with calls_into((Generator.__init__, Discriminator.__init__)) as called:
+            module = build()
     except Exception as exc:  # the learner's code: reported, never re-raised
         return f"{name}: not yet, building it raised {type(exc).__name__}: {exc}"
     finally:
@@ -163,26 +165,42 @@ def module_verdict(name: str, build: Callable[[], nn.Module], reference: nn.Modu
         clean_state()
     if changed:
         return f"{name}: not yet, {changed}"
+    if called:
+        return (f"{name}: not yet, it takes its layers from gan_lib's own {', '.join(sorted(called))}: build them "
+                "yourself")
     if module is None:
         return f"{name}: not answered yet (fill in the function above, then run this cell again)"
     if not isinstance(module, nn.Module):
         return f"{name}: not yet, it returns a {type(module).__name__}: return the layers as one nn.Sequential"
+    frozen = [key for key, p in module.named_parameters() if not p.requires_grad]
+    if frozen:
+        return f"{name}: not yet, its {frozen[0]} does not require grad, so it would never train"
     if _behaves_like(module, reference, x):
         return f"{name}: right"
     for mistake, make_it in mistakes.items():
         if _behaves_like(module, make_it(), x):
             return f"{name}: not yet, this looks like {mistake}"
+    return f"{name}: not yet, {_first_difference(module, reference, x, shape_hint)}"
+
+
+def _first_difference(module: nn.Module, reference: nn.Module, x: torch.Tensor, shape_hint: str) -> str:
     count, expected = (sum(p.numel() for p in m.parameters()) for m in (module, reference))
     if count != expected:
-        return f"{name}: not yet, it has {count:,} parameters where gan_lib's block has {expected:,}"
+        return f"it has {count:,} parameters where gan_lib's block has {expected:,}"
+    module, reference = copy.deepcopy(module), copy.deepcopy(reference)
     try:
-        shape, expected_shape = (tuple(m.train()(x).shape) for m in (copy.deepcopy(module), copy.deepcopy(reference)))
-    except Exception as exc:
-        return f"{name}: not yet, a batch of shape {tuple(x.shape)} raised {type(exc).__name__}: {exc}"
-    if shape != expected_shape:
-        return (f"{name}: not yet, it turns {tuple(x.shape)} into {shape} where {expected_shape} is expected "
-                f"({shape_hint})")
-    return f"{name}: not yet, with gan_lib's weights copied in its output differs: check the layers and their order"
+        out = module.train()(x.clone().requires_grad_(True))
+    except Exception as exc:  # the learner's module
+        return f"a batch of shape {tuple(x.shape)} {_raised(exc).removeprefix('it ')}"
+    if not isinstance(out, torch.Tensor):
+        return f"its forward returns a {type(out).__name__} where a tensor is expected"
+    expected_shape = tuple(reference.train()(x).shape)
+    if tuple(out.shape) != expected_shape:
+        return f"it turns {tuple(x.shape)} into {tuple(out.shape)} where {expected_shape} is expected ({shape_hint})"
+    if _copy_by_kind(module, reference) and torch.allclose(module.train()(x), reference.train()(x), atol=1e-5):
+        return ("its output is right but the gradients through it are not (a .detach() or torch.no_grad() inside, "
+                "or a layer left out of the backward pass?)")
+    return "with gan_lib's weights copied in its output differs: check the layers and their order"
 
 
 def _stateful_layers(module: nn.Module) -> list[nn.Module]:
@@ -204,18 +222,25 @@ def _copy_by_kind(module: nn.Module, other: nn.Module) -> bool:
     return True
 
 
+def _parameters_by_kind(module: nn.Module) -> list[torch.Tensor]:
+    """The parameters in the order _copy_by_kind pairs them: by layer kind, then layer, then name."""
+    layers = sorted(_stateful_layers(module), key=lambda m: type(m).__name__)  # stable: keeps the order within a kind
+    return [p for layer in layers for _, p in sorted(layer.named_parameters(recurse=False))]
+
+
 def _behaviour(module: nn.Module, x: torch.Tensor) -> list[torch.Tensor]:
-    """Train-mode output, the gradient of a fixed projection of it with respect to x, and the eval-mode output after
-    that pass (which reads the BatchNorm statistics it updated)."""
+    """Train-mode output, the gradients of a fixed projection of it with respect to x and to every parameter, and
+    the eval-mode output after that pass (which reads the BatchNorm statistics it updated)."""
     x = x.clone().requires_grad_(True)
     out = module.train()(x)
     if not isinstance(out, torch.Tensor):
         raise TypeError("not a tensor")
     projection = torch.randn(out.shape, generator=torch.Generator().manual_seed(1))
-    grad, = torch.autograd.grad((out * projection).sum(), x)
+    inputs = [x, *_parameters_by_kind(module)]
+    grads = torch.autograd.grad((out * projection).sum(), inputs, allow_unused=True)
     with torch.no_grad():
         after = module.eval()(x)
-    return [out.detach(), grad, after]
+    return [out.detach(), *(torch.zeros_like(t) if g is None else g for t, g in zip(inputs, grads)), after]
 
 
 def _behaves_like(module: nn.Module, other: nn.Module, x: torch.Tensor) -> bool:

@@ -90,6 +90,8 @@ def _penalty_cases() -> list[Case]:
     return [Case((LinearCritic((3, 8, 8), 3.0), real, fake, _rng(4)),
                  "a critic of slope 3 everywhere: the penalty is (3 - 1)^2 = 4 wherever the points fall"),
             Case((LinearCritic((3, 8, 8), 1.0), real, fake, _rng(4)), "a critic of slope 1 everywhere: penalty 0"),
+            Case((LinearCritic((3, 8, 8), 0.5), real, fake, _rng(4)),
+                 "a critic of slope 0.5 everywhere: the penalty is (0.5 - 1)^2 = 0.25, both sides of 1 count"),
             Case((QuadraticCritic((3, 8, 8), 0.5), real, fake, _rng(5)),
                  "a critic whose slope depends on the point, real and generated images far apart"),
             Case((QuadraticCritic((1, 4, 4), 1.5), small_real, small_fake, _rng(6)), "three one-channel 4x4 images")]
@@ -137,6 +139,8 @@ PENALTY_MISTAKES = {
         lambda *a: (_per_image_norms(*a) - 1).mean(),
     "|grad| - 1 without the square (its absolute value; the penalty is the mean of (|grad| - 1)^2)":
         lambda *a: (_per_image_norms(*a) - 1).abs().mean(),
+    "a one-sided penalty (WGAN-GP's is two-sided: slopes below 1 are penalised too, (|grad| - 1)^2 with no relu)":
+        lambda *a: F.relu(_per_image_norms(*a) - 1).pow(2).mean(),
     "|grad|^2 without the 1 (the penalty pulls the norm towards 1, not 0)":
         lambda *a: _per_image_norms(*a).pow(2).mean(),
     "the gradient of the mean score (autograd.grad of critic(x).mean() divides each image's gradient by the batch "

@@ -11,34 +11,63 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 
+# torch's global settings: how each is read, how it is set, and what to say when a learner's function changes it
+SETTINGS = {
+    "grad mode": (torch.is_grad_enabled, torch.set_grad_enabled,
+                  "it turns grad mode off for everything after it (torch.set_grad_enabled(False)); use `with "
+                  "torch.no_grad():` around the lines that need it, or nothing"),
+    "default dtype": (torch.get_default_dtype, torch.set_default_dtype,
+                      "it changes torch's default dtype for everything after it; give dtype=... to the tensors that "
+                      "need it instead"),
+    "default device": (torch.get_default_device, torch.set_default_device,
+                       "it changes torch's default device for everything after it; give device=... to the tensors "
+                       "that need it instead"),
+    "threads": (torch.get_num_threads, torch.set_num_threads,
+                "it changes torch's number of threads for everything after it (torch.set_num_threads)"),
+    "anomaly mode": (torch.is_anomaly_enabled, torch.autograd.set_detect_anomaly,
+                     "it turns autograd's anomaly detection on or off for everything after it"),
+    "deterministic algorithms": (torch.are_deterministic_algorithms_enabled, torch.use_deterministic_algorithms,
+                                 "it changes torch.use_deterministic_algorithms for everything after it"),
+    "matmul precision": (torch.get_float32_matmul_precision, torch.set_float32_matmul_precision,
+                         "it changes torch.set_float32_matmul_precision for everything after it"),
+}
+CLEAN = {"grad mode": True, "default dtype": torch.float32, "default device": torch.device("cpu")}
+
+
+def _gan_lib_namespaces() -> dict[str, dict]:
+    return {name: dict(vars(module)) for name, module in list(sys.modules.items())
+            if (name == "gan_lib" or name.startswith("gan_lib.")) and module is not None}
+
 
 def global_state() -> dict:
-    """Everything global that a learner's function could change and a later cell would feel."""
-    state = {"grad mode": torch.is_grad_enabled(), "default dtype": torch.get_default_dtype(),
-             "threads": torch.get_num_threads(), "anomaly mode": torch.is_anomaly_enabled(),
-             "torch RNG": torch.random.get_rng_state(), "python RNG": random.getstate(),
-             "numpy RNG": np.random.get_state()}
+    """Everything global that a learner's function could change and a later cell would feel: torch's settings,
+    the random number generators (drawing from them is fair; they are put back), and gan_lib's own names."""
+    state = {name: read() for name, (read, _, _) in SETTINGS.items()}
+    state |= {"torch RNG": torch.random.get_rng_state(), "python RNG": random.getstate(),
+              "numpy RNG": np.random.get_state(), "gan_lib": _gan_lib_namespaces()}
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         state["CUDA RNG"] = torch.cuda.get_rng_state_all()
     return state
 
 
 def restore(state: dict) -> None:
-    torch.set_grad_enabled(state["grad mode"])
-    torch.set_default_dtype(state["default dtype"])
-    torch.set_num_threads(state["threads"])
-    torch.autograd.set_detect_anomaly(state["anomaly mode"])
+    for name, (_, write, _) in SETTINGS.items():
+        write(state[name])
     torch.random.set_rng_state(state["torch RNG"])
     random.setstate(state["python RNG"])
     np.random.set_state(state["numpy RNG"])
     if "CUDA RNG" in state:
         torch.cuda.set_rng_state_all(state["CUDA RNG"])
+    for name, namespace in state["gan_lib"].items():
+        module = sys.modules.get(name)
+        if module is not None:  # names added since (a submodule imported, say) stay
+            vars(module).update(namespace)
 
 
 def clean_state() -> None:
-    """The state every check runs in, whatever an earlier cell left: grad mode on, float32 by default."""
-    torch.set_grad_enabled(True)
-    torch.set_default_dtype(torch.float32)
+    """The state every check runs in, whatever an earlier cell left: grad mode on, float32 on the CPU by default."""
+    for name, value in CLEAN.items():
+        SETTINGS[name][1](value)
 
 
 @contextmanager
@@ -53,13 +82,17 @@ def preserved_state() -> Iterator[None]:
 
 
 def changed_global_state(before: dict) -> str | None:
-    """What the learner's call changed that it should not have (grad mode or the default dtype), named."""
-    if torch.is_grad_enabled() != before["grad mode"]:
-        return ("it turns grad mode off for everything after it (torch.set_grad_enabled(False)); use "
-                "`with torch.no_grad():` around the lines that need it, or nothing")
-    if torch.get_default_dtype() != before["default dtype"]:
-        return (f"it changes torch's default dtype to {torch.get_default_dtype()} for everything after it; give "
-                "dtype=... to the tensors that need it instead")
+    """What the learner's call changed that it should not have (one of torch's settings, or a name of gan_lib's),
+    named; gan_lib's names are put back at once, so that the check goes on against gan_lib's own code."""
+    for name, (read, _, said) in SETTINGS.items():
+        if read() != before[name]:
+            return said
+    now = _gan_lib_namespaces()
+    replaced = sorted(f"{module.removeprefix('gan_lib.')}.{key}" for module, namespace in before["gan_lib"].items()
+                      for key, value in namespace.items() if now.get(module, {}).get(key, value) is not value)
+    if replaced:
+        restore({**global_state(), "gan_lib": before["gan_lib"]})
+        return f"it replaces gan_lib's own {', '.join(replaced[:3])}: leave gan_lib as it is and write your own code"
     return None
 
 
@@ -67,7 +100,8 @@ def changed_global_state(before: dict) -> str | None:
 def calls_into(functions: Iterable[Callable]) -> Iterator[set[str]]:
     """Within the block, the names of `functions` that were called (at any depth): a learner's answer that calls
     gan_lib's own reference copies the answer instead of writing it."""
-    codes = {f.__code__: f"{f.__module__.removeprefix('gan_lib.')}.{f.__qualname__}" for f in functions}
+    codes = {f.__code__: f"{f.__module__.removeprefix('gan_lib.')}.{f.__qualname__.removesuffix('.__init__')}"
+             for f in functions}
     called: set[str] = set()
     previous = sys.getprofile()
 

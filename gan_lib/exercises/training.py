@@ -12,10 +12,11 @@ from ..config import Config
 from ..data import ImageSet
 from ..train import Trainer
 from .guard import changed_global_state, clean_state, global_state, preserved_state
-from .verdicts import NOT_ANSWERED, _raised, _short
+from .verdicts import NOT_ANSWERED, _first_mismatch, _raised, _short
 
+# label_smoothing 0.2, not the default 0.1, so that a hard-coded 0.9 cannot pass for 1 - label_smoothing
 STEP_CONFIG = Config(image_size=32, latent_dim=16, g_width=8, d_width=8, batch_size=8, amp="off",
-                     channels_last="off", fused_adam="off", ema_decay=0.9)
+                     channels_last="off", fused_adam="off", ema_decay=0.9, label_smoothing=0.2)
 STEPS = 3  # compared after the first step and after the third: some mistakes only show from the second on
 
 
@@ -164,7 +165,7 @@ def _no_detach_zeroed_first(G, D, opt_g, opt_d, real, z, smoothing):
 
 
 def _step(zero: str = "before backward", g_loss=losses.generator_non_saturating, fake_label: float = 0.0,
-          smoothing_off: bool = False, g_first: bool = False, g_twice: bool = False, one_batch: bool = False):
+          smoothing: float | None = None, g_first: bool = False, g_twice: bool = False, one_batch: bool = False):
     """A training step with one thing changed (the defaults make the right step)."""
     def update(optimizer, loss):
         if zero == "before backward":
@@ -174,8 +175,8 @@ def _step(zero: str = "before backward", g_loss=losses.generator_non_saturating,
             optimizer.zero_grad()
         optimizer.step()
 
-    def step(G, D, opt_g, opt_d, real, z, smoothing):
-        smoothing = 0.0 if smoothing_off else smoothing
+    def step(G, D, opt_g, opt_d, real, z, label_smoothing):
+        a = label_smoothing if smoothing is None else smoothing
         fake = G(z)
 
         def d_update():
@@ -184,7 +185,7 @@ def _step(zero: str = "before backward", g_loss=losses.generator_non_saturating,
                 logits_real, logits_fake = logits[:len(real)], logits[len(real):]
             else:
                 logits_real, logits_fake = D(real), D(fake.detach())
-            loss = _bce_d(logits_real, logits_fake, smoothing, fake_label)
+            loss = _bce_d(logits_real, logits_fake, a, fake_label)
             update(opt_d, loss)
             return loss
 
@@ -213,7 +214,9 @@ STEP_MISTAKES = {
     "the saturating G loss log(1 - D(G(z))) (use -log D(G(z)): losses.generator_non_saturating)":
         _step(g_loss=losses.generator_saturating),
     "smoothing on both sides (the generated images' target stays 0)": _step(fake_label=0.1),
-    "no smoothing (the real images' target is 1 - label_smoothing)": _step(smoothing_off=True),
+    "no smoothing (the real images' target is 1 - label_smoothing)": _step(smoothing=0.0),
+    "a fixed real target of 0.9 (use 1 - label_smoothing: the step is given the smoothing, 0.2 here)":
+        _step(smoothing=0.1),
     "G run twice in one step: its BatchNorm statistics move twice (reuse the fake images of D's update)":
         _step(g_twice=True),
     "real and generated images through D in one batch: BatchNorm then mixes their statistics (DCGAN keeps the "
@@ -238,15 +241,17 @@ def _ema_verdict(ema_update: Callable) -> str:
     averages = {k: v.detach().clone() for k, v in trainer.G.named_parameters()}
     decay = trainer.cfg.ema_decay
     swapped = dict(averages)
+    start = dict(averages)
+    fixed = {d: dict(averages) for d in (0.999, 0.99)}  # decays a learner may hard-code
     for step in (1, 2):
         trainer.train_step(trainer.batches.batch(step))
         trainer.step += 1
         weights = {k: v.detach().clone() for k, v in trainer.G.named_parameters()}
         updated = {}
         for key in weights:
-            average, before = averages[key].clone(), global_state()
+            average, own, before = averages[key].clone(), weights[key].clone(), global_state()
             try:
-                value = ema_update(average, weights[key].clone(), decay)
+                value = ema_update(average, own, decay)
             except Exception as exc:  # the learner's code: reported, never re-raised
                 return f"{name}: not yet, {_raised(exc)}"
             finally:
@@ -254,6 +259,9 @@ def _ema_verdict(ema_update: Callable) -> str:
                 clean_state()
             if changed:
                 return f"{name}: not yet, {changed}"
+            if not torch.equal(own, weights[key]):
+                return (f"{name}: not yet, it changes `weights` in place: those are G's own weights, which go on "
+                        "training; only the average may change")
             if value is None:
                 if not torch.equal(average, averages[key]):
                     return (f"{name}: not yet, it changes `average` in place but returns None: return the new "
@@ -263,9 +271,13 @@ def _ema_verdict(ema_update: Callable) -> str:
                 shape = f"shape {tuple(value.shape)}" if isinstance(value, torch.Tensor) else _kind(value)
                 return (f"{name}: not yet, for G's {key} it returns {shape} where a tensor of shape "
                         f"{tuple(weights[key].shape)}, like the weights, is expected")
-            updated[key] = value.detach().to(weights[key].dtype)
+            if value.dtype != weights[key].dtype:
+                return (f"{name}: not yet, it returns {value.dtype} where {weights[key].dtype}, the weights' dtype, "
+                        "is expected")
+            updated[key] = value.detach()
         averages = updated
         swapped = {k: (1 - decay) * swapped[k] + decay * weights[k] for k in weights}
+        fixed = {d: {k: d * fixed[d][k] + (1 - d) * weights[k] for k in weights} for d in fixed}
     expected = {k: v.detach() for k, v in trainer.ema.module.named_parameters()}
     if all(torch.allclose(averages[k], expected[k], atol=1e-6) for k in expected):
         return f"{name}: right"
@@ -274,9 +286,13 @@ def _ema_verdict(ema_update: Callable) -> str:
                 "and takes 1 - decay of the new weights")
     if all(torch.allclose(averages[k], weights[k], atol=1e-6) for k in expected):
         return f"{name}: not yet, this looks like the new weights themselves: the average must keep `decay` of itself"
+    if all(torch.equal(averages[k], start[k]) for k in expected):
+        return f"{name}: not yet, it returns the average as it was: the new one takes in 1 - decay of the weights"
+    for d, average in fixed.items():
+        if all(torch.allclose(averages[k], average[k], atol=1e-6) for k in expected):
+            return f"{name}: not yet, this looks like a fixed decay of {d}: use the `decay` it is given ({decay} here)"
     key = next(k for k in expected if not torch.allclose(averages[k], expected[k], atol=1e-6))
-    return (f"{name}: not yet, after two updates G's {key} is {_short(averages[key])} where the Trainer's EMA has "
-            f"{_short(expected[key])}")
+    return f"{name}: not yet, after two updates G's {key} {_first_mismatch(averages[key], expected[key], 1e-6)}"
 
 
 def check_ema(ema_update: Callable) -> None:

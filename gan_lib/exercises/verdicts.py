@@ -75,6 +75,7 @@ class Outcome:
     grads: list[torch.Tensor] = field(default_factory=list)
     problem: str | None = None
     unanswered: bool = False
+    returned: str = "Tensor"  # the type of what the function returned
 
 
 @dataclass(frozen=True)
@@ -111,9 +112,10 @@ def _watched_inputs(args: list, signature: Signature) -> list[tuple[str, torch.T
     return inputs
 
 
-def _unchanged(arg: object, pristine: object) -> bool:
+def _unchanged(arg: object, pristine: object, watched: bool) -> bool:
     if isinstance(arg, torch.Tensor):
-        return arg.shape == pristine.shape and torch.equal(arg.detach(), pristine)
+        return (arg.shape == pristine.shape and torch.equal(arg.detach(), pristine)
+                and (watched or not arg.requires_grad))
     if isinstance(arg, nn.Module):
         return all(torch.equal(a, b) for a, b in zip(arg.state_dict().values(), pristine.state_dict().values()))
     return True
@@ -169,7 +171,7 @@ def run_case(fn: Callable, case: Case, signature: Signature, learner: bool = Fal
         with calls_into(signature.watched if learner else ()) as called, warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the verdict is the one line a check prints
             value = fn(*args)
-    except Exception as exc:  # the learner's code: whatever it raises is reported, never re-raised
+    except (Exception, SystemExit) as exc:  # the learner's code: whatever it raises is reported, never re-raised
         error = exc
     changed = changed_global_state(before)
     clean_state()
@@ -182,18 +184,19 @@ def run_case(fn: Callable, case: Case, signature: Signature, learner: bool = Fal
         return Outcome(problem=_raised(error))
     if value is None:
         return Outcome(unanswered=True)
-    for name, arg, original in zip(signature.names, args, pristine):
-        if not _unchanged(arg, original):
+    for index, (name, arg, original) in enumerate(zip(signature.names, args, pristine)):
+        if not _unchanged(arg, original, index in signature.wrt):
             return Outcome(problem=f"it changes its input {name} in place: work on a copy (or out-of-place "
                                    "operations), since the caller still needs it")
     problem = _kind_problem(value, differentiable)
     if problem:
         return Outcome(problem=problem)
+    returned = "Tensor" if isinstance(value, torch.Tensor) else type(value).__name__
     if not isinstance(value, torch.Tensor):
         try:
             value = torch.as_tensor(value, dtype=torch.float64)
         except Exception:  # a numpy array of objects, say
-            return Outcome(problem=f"it returns a {type(value).__name__} where a tensor is expected")
+            return Outcome(problem=f"it returns a {returned} where a tensor is expected")
     if value.is_floating_point() and not torch.isfinite(value).all():
         return Outcome(problem="its result holds NaN or inf (a log of 0, a division by 0, or a square root of a "
                                "negative number?)")
@@ -205,7 +208,7 @@ def run_case(fn: Callable, case: Case, signature: Signature, learner: bool = Fal
         except Exception as exc:  # the learner's graph
             return Outcome(problem=_raised(exc))
         grads = [torch.zeros_like(t) if g is None else g.detach() for (_, t), g in zip(inputs, found)]
-    return Outcome(value=value.detach(), grads=grads)
+    return Outcome(value=value.detach(), grads=grads, returned=returned)
 
 
 def _first_mismatch(got: torch.Tensor, expected: torch.Tensor, tolerance: float) -> str | None:
@@ -214,9 +217,9 @@ def _first_mismatch(got: torch.Tensor, expected: torch.Tensor, tolerance: float)
     if not wrong.any():
         return None
     if expected.dim() == 0:
-        return f"{got.item():.5g} where {expected.item():.5g} is expected"
+        return f"{got.item():.6g} where {expected.item():.6g} is expected"
     index = tuple(int(i) for i in wrong.nonzero()[0])
-    return f"{got[index].item():.5g} at {list(index)} where {expected[index].item():.5g} is expected"
+    return f"{got[index].item():.6g} at {list(index)} where {expected[index].item():.6g} is expected"
 
 
 def _shape(t: torch.Tensor) -> str:
@@ -225,6 +228,10 @@ def _shape(t: torch.Tensor) -> str:
 
 def difference(got: Outcome, expected: Outcome, grad_names: Sequence[str], tolerance: float) -> str | None:
     """Where `got` first differs from `expected` (its value's shape, then its value, then each gradient), or None."""
+    if expected.value.dim() and got.returned != expected.returned:
+        return f"it returns a {got.returned} where a torch {expected.returned} is expected"
+    if expected.value.dim() and got.value.dtype != expected.value.dtype:
+        return f"it returns {got.value.dtype} where {expected.value.dtype}, the inputs' dtype, is expected"
     if got.value.shape != expected.value.shape:
         reduce = " (reduce it: a loss is a mean over the batch)" if expected.value.dim() == 0 else ""
         return f"it gives {_shape(got.value)} where {_shape(expected.value)} is expected{reduce}"
@@ -248,8 +255,11 @@ def implementation_verdict(name: str, learner: Callable, reference: Callable, ca
     correct forms) on every case, in value and in the watched gradients; else its first problem, the typical
     mistake (name -> a function that makes it) it agrees with on every case, or where it first differs."""
     with preserved_state():
-        return _implementation_verdict(name, learner, reference, cases, signature, mistakes or {}, also_right,
-                                       tolerance)
+        try:
+            return _implementation_verdict(name, learner, reference, cases, signature, mistakes or {}, also_right,
+                                           tolerance)
+        except Exception as exc:  # what it returned resists reading (a tensor subclass, a meta tensor): one line
+            return f"{name}: not yet, its result could not be read: {type(exc).__name__}: {exc}"
 
 
 def _implementation_verdict(name, learner, reference, cases, signature, mistakes, also_right, tolerance) -> str:
