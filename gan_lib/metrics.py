@@ -196,6 +196,25 @@ def conditioning_accuracy(images: torch.Tensor, labels: torch.Tensor, attribute:
     return float((predicted == labels.cpu()).double().mean())
 
 
+def conditioning_by_class(drawn: torch.Tensor, asked: torch.Tensor, real: torch.Tensor, real_labels: torch.Tensor,
+                          attribute: str, classifier: AttributeClassifier | None = None) -> dict[str, dict]:
+    """Per class of `attribute`: `accuracy`, the share of G's faces drawn for it that the classifier reads as it;
+    `ceiling`, the classifier's own accuracy on real faces of the class (no G can be judged above it); and
+    `diversity`, G's faces' diversity within the class over the real faces' (1: as varied as the data, 0: one face
+    per class), so that neither one face per class nor one class for every request scores well."""
+    classifier = classifier or attribute_classifier()
+    got, truth = (classifier.predict(x)[attribute] for x in (drawn, real))
+    report = {}
+    for index, name in enumerate(ATTRIBUTES[attribute]):
+        mine, theirs = asked.cpu() == index, real_labels.cpu() == index
+        if mine.sum() < 2 or theirs.sum() < 2:
+            continue
+        report[name] = {"accuracy": float((got[mine] == index).double().mean()),
+                        "ceiling": float((truth[theirs] == index).double().mean()),
+                        "diversity": diversity(drawn[mine]) / diversity(real[theirs])}
+    return report
+
+
 # --- What `python -m gan_lib evaluate` prints: one row of METRICS per metric ----------------------------------
 
 @dataclass

@@ -138,6 +138,24 @@ def test_conditioning_accuracy_reads_the_asked_attribute(classifier):
     assert conditioning_accuracy(faces.images, shuffled, "hair_color", classifier) < 0.3  # chance 1/9
 
 
+def test_conditioning_by_class_gives_real_faces_full_marks_and_sinks_one_face_per_class_or_one_class(classifier):
+    from gan_lib.metrics import conditioning_by_class
+
+    faces = synthetic_set(32, 600, seed=3, condition="hair_color")
+    real, drawn = faces.split(2)  # two halves of the data: as good as a G can be
+    fair = conditioning_by_class(drawn.images, drawn.labels, real.images, real.labels, "hair_color", classifier)
+    assert all(r["accuracy"] > 0.8 and r["ceiling"] > 0.8 and 0.8 < r["diversity"] < 1.25 for r in fair.values()), fair
+    one_face = drawn.images.clone()
+    for label in drawn.labels.unique():  # the first face of each class, repeated for every request of the class
+        mine = drawn.labels == label
+        one_face[mine] = drawn.images[mine][:1]
+    copied = conditioning_by_class(one_face, drawn.labels, real.images, real.labels, "hair_color", classifier)
+    assert all(r["diversity"] < 0.01 for r in copied.values()), copied  # cdist rounds: not exactly 0
+    one_class = drawn.images[drawn.labels == 0][:1].expand(len(drawn), -1, -1, -1)
+    stuck = conditioning_by_class(one_class, drawn.labels, real.images, real.labels, "hair_color", classifier)
+    assert sum(r["accuracy"] > 0.5 for r in stuck.values()) == 1
+
+
 def test_the_explorer_and_the_directions_work_on_a_conditional_generator():
     from gan_lib.directions import ganspace_directions, sefa_directions
     from gan_lib.widgets import LatentExplorer

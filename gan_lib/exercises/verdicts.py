@@ -129,7 +129,7 @@ def _raised(exc: Exception) -> str:
     if "does not require grad" in str(exc):
         return (f"autograd was asked for a gradient through a tensor that does not require one (grad mode off, a "
                 f"detached tensor, or points not yet given .requires_grad_(True)) ({text})")
-    if any(words in str(exc) for words in ("dtype", "result type", "same device", "must match the size")):
+    if any(words in str(exc) for words in ("dtype", "result type", "same device")):
         return (f"it raised {text}: make new tensors with torch.full_like, ones_like or zeros_like, which follow "
                 "the input's shape, dtype and device")
     return f"it raised {text}"
