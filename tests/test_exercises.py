@@ -340,7 +340,8 @@ def test_the_block_checks_copy_gan_libs_weights_in_by_layer_kind_and_name_each_m
         "it returns a list": lambda i, o: [nn.ReLU()], "turns grad mode off": lambda i, o: torch.set_grad_enabled(False)
         or _g_block()(i, o),
         "does not require grad": lambda i, o: _g_block()(i, o).requires_grad_(False),
-        "gan_lib's own models.Generator": lambda i, o: Generator(Config(image_size=32, latent_dim=16, g_width=o)).upsample[:3],
+        "gan_lib's own models.Generator":
+            lambda i, o: Generator(Config(image_size=32, latent_dim=16, g_width=o)).upsample[:3],
         "the gradients through it are not": lambda i, o: _Detached(_g_block()(i, o))}, capsys)
     said |= _verdicts(check_discriminator_block, {
         "right ": _d_block(), "right, BatchNorm defined first ": lambda i, o: _NormFirst(i, o, nn.Conv2d,
@@ -348,7 +349,8 @@ def test_the_block_checks_copy_gan_libs_weights_in_by_layer_kind_and_name_each_m
         "a block without BatchNorm ": _d_block(bn=False), "a bias ": _d_block(bias=True),
         "default slope 0.01": _d_block(act=nn.LeakyReLU), "ReLU in D": _d_block(act=nn.ReLU),
         "the activation before ": _d_block(act_first=True), "building it raised": lambda i, o: nn.Conv2d(i),
-        "gan_lib's own models.Discriminator": lambda i, o: Discriminator(Config(image_size=32, d_width=i // 2)).net[2:5]},
+        "gan_lib's own models.Discriminator":
+            lambda i, o: Discriminator(Config(image_size=32, d_width=i // 2)).net[2:5]},
         capsys)
     for label, line in said.items():
         if label.startswith("right"):
