@@ -124,6 +124,14 @@ def critic_estimate(shift: float, steps: int = 400, batch: int = 256, gp_weight:
         return float(critic(real).mean() - critic(fake).mean()), critic
 
 
+def penalised_critic(distance: float, gp_weight: float = 10.0) -> tuple[float, float]:
+    """(slope, estimate) of the best critic of constant slope k between two distributions `distance` apart along a
+    line (two shifted Gaussians): it maximises k * distance - gp_weight * (k - 1)^2, at k = 1 + distance / (2 *
+    gp_weight), where its estimate k * distance overshoots the distance by distance^2 / (2 * gp_weight)."""
+    slope = 1 + distance / (2 * gp_weight)
+    return slope, slope * distance
+
+
 def plot_wasserstein_and_js(shifts: list[float], estimates: list[float]):
     """Against the distance between two unit Gaussians: the JS divergence (flat once they stop overlapping, so its
     gradient vanishes) beside the true Wasserstein-1 distance |shift| and the trained critics' estimates of it."""

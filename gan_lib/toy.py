@@ -55,8 +55,10 @@ class ToyRun:
 
 def train_toy_gan(steps: int = 2000, g_loss: str = "non-saturating", lr: float = 1e-3, batch: int = 256,
                   latent_dim: int = 2, width: int = 128, label_smoothing: float = 0.0, d_steps: int = 1,
-                  snapshot_every: int = 250, seed: int = 0, loss: str = "bce") -> ToyRun:
-    """Train G (latent -> point) and D (point -> logit) with Adam(lr, betas (0.5, 0.999)) on the ring.
+                  snapshot_every: int = 250, seed: int = 0, loss: str = "bce",
+                  betas: tuple[float, float] = (0.5, 0.999)) -> ToyRun:
+    """Train G (latent -> point) and D (point -> logit) with Adam(lr, betas) on the ring (the DCGAN's betas by
+    default; WGAN-GP's paper uses (0, 0.9)).
 
     loss: 'bce' (the DCGAN's), 'hinge' or 'wgan-gp' (see losses). g_loss, for bce: 'non-saturating' (G minimises
     -log D(G(z)), what every GAN in practice uses) or 'saturating' (G minimises log(1 - D(G(z))), the minimax game
@@ -68,8 +70,8 @@ def train_toy_gan(steps: int = 2000, g_loss: str = "non-saturating", lr: float =
     generator_loss = GENERATOR_LOSSES[g_loss] if loss == "bce" else adversarial.generator
     torch.manual_seed(seed)
     G, D = _mlp(latent_dim, 2, width), _mlp(2, 1, width)
-    opt_g = torch.optim.Adam(G.parameters(), lr=lr, betas=(0.5, 0.999))
-    opt_d = torch.optim.Adam(D.parameters(), lr=lr, betas=(0.5, 0.999))
+    opt_g = torch.optim.Adam(G.parameters(), lr=lr, betas=betas)
+    opt_d = torch.optim.Adam(D.parameters(), lr=lr, betas=betas)
     data = ring(steps * batch * d_steps, seed=seed).view(steps, d_steps, batch, 2)
     fixed = torch.randn(1000, latent_dim, generator=torch.Generator().manual_seed(seed + 1))
     run = ToyRun()

@@ -3,6 +3,7 @@ a cut graph, a detached input, an in-place change, a junk return, an error, a co
 state) are refused with their mistake named; no check raises or leaves torch's global state changed."""
 
 import random
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -21,8 +22,11 @@ from gan_lib.exercises import (
     check_frechet_distance,
     check_g_loss,
     check_generator_block,
+    check_generator_input,
     check_gradient_penalty,
     check_hinge_loss,
+    check_one_hot,
+    check_projection,
     check_slerp,
     check_sliced_wasserstein,
     check_train_step,
@@ -508,6 +512,47 @@ def test_the_results_checks_use_closed_forms_and_gan_lib_and_name_each_mistake(c
         "without its factor 2": lambda *g: _frechet(*g, factor=1),
         "element-wise square root": lambda *g: _frechet(*g, elementwise=True),
         "complex": lambda *g: _frechet(*g, real=False)}, capsys)
+    for label, line in said.items():
+        if label.startswith("right"):
+            assert line.endswith(": right"), (label, line)
+        else:
+            assert label.strip() in line and ": right" not in line, (label, line)
+
+
+# --- Notebook 05's conditional DCGAN -----------------------------------------------------------------------------
+
+def _one_hot_by_hand(labels, classes):
+    out = torch.zeros(len(labels), classes)
+    out[torch.arange(len(labels)), labels] = 1
+    return out
+
+
+def test_the_conditioning_checks_name_a_missing_class_count_a_wrong_order_and_a_pooled_mean(capsys):
+    said = _verdicts(check_one_hot, {
+        "right": lambda y, k: F.one_hot(y, k).float(), "right, by hand": _one_hot_by_hand,
+        "right, from the identity": lambda y, k: torch.eye(k)[y],
+        "without the number of classes": lambda y, k: F.one_hot(y).float(),
+        "transposed": lambda y, k: F.one_hot(y, k).float().T, "integers": lambda y, k: F.one_hot(y, k),
+        "the label as one number": lambda y, k: y[:, None].float(), "not answered": lambda y, k: None}, capsys)
+    said |= _verdicts(check_generator_input, {
+        "right ": lambda z, y, k: torch.cat([z, F.one_hot(y, k).to(z.dtype)], dim=1),
+        "right, hstack": lambda z, y, k: torch.hstack([z, torch.eye(k, dtype=z.dtype)[y]]),
+        "right, float one-hot": lambda z, y, k: torch.cat([z, F.one_hot(y, k).float()], 1),
+        "the one-hot first": lambda z, y, k: torch.cat([F.one_hot(y, k).to(z.dtype), z], 1),
+        "the label as one number beside z": lambda z, y, k: torch.cat([z, y[:, None].to(z.dtype)], 1),
+        "shape (": lambda z, y, k: torch.cat([z, z], 0),
+        "calls gan_lib's own models.Generator.inputs":
+            lambda z, y, k: Generator.inputs(SimpleNamespace(classes=tuple(range(k))), z, y)}, capsys)
+    said |= _verdicts(check_projection, {
+        "right  ": lambda f, e: (e * f.sum((2, 3))).sum(1),
+        "right, einsum": lambda f, e: torch.einsum("nchw,nc->n", f, e),
+        "right, batched dot": lambda f, e: torch.bmm(f.flatten(2).sum(2, keepdim=True).transpose(1, 2),
+                                                     e[:, :, None]).flatten(),
+        "the mean over the positions": lambda f, e: (e * f.mean((2, 3))).sum(1),
+        "the mean over the channels": lambda f, e: (e * f.sum((2, 3))).mean(1),
+        "one number for the whole batch": lambda f, e: (e * f.sum((2, 3))).sum(),
+        "every image against every image's class": lambda f, e: f.sum((2, 3)) @ e.T,
+        "no gradient reaches class_embedding": lambda f, e: (e.detach() * f.sum((2, 3))).sum(1)}, capsys)
     for label, line in said.items():
         if label.startswith("right"):
             assert line.endswith(": right"), (label, line)

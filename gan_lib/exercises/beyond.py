@@ -9,6 +9,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .. import losses
+from ..models import Discriminator, Generator
 from .architecture import D_LOSS_CASES
 from .guard import preserved_state
 from .verdicts import Case, Signature, implementation_verdict
@@ -174,3 +175,72 @@ def _draws_from(penalty: Callable, args: tuple) -> bool:
     except Exception:  # the learner's code: it was judged already
         return True
     return not torch.equal(fresh.get_state(), start)
+
+
+# --- The conditional DCGAN: the one-hot class, G's input, D's projection term ---------------------------------
+
+def _labels(*values: int) -> torch.Tensor:
+    return torch.tensor(values)
+
+
+def check_one_hot(one_hot: Callable) -> None:
+    """one_hot(labels, classes) -> (N, classes) float, against F.one_hot; the classes' count must be taken from the
+    argument, not from the largest label present."""
+    cases = [Case((_labels(0, 2, 1, 2), 4), "labels 0, 2, 1, 2 of 4 classes (the last class absent)"),
+             Case((torch.arange(9) % 9, 9), "each of 9 classes once"), Case((_labels(3), 5), "one label of 5 classes")]
+    print(implementation_verdict("the one-hot labels", one_hot, lambda y, k: F.one_hot(y, k).float(), cases,
+                                 Signature(("labels", "classes")), {
+        "F.one_hot without the number of classes (it sizes the vector by the largest label present)":
+            lambda y, k: F.one_hot(y).float(),
+        "one row per class and one column per image (transposed: each image's one-hot is a row)":
+            lambda y, k: F.one_hot(y, k).float().T,
+        "integers (G's input is float: .float() after F.one_hot)": lambda y, k: F.one_hot(y, k),
+        "the label as one number (a class is no quantity: one input per class)": lambda y, k: y[:, None].float(),
+    }))
+
+
+def _z(n: int, seed: int, dim: int = 6) -> torch.Tensor:
+    return torch.randn(n, dim, generator=_rng(seed))
+
+
+def check_generator_input(generator_input: Callable) -> None:
+    """generator_input(z, labels, classes) -> what a conditional G's first layer reads, against Generator.inputs:
+    z, then the one-hot class, side by side."""
+    def reference(z, y, k):
+        return torch.cat([z, F.one_hot(y, k).to(z.dtype)], 1)
+
+    cases = [Case((_z(4, 0), _labels(0, 2, 1, 2), 4), "4 latents of 6 numbers, 4 classes"),
+             Case((_z(9, 1, 3), torch.arange(9) % 3, 3), "9 latents of 3 numbers, 3 classes"),
+             Case((_z(2, 2).double(), _labels(1, 0), 2), "float64 latents")]
+    print(implementation_verdict("G's input", generator_input, reference, cases,
+                                 Signature(("z", "labels", "classes"), watched=(Generator.inputs,)), {
+        "the one-hot first (gan_lib's G reads z, then the class: its first layer's weights are laid out so)":
+            lambda z, y, k: torch.cat([F.one_hot(y, k).to(z.dtype), z], 1),
+        "the label as one number beside z (a class is no quantity: one input per class)":
+            lambda z, y, k: torch.cat([z, y[:, None].to(z.dtype)], 1),
+    }))
+
+
+def check_projection(projection: Callable) -> None:
+    """projection(features, class_embedding) -> each image's projection term, against Discriminator.forward's:
+    D's last features (N, C, 4, 4), summed over the positions, times the embedding of the image's class (N, C),
+    summed over the channels; in value and in the gradients that train D's features and the embedding."""
+    def reference(features, embedded):
+        return (embedded * features.sum((2, 3))).sum(1)
+
+    features = torch.randn(5, 8, 4, 4, generator=_rng(0))
+    cases = [Case((features, torch.randn(5, 8, generator=_rng(1))), "5 images, 8 channels"),
+             Case((features[:1, :3].clone(), torch.randn(1, 3, generator=_rng(2))), "one image, 3 channels"),
+             Case((torch.randn(3, 4, 2, 2, generator=_rng(3)) + 1, torch.randn(3, 4, generator=_rng(4))),
+                  "3 images, 2x2 positions")]
+    print(implementation_verdict("the projection term", projection, reference, cases,
+                                 Signature(("features", "class_embedding"), wrt=(0, 1),
+                                           watched=(Discriminator.forward,)), {
+        "the mean over the positions (gan_lib sums them: features.sum((2, 3)))":
+            lambda f, e: (e * f.mean((2, 3))).sum(1),
+        "the mean over the channels (the inner product sums them: .sum(1))": lambda f, e: (e * f.sum((2, 3))).mean(1),
+        "one number for the whole batch (the term is per image: sum over the channels only)":
+            lambda f, e: (e * f.sum((2, 3))).sum(),
+        "every image against every image's class (an inner product per image: multiply, then sum over channels)":
+            lambda f, e: f.sum((2, 3)) @ e.T,
+    }))
