@@ -142,6 +142,13 @@ ANSWERS = {
         "def my_hinge_loss(": ("def my_hinge_loss(r, f):\n    return (1 - r).mean() + (1 + f).mean()",
                                "def my_hinge_loss(r, f):\n    return torch.relu(1 - r).mean()"
                                " + torch.relu(1 + f).mean()"),
+        "def my_one_hot(": ("def my_one_hot(y, k):\n    return torch.nn.functional.one_hot(y).float()",
+                            "def my_one_hot(y, k):\n    return torch.eye(k)[y]"),
+        "def my_generator_input(": ("def my_generator_input(z, y, k):\n    return torch.cat([torch.eye(k)[y], z], 1)",
+                                    "def my_generator_input(z, y, k):\n"
+                                    "    return torch.cat([z, torch.eye(k, dtype=z.dtype)[y]], 1)"),
+        "def my_projection(": ("def my_projection(f, e):\n    return (e * f.mean((2, 3))).sum(1)",
+                               "def my_projection(f, e):\n    return torch.einsum('nchw,nc->n', f, e)"),
     },
 }
 VERDICT = re.compile(r"^[^:\n]+: (right|not yet|not answered yet)\b")
