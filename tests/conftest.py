@@ -1,3 +1,5 @@
+import re
+
 import pytest
 import torch
 
@@ -49,3 +51,26 @@ def resumed_equals_straight(cfg, data, tmp_path, steps: int):
     for a, b in ((straight.G, resumed.G), (straight.D, resumed.D)):
         assert same_tensors(a.state_dict(), b.state_dict())
     return resumed
+
+
+@pytest.fixture
+def tiny_notebook_env(tmp_path, monkeypatch, classifier):
+    """What a notebook needs to run in tiny mode in a test: GAN_LIB_TINY=1 and a cache holding the session's
+    attribute classifier (so that no notebook trains its own)."""
+    from gan_lib import attributes
+
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    torch.save(classifier.state_dict(), cache / f"attribute-classifier-v{attributes.CLASSIFIER_VERSION}.pt")
+    monkeypatch.setenv("GAN_LIB_CACHE", str(cache))
+    monkeypatch.setenv("GAN_LIB_TINY", "1")
+    return monkeypatch
+
+
+VERDICT = re.compile(r"^[^:\n]+: (right|not yet|not answered yet)\b")
+
+
+def verdicts(cell) -> list[str]:
+    """The verdicts ('right', 'not yet', 'not answered yet') an executed cell printed."""
+    return [m.group(1) for out in cell.outputs for line in out.get("text", "").splitlines()
+            if (m := VERDICT.match(line))]

@@ -5,6 +5,7 @@ import re
 from pathlib import Path
 
 import pytest
+from conftest import verdicts
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted(ROOT.glob("notebooks/*.ipynb")) + sorted(ROOT.glob("final/*.ipynb"))
@@ -151,27 +152,17 @@ ANSWERS = {
                                "def my_projection(f, e):\n    return torch.einsum('nchw,nc->n', f, e)"),
     },
 }
-VERDICT = re.compile(r"^[^:\n]+: (right|not yet|not answered yet)\b")
 
 
 @pytest.mark.parametrize("name", sorted(ANSWERS))
-def test_every_check_says_not_yet_to_a_wrong_answer_and_right_to_the_right_one(name, tmp_path, monkeypatch,
-                                                                               classifier):
+def test_every_check_says_not_yet_to_a_wrong_answer_and_right_to_the_right_one(name, tmp_path, tiny_notebook_env):
     """Run the notebook in tiny mode with a wrong answer in every answer cell, and after each check the right answer
     and the check again: each check must say "not yet" to the first and "right" to the second, and every solution
     cell's verdicts must say "right"."""
     nbformat = pytest.importorskip("nbformat")
     from nbclient import NotebookClient
 
-    from gan_lib import attributes
-
-    torch = pytest.importorskip("torch")
-    cache = tmp_path / "cache"
-    cache.mkdir()
-    torch.save(classifier.state_dict(), cache / f"attribute-classifier-v{attributes.CLASSIFIER_VERSION}.pt")
-    monkeypatch.setenv("GAN_LIB_CACHE", str(cache))
-    monkeypatch.setenv("GAN_LIB_TINY", "1")
-    monkeypatch.setenv("GAN_LIB_SHOW_SOLUTIONS", "1")  # every solution cell's own verdicts must say "right"
+    tiny_notebook_env.setenv("GAN_LIB_SHOW_SOLUTIONS", "1")  # every solution cell's own verdicts must say "right"
     nb = nbformat.read(ROOT / "notebooks" / name, as_version=4)
     checks = [i for i, cell in enumerate(nb.cells) if cell.source.startswith("# @title Check")]
     assert len(checks) == len(ANSWERS[name]), "every check cell needs a wrong and a right answer here"
@@ -185,10 +176,6 @@ def test_every_check_says_not_yet_to_a_wrong_answer_and_right_to_the_right_one(n
         again = nbformat.v4.new_code_cell(nb.cells[check_index].source, metadata={"answer": "right"})
         nb.cells[check_index + 1:check_index + 1] = [nbformat.v4.new_code_cell(right), again]
     NotebookClient(nb, timeout=600, resources={"metadata": {"path": str(tmp_path)}}).execute()
-
-    def verdicts(cell):
-        return [m.group(1) for out in cell.outputs for line in out.get("text", "").splitlines()
-                if (m := VERDICT.match(line))]
 
     for cell in (c for c in nb.cells if c.cell_type == "code"):
         said = verdicts(cell)

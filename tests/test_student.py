@@ -12,10 +12,10 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
 import student_edition  # noqa: E402
+from conftest import verdicts  # noqa: E402
 
 NOTEBOOKS = sorted(ROOT.glob("notebooks/*.ipynb")) + sorted(ROOT.glob("final/*.ipynb"))
 HIDDEN = {"cellView": "form", "jupyter": {"source_hidden": True}}
-VERDICT = re.compile(r"^[^:\n]+: (right|not yet|not answered yet)\b")
 
 
 def _cells(path):
@@ -74,28 +74,19 @@ def test_the_student_edition_drops_every_solution_and_keeps_every_check(tmp_path
 
 
 @pytest.mark.parametrize("name", [p.relative_to(ROOT).as_posix() for p in NOTEBOOKS])
-def test_the_student_edition_runs_in_tiny_mode_and_every_check_says_not_answered_yet(name, tmp_path, monkeypatch,
-                                                                                     classifier):
+def test_the_student_edition_runs_in_tiny_mode_and_every_check_says_not_answered_yet(name, tmp_path,
+                                                                                     tiny_notebook_env):
     """Run all of a student notebook in tiny mode, without the solutions' switch: no cell raises, and every check
     cell's verdicts say "not answered yet" to the stubs."""
     nbformat = pytest.importorskip("nbformat")
     from nbclient import NotebookClient
 
-    from gan_lib import attributes
-
-    torch = pytest.importorskip("torch")
-    cache = tmp_path / "cache"
-    cache.mkdir()
-    torch.save(classifier.state_dict(), cache / f"attribute-classifier-v{attributes.CLASSIFIER_VERSION}.pt")
-    monkeypatch.setenv("GAN_LIB_CACHE", str(cache))
-    monkeypatch.setenv("GAN_LIB_TINY", "1")
-    monkeypatch.delenv("GAN_LIB_SHOW_SOLUTIONS", raising=False)
+    tiny_notebook_env.delenv("GAN_LIB_SHOW_SOLUTIONS", raising=False)
     student_edition.build(tmp_path / "student")
     path = tmp_path / "student" / name
     nb = nbformat.read(path, as_version=4)
     NotebookClient(nb, timeout=600, resources={"metadata": {"path": str(path.parent)}}).execute()
     for cell in nb.cells:
         if cell.cell_type == "code" and cell.source.startswith("# @title Check"):
-            said = [m.group(1) for out in cell.outputs for line in out.get("text", "").splitlines()
-                    if (m := VERDICT.match(line))]
+            said = verdicts(cell)
             assert said and set(said) == {"not answered yet"}, (cell.source, cell.outputs)

@@ -12,7 +12,7 @@ from torch.nn import functional as F
 from .. import losses
 from ..config import Config
 from ..models import Discriminator, Generator, init_weights
-from .guard import calls_into, changed_global_state, clean_state, global_state, preserved_state
+from .guard import guarded_call, preserved_state
 from .verdicts import Case, Signature, _raised, implementation_verdict
 
 
@@ -154,20 +154,15 @@ def module_verdict(name: str, build: Callable[[], nn.Module], reference: nn.Modu
     """One line on a module the learner builds: 'right' when, with `reference`'s weights copied into its layers of
     the same kinds (in whatever order it defines them), it computes the same outputs, gradients and BatchNorm
     statistics on x; else the typical mistake it behaves like, or its first difference (parameters, shape)."""
-    before = global_state()
-    try:
-        with calls_into((Generator.__init__, Discriminator.__init__)) as called:
-            module = build()
-    except Exception as exc:  # the learner's code: reported, never re-raised
-        return f"{name}: not yet, building it raised {type(exc).__name__}: {exc}"
-    finally:
-        changed = changed_global_state(before)
-        clean_state()
-    if changed:
-        return f"{name}: not yet, {changed}"
-    if called:
-        return (f"{name}: not yet, it takes its layers from gan_lib's own {', '.join(sorted(called))}: build them "
-                "yourself")
+    call = guarded_call(build, watched=(Generator.__init__, Discriminator.__init__))
+    if call.changed:
+        return f"{name}: not yet, {call.changed}"
+    if call.called:
+        return (f"{name}: not yet, it takes its layers from gan_lib's own {', '.join(sorted(call.called))}: build "
+                "them yourself")
+    if call.error is not None:
+        return f"{name}: not yet, building it raised {type(call.error).__name__}: {call.error}"
+    module = call.value
     if module is None:
         return f"{name}: not answered yet (fill in the function above, then run this cell again)"
     if not isinstance(module, nn.Module):

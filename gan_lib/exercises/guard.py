@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import random
 import sys
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -114,3 +116,29 @@ def calls_into(functions: Iterable[Callable]) -> Iterator[set[str]]:
         yield called
     finally:
         sys.setprofile(previous)
+
+
+@dataclass
+class Call:
+    """What one call of a learner's function did: its value, what it raised, the global change it made (named;
+    already undone) and the gan_lib answers it called."""
+
+    value: object = None
+    error: BaseException | None = None
+    changed: str | None = None
+    called: set[str] = field(default_factory=set)
+
+
+def guarded_call(fn: Callable, *args: object, watched: Iterable[Callable] = ()) -> Call:
+    """Call a learner's function in the clean state, its warnings silenced (a check prints one line), and leave the
+    clean state behind whatever it did; nothing it raises escapes."""
+    before, call = global_state(), Call()
+    try:
+        with calls_into(watched) as call.called, warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            call.value = fn(*args)
+    except (Exception, SystemExit) as exc:  # the learner's code: reported by the check, never re-raised
+        call.error = exc
+    call.changed = changed_global_state(before)
+    clean_state()
+    return call

@@ -11,7 +11,7 @@ from .. import losses
 from ..config import Config
 from ..data import ImageSet
 from ..train import Trainer
-from .guard import changed_global_state, clean_state, global_state, preserved_state
+from .guard import guarded_call, preserved_state
 from .verdicts import NOT_ANSWERED, _first_mismatch, _raised, _short
 
 # label_smoothing 0.2, not the default 0.1, so that a hard-coded 0.9 cannot pass for 1 - label_smoothing
@@ -68,15 +68,13 @@ def learner_run(train_step: Callable) -> list[tuple[list[float], dict[str, torch
     opt_g = torch.optim.Adam(trainer.G.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2))
     opt_d = torch.optim.Adam(trainer.D.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2))
     for step in range(STEPS):
-        before = global_state()
-        try:
-            returned = train_step(trainer.G, trainer.D, opt_g, opt_d, trainer.batches.batch(step),
-                                  trainer.latents(step), cfg.label_smoothing)
-        finally:
-            changed = changed_global_state(before)
-            clean_state()
-            if changed:  # named first, even over what it raised: it may be why
-                raise StepProblem(changed)  # noqa: B012
+        call = guarded_call(train_step, trainer.G, trainer.D, opt_g, opt_d, trainer.batches.batch(step),
+                            trainer.latents(step), cfg.label_smoothing)
+        if call.changed:  # named first, even over what it raised: it may be why
+            raise StepProblem(call.changed)
+        if call.error is not None:
+            raise call.error
+        returned = call.value
         if returned is None:
             raise StepProblem(NOT_ANSWERED)
         if not isinstance(returned, (tuple, list)) or len(returned) != 2:
@@ -112,7 +110,7 @@ def _step_verdict(train_step: Callable, mistakes: dict[str, Callable]) -> str:
             return (f"{name}: not yet, G's update ran backward through G a second time: D's update must use "
                     "fake.detach(), so that its backward stops at D")
         return f"{name}: not yet, {_raised(exc)}"
-    except Exception as exc:  # the learner's code: reported, never re-raised
+    except (Exception, SystemExit) as exc:  # the learner's code: reported, never re-raised
         return f"{name}: not yet, {_raised(exc)}"
     reference = reference_run()
     if _same_run(run, reference):
@@ -249,16 +247,11 @@ def _ema_verdict(ema_update: Callable) -> str:
         weights = {k: v.detach().clone() for k, v in trainer.G.named_parameters()}
         updated = {}
         for key in weights:
-            average, own, before = averages[key].clone(), weights[key].clone(), global_state()
-            try:
-                value = ema_update(average, own, decay)
-            except Exception as exc:  # the learner's code: reported, never re-raised
-                return f"{name}: not yet, {_raised(exc)}"
-            finally:
-                changed = changed_global_state(before)
-                clean_state()
-            if changed:
-                return f"{name}: not yet, {changed}"
+            average, own = averages[key].clone(), weights[key].clone()
+            call = guarded_call(ema_update, average, own, decay)
+            if call.changed or call.error is not None:
+                return f"{name}: not yet, {call.changed or _raised(call.error)}"
+            value = call.value
             if not torch.equal(own, weights[key]):
                 return (f"{name}: not yet, it changes `weights` in place: those are G's own weights, which go on "
                         "training; only the average may change")

@@ -8,14 +8,13 @@ every correct form, names the typical mistake it recognises, and otherwise says 
 from __future__ import annotations
 
 import copy
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 
-from .guard import calls_into, changed_global_state, clean_state, global_state, preserved_state
+from .guard import guarded_call, preserved_state
 
 NOT_ANSWERED = "not answered yet (fill in the function above, then run this cell again)"
 
@@ -166,22 +165,15 @@ def run_case(fn: Callable, case: Case, signature: Signature, learner: bool = Fal
     differentiable = bool(signature.wrt)
     args = [_copy(a, i in signature.wrt) for i, a in enumerate(case.args)]
     pristine = [_copy(a, False) for a in case.args]
-    before, error = global_state(), None
-    try:
-        with calls_into(signature.watched if learner else ()) as called, warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the verdict is the one line a check prints
-            value = fn(*args)
-    except (Exception, SystemExit) as exc:  # the learner's code: whatever it raises is reported, never re-raised
-        error = exc
-    changed = changed_global_state(before)
-    clean_state()
-    if changed:  # named first: it may be why the call raised
-        return Outcome(problem=changed)
-    if called:
-        return Outcome(problem=f"it calls gan_lib's own {', '.join(sorted(called))}, which is the answer: write "
-                               "the computation yourself")
-    if error is not None:
-        return Outcome(problem=_raised(error))
+    call = guarded_call(fn, *args, watched=signature.watched if learner else ())
+    if call.changed:  # named first: it may be why the call raised
+        return Outcome(problem=call.changed)
+    if call.called:
+        return Outcome(problem=f"it calls gan_lib's own {', '.join(sorted(call.called))}, which is the answer: "
+                               "write the computation yourself")
+    if call.error is not None:
+        return Outcome(problem=_raised(call.error))
+    value = call.value
     if value is None:
         return Outcome(unanswered=True)
     for index, (name, arg, original) in enumerate(zip(signature.names, args, pristine)):
