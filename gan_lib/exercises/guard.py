@@ -21,9 +21,6 @@ SETTINGS = {
     "default dtype": (torch.get_default_dtype, torch.set_default_dtype,
                       "it changes torch's default dtype for everything after it; give dtype=... to the tensors that "
                       "need it instead"),
-    "default device": (torch.get_default_device, torch.set_default_device,
-                       "it changes torch's default device for everything after it; give device=... to the tensors "
-                       "that need it instead"),
     "threads": (torch.get_num_threads, torch.set_num_threads,
                 "it changes torch's number of threads for everything after it (torch.set_num_threads)"),
     "anomaly mode": (torch.is_anomaly_enabled, torch.autograd.set_detect_anomaly,
@@ -33,7 +30,12 @@ SETTINGS = {
     "matmul precision": (torch.get_float32_matmul_precision, torch.set_float32_matmul_precision,
                          "it changes torch.set_float32_matmul_precision for everything after it"),
 }
-CLEAN = {"grad mode": True, "default dtype": torch.float32, "default device": torch.device("cpu")}
+CLEAN = {"grad mode": True, "default dtype": torch.float32}
+if hasattr(torch, "get_default_device"):  # torch 2.3 and later (pyproject admits 2.1)
+    SETTINGS["default device"] = (torch.get_default_device, torch.set_default_device,
+                                  "it changes torch's default device for everything after it; give device=... to the "
+                                  "tensors that need it instead")
+    CLEAN["default device"] = torch.device("cpu")
 
 
 def _gan_lib_namespaces() -> dict[str, dict]:
