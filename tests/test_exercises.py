@@ -305,6 +305,17 @@ class _Detached(nn.Module):
         return self.block(x).detach()
 
 
+class _Functional(nn.Module):
+    """D's block with its activation written as a function in forward."""
+
+    def __init__(self, conv, norm):
+        super().__init__()
+        self.conv, self.norm = conv, norm
+
+    def forward(self, x):
+        return F.leaky_relu(self.norm(self.conv(x)), 0.2)
+
+
 class _NormFirst(nn.Module):
     """A block whose BatchNorm is defined before its convolution, though it runs after it."""
 
@@ -350,6 +361,8 @@ def test_the_block_checks_copy_gan_libs_weights_in_by_layer_kind_and_name_each_m
     said |= _verdicts(check_discriminator_block, {
         "right ": _d_block(), "right, BatchNorm defined first ": lambda i, o: _NormFirst(i, o, nn.Conv2d,
                                                                                          nn.LeakyReLU(0.2)),
+        "right, functional activation": lambda i, o: _Functional(nn.Conv2d(i, o, 4, 2, 1, bias=False),
+                                                                 nn.BatchNorm2d(o)),
         "a block without BatchNorm ": _d_block(bn=False), "a bias ": _d_block(bias=True),
         "default slope 0.01": _d_block(act=nn.LeakyReLU), "ReLU in D": _d_block(act=nn.ReLU),
         "the activation before ": _d_block(act_first=True), "building it raised": lambda i, o: nn.Conv2d(i),
@@ -466,11 +479,25 @@ def _frechet(m1, c1, m2, c2, *, square=True, factor=2, elementwise=False, real=T
     return shift + c1.trace() + c2.trace() - factor * root
 
 
+def _frechet_symmetric(m1, c1, m2, c2):
+    """tr sqrt(C1 C2) = tr sqrt(C1^1/2 C2 C1^1/2), whose matrix is symmetric: eigh instead of eig."""
+    values, vectors = torch.linalg.eigh(c1)
+    root = vectors @ torch.diag(values.clamp_min(0).sqrt()) @ vectors.T
+    cross = torch.linalg.eigvalsh(root @ c2 @ root).clamp_min(0).sqrt().sum()
+    return (m1 - m2).pow(2).sum() + c1.trace() + c2.trace() - 2 * cross
+
+
 def _scipy_frechet(m1, c1, m2, c2):
     from scipy import linalg
 
     root = linalg.sqrtm((c1 @ c2).numpy()).real
     return float(((m1 - m2) ** 2).sum() + c1.trace() + c2.trace() - 2 * np.trace(root))
+
+
+def _slerp_atan2(a, b, t):
+    dot, cross = (a * b).sum(-1, keepdim=True), (a.norm(dim=-1) * b.norm(dim=-1)).unsqueeze(-1)
+    omega = torch.atan2(torch.sqrt((cross**2 - dot**2).clamp_min(0)), dot)
+    return (torch.sin((1 - t) * omega) * a + torch.sin(t * omega) * b) / torch.sin(omega)
 
 
 def _slerp_by_hand(a, b, t):
@@ -480,7 +507,9 @@ def _slerp_by_hand(a, b, t):
 
 
 def test_the_results_checks_use_closed_forms_and_gan_lib_and_name_each_mistake(capsys):
-    said = _verdicts(check_slerp, {"right": _slerp_by_hand,
+    said = _verdicts(check_slerp, {"right": _slerp_by_hand, "right, by atan2": _slerp_atan2,
+                                   "right, in float64 and back": lambda a, b, t: _slerp_by_hand(
+                                       a.double(), b.double(), t.double()).float(),
                                    "ndarray where a torch Tensor": lambda a, b, t: _slerp_by_hand(a, b, t).numpy(),
                                    "float64 where torch.float32": lambda a, b, t: _slerp_by_hand(a, b, t).double(),
                                    "lerp": models.lerp, "swapped": lambda a, b, t: _slerp_by_hand(a, b, 1 - t),
@@ -489,6 +518,8 @@ def test_the_results_checks_use_closed_forms_and_gan_lib_and_name_each_mistake(c
                                    "changes its input a in place": lambda a, b, t: _slerp_by_hand(a.mul_(1), b, t)
                                    if a.mul_(2) is not None else None}, capsys)
     said |= _verdicts(check_wasserstein_1d, {"right ": _w1,
+                                             "right, with numpy": lambda a, b: float(np.abs(
+                                                 np.sort(a.numpy()) - np.sort(b.numpy())).mean()),
                                              "right, sorted with torch.sort": lambda a, b: (torch.sort(a)[0]
                                                                                             - torch.sort(b)[0]).abs()
                                              .mean().item(),
@@ -501,6 +532,9 @@ def test_the_results_checks_use_closed_forms_and_gan_lib_and_name_each_mistake(c
                       capsys)
     said |= _verdicts(check_sliced_wasserstein, {
         "right  ": lambda a, b, d: torch.stack([_w1(a @ u, b @ u) for u in d]).mean(),
+        "right, all directions at once": lambda a, b, d: ((a @ d.T).sort(0).values - (b @ d.T).sort(0).values)
+        .abs().mean(),
+        "right, a Python loop": lambda a, b, d: sum(float(_w1(a @ u, b @ u)) for u in d) / len(d),
         "max-sliced": lambda a, b, d: torch.stack([_w1(a @ u, b @ u) for u in d]).max(),
         "sum over the directions": lambda a, b, d: torch.stack([_w1(a @ u, b @ u) for u in d]).sum(),
         "calls gan_lib's own metrics.sliced_distance":
@@ -508,6 +542,7 @@ def test_the_results_checks_use_closed_forms_and_gan_lib_and_name_each_mistake(c
         capsys)
     said |= _verdicts(check_frechet_distance, {
         "right   ": _frechet, "right, scipy's sqrtm": _scipy_frechet,
+        "right, symmetric form": _frechet_symmetric,
         "not squared": lambda *g: _frechet(*g, square=False),
         "without its factor 2": lambda *g: _frechet(*g, factor=1),
         "element-wise square root": lambda *g: _frechet(*g, elementwise=True),
