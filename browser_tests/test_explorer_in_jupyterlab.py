@@ -94,6 +94,9 @@ def test_a_dragged_slider_changes_the_face_in_jupyterlab(lab):
 
         face = page.locator(".explorer-face").first  # the explorer of section 6 (an exercise adds another)
         face.wait_for(state="visible", timeout=NOTEBOOK_MINUTES * 60_000)
+        # Run All goes on below the explorer, and JupyterLab scrolls to each cell it runs: drag once all have run
+        page.wait_for_function("() => ![...document.querySelectorAll('.jp-InputPrompt')]"
+                               ".some(p => p.textContent.includes('*'))", timeout=NOTEBOOK_MINUTES * 60_000)
         errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.error']")
         assert errors.count() == 0, errors.first.inner_text()
         face.scroll_into_view_if_needed()
@@ -101,6 +104,7 @@ def test_a_dragged_slider_changes_the_face_in_jupyterlab(lab):
         assert before, "the explorer's face has no picture"
 
         handle = page.locator(".explorer-direction .noUi-handle, .explorer-direction .ui-slider-handle").first
+        handle.scroll_into_view_if_needed()
         box = handle.bounding_box()
         page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
         page.mouse.down()
