@@ -19,6 +19,8 @@ from pathlib import Path
 import nbformat
 from nbconvert.preprocessors import ClearOutputPreprocessor, TagRemovePreprocessor
 
+from gan_lib.files import atomic_path
+
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = ("notebooks", "final")
 COMPANIONS = ("notebooks/GLOSSARY.md", "notebooks/NEXT.md")  # linked from the notebooks
@@ -47,10 +49,12 @@ def build(out: Path) -> list[Path]:
             shutil.rmtree(target)
         target.mkdir(parents=True)
         for path in sorted((ROOT / source).glob("*.ipynb")):
-            nbformat.write(student_notebook(path), target / path.name)
+            with atomic_path(target / path.name) as tmp:
+                nbformat.write(student_notebook(path), tmp)
             built.append(target / path.name)
     for companion in COMPANIONS:
-        shutil.copy2(ROOT / companion, out / companion)
+        with atomic_path(out / companion) as tmp:
+            shutil.copy2(ROOT / companion, tmp)
     return built
 
 

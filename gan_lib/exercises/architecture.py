@@ -94,59 +94,67 @@ def _initialised(*layers: nn.Module) -> nn.Sequential:
     return block
 
 
+def _block_verdict(name: str, build: Callable[[int, int], nn.Module], reference: nn.Module, side: int,
+                   mistakes: Callable[..., dict[str, Callable[[], nn.Module]]], hint: str) -> str:
+    """The verdict on a learner's block against gan_lib's `reference` block, fed a batch of side x side maps;
+    mistakes(conv, c_in, c_out) builds the typical wrong blocks from the reference's kind of convolution."""
+    conv_kind, c_in, c_out = type(reference[0]), reference[0].in_channels, reference[0].out_channels
+    x = torch.randn(4, c_in, side, side, generator=torch.Generator().manual_seed(0))
+
+    def conv(kind: type = conv_kind, bias: bool = False) -> nn.Module:
+        return kind(c_in, c_out, 4, 2, 1, bias=bias)
+
+    return module_verdict(name, lambda: build(c_in, c_out), reference, x, mistakes(conv, c_in, c_out), hint)
+
+
+def _generator_mistakes(conv, c_in, c_out):
+    return {
+        "a block without BatchNorm (DCGAN normalises after every layer of G but the last)":
+            lambda: _initialised(conv(), nn.ReLU()),
+        "a bias in the convolution (BatchNorm's shift makes it redundant: bias=False)":
+            lambda: _initialised(conv(bias=True), nn.BatchNorm2d(c_out), nn.ReLU()),
+        "LeakyReLU in G (DCGAN: ReLU in G, LeakyReLU(0.2) in D)":
+            lambda: _initialised(conv(), nn.BatchNorm2d(c_out), nn.LeakyReLU(0.2)),
+        "the activation before BatchNorm (the order is convolution, BatchNorm, activation)":
+            lambda: _initialised(conv(), nn.ReLU(), nn.BatchNorm2d(c_out)),
+        "tanh in a middle block (tanh is G's very last layer only)":
+            lambda: _initialised(conv(), nn.BatchNorm2d(c_out), nn.Tanh()),
+        "a plain convolution (Conv2d shrinks; G's blocks use ConvTranspose2d to double the side)":
+            lambda: _initialised(conv(nn.Conv2d), nn.BatchNorm2d(c_out), nn.ReLU()),
+    }
+
+
+def _discriminator_mistakes(conv, c_in, c_out):
+    return {
+        "a block without BatchNorm (DCGAN's D normalises every layer but the first and the last)":
+            lambda: _initialised(conv(), nn.LeakyReLU(0.2)),
+        "a bias in the convolution (BatchNorm's shift makes it redundant: bias=False)":
+            lambda: _initialised(conv(bias=True), nn.BatchNorm2d(c_out), nn.LeakyReLU(0.2)),
+        "LeakyReLU's default slope 0.01 (DCGAN uses 0.2: nn.LeakyReLU(0.2))":
+            lambda: _initialised(conv(), nn.BatchNorm2d(c_out), nn.LeakyReLU()),
+        "ReLU in D (DCGAN: LeakyReLU(0.2) in D, so that rejected images still pass a gradient)":
+            lambda: _initialised(conv(), nn.BatchNorm2d(c_out), nn.ReLU()),
+        "the activation before BatchNorm (the order is convolution, BatchNorm, activation)":
+            lambda: _initialised(conv(), nn.LeakyReLU(0.2), nn.BatchNorm2d(c_out)),
+        "a transposed convolution (it doubles the side: D's blocks use Conv2d to halve it)":
+            lambda: _initialised(conv(nn.ConvTranspose2d), nn.BatchNorm2d(c_out), nn.LeakyReLU(0.2)),
+    }
+
+
 def check_generator_block(generator_block: Callable[[int, int], nn.Module]) -> None:
     """generator_block(in_channels, out_channels) against the first upsampling block of gan_lib's Generator."""
     with preserved_state():
         torch.manual_seed(0)
-        reference = Generator(BLOCK_CONFIG).upsample[:3]
-        c_in, c_out = reference[0].in_channels, reference[0].out_channels
-        x = torch.randn(4, c_in, 4, 4, generator=torch.Generator().manual_seed(0))
-
-        def conv(bias: bool = False) -> nn.Module:
-            return nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=bias)
-
-        print(module_verdict("G's block", lambda: generator_block(c_in, c_out), reference, x, {
-            "a block without BatchNorm (DCGAN normalises after every layer of G but the last)":
-                lambda: _initialised(conv(), nn.ReLU()),
-            "a bias in the convolution (BatchNorm's shift makes it redundant: bias=False)":
-                lambda: _initialised(conv(bias=True), nn.BatchNorm2d(c_out), nn.ReLU()),
-            "LeakyReLU in G (DCGAN: ReLU in G, LeakyReLU(0.2) in D)":
-                lambda: _initialised(conv(), nn.BatchNorm2d(c_out), nn.LeakyReLU(0.2)),
-            "the activation before BatchNorm (the order is convolution, BatchNorm, activation)":
-                lambda: _initialised(conv(), nn.ReLU(), nn.BatchNorm2d(c_out)),
-            "tanh in a middle block (tanh is G's very last layer only)":
-                lambda: _initialised(conv(), nn.BatchNorm2d(c_out), nn.Tanh()),
-            "a plain convolution (Conv2d shrinks; G's blocks use ConvTranspose2d to double the side)":
-                lambda: _initialised(nn.Conv2d(c_in, c_out, 4, 2, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU()),
-        }, shape_hint="kernel 4, stride 2 and padding 1 double the side"))
+        print(_block_verdict("G's block", generator_block, Generator(BLOCK_CONFIG).upsample[:3], 4,
+                             _generator_mistakes, "kernel 4, stride 2 and padding 1 double the side"))
 
 
 def check_discriminator_block(discriminator_block: Callable[[int, int], nn.Module]) -> None:
     """discriminator_block(in_channels, out_channels) against the second block of gan_lib's Discriminator."""
     with preserved_state():
         torch.manual_seed(0)
-        reference = Discriminator(BLOCK_CONFIG).net[2:5]
-        c_in, c_out = reference[0].in_channels, reference[0].out_channels
-        x = torch.randn(4, c_in, 8, 8, generator=torch.Generator().manual_seed(0))
-
-        def conv(bias: bool = False) -> nn.Module:
-            return nn.Conv2d(c_in, c_out, 4, 2, 1, bias=bias)
-
-        print(module_verdict("D's block", lambda: discriminator_block(c_in, c_out), reference, x, {
-            "a block without BatchNorm (DCGAN's D normalises every layer but the first and the last)":
-                lambda: _initialised(conv(), nn.LeakyReLU(0.2)),
-            "a bias in the convolution (BatchNorm's shift makes it redundant: bias=False)":
-                lambda: _initialised(conv(bias=True), nn.BatchNorm2d(c_out), nn.LeakyReLU(0.2)),
-            "LeakyReLU's default slope 0.01 (DCGAN uses 0.2: nn.LeakyReLU(0.2))":
-                lambda: _initialised(conv(), nn.BatchNorm2d(c_out), nn.LeakyReLU()),
-            "ReLU in D (DCGAN: LeakyReLU(0.2) in D, so that rejected images still pass a gradient)":
-                lambda: _initialised(conv(), nn.BatchNorm2d(c_out), nn.ReLU()),
-            "the activation before BatchNorm (the order is convolution, BatchNorm, activation)":
-                lambda: _initialised(conv(), nn.LeakyReLU(0.2), nn.BatchNorm2d(c_out)),
-            "a transposed convolution (it doubles the side: D's blocks use Conv2d to halve it)":
-                lambda: _initialised(nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=False), nn.BatchNorm2d(c_out),
-                                     nn.LeakyReLU(0.2)),
-        }, shape_hint="kernel 4, stride 2 and padding 1 halve the side"))
+        print(_block_verdict("D's block", discriminator_block, Discriminator(BLOCK_CONFIG).net[2:5], 8,
+                             _discriminator_mistakes, "kernel 4, stride 2 and padding 1 halve the side"))
 
 
 def module_verdict(name: str, build: Callable[[], nn.Module], reference: nn.Module, x: torch.Tensor,

@@ -98,31 +98,34 @@ def _penalty_cases() -> list[Case]:
             Case((QuadraticCritic((1, 4, 4), 1.5), small_real, small_fake, _rng(6)), "three one-channel 4x4 images")]
 
 
-def _penalty_at(points: Callable) -> Callable:
-    """A penalty taken at points(real, fake, rng) instead of at per-image interpolates."""
-    def penalty(critic, real, fake, rng):
-        between = points(real, fake, rng).detach().requires_grad_(True)
-        grad, = torch.autograd.grad(critic(between).sum(), between, create_graph=True)
-        return (grad.flatten(1).norm(dim=1) - 1).pow(2).mean()
-    return penalty
-
-
 def _mix(real: torch.Tensor, fake: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
     return alpha * real + (1 - alpha) * fake
 
 
+def _gradient_at(critic, points: torch.Tensor, total=torch.sum) -> torch.Tensor:
+    """The gradient of total(critic(points)) with respect to the points, itself differentiable."""
+    points = points.detach().requires_grad_(True)
+    grad, = torch.autograd.grad(total(critic(points)), points, create_graph=True)
+    return grad
+
+
+def _interpolates(real, fake, rng) -> torch.Tensor:
+    return _mix(real, fake, torch.rand(len(real), 1, 1, 1, generator=rng))
+
+
+def _penalty_at(points: Callable) -> Callable:
+    """A penalty taken at points(real, fake, rng) instead of at per-image interpolates."""
+    def penalty(critic, real, fake, rng):
+        return (_gradient_at(critic, points(real, fake, rng)).flatten(1).norm(dim=1) - 1).pow(2).mean()
+    return penalty
+
+
 def _per_image_norms(critic, real, fake, rng, total=torch.sum) -> torch.Tensor:
-    alpha = torch.rand(len(real), 1, 1, 1, generator=rng)
-    between = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
-    grad, = torch.autograd.grad(total(critic(between)), between, create_graph=True)
-    return grad.flatten(1).norm(dim=1)
+    return _gradient_at(critic, _interpolates(real, fake, rng), total).flatten(1).norm(dim=1)
 
 
 def _whole_batch_norm(critic, real, fake, rng):
-    alpha = torch.rand(len(real), 1, 1, 1, generator=rng)
-    between = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
-    grad, = torch.autograd.grad(critic(between).sum(), between, create_graph=True)
-    return (grad.norm() - 1).pow(2)
+    return (_gradient_at(critic, _interpolates(real, fake, rng)).norm() - 1).pow(2)
 
 
 PENALTY_MISTAKES = {

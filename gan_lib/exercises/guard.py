@@ -62,7 +62,11 @@ def restore(state: dict) -> None:
     np.random.set_state(state["numpy RNG"])
     if "CUDA RNG" in state:
         torch.cuda.set_rng_state_all(state["CUDA RNG"])
-    for name, namespace in state["gan_lib"].items():
+    _restore_gan_lib(state["gan_lib"])
+
+
+def _restore_gan_lib(namespaces: dict[str, dict]) -> None:
+    for name, namespace in namespaces.items():
         module = sys.modules.get(name)
         if module is not None:  # names added since (a submodule imported, say) stay
             vars(module).update(namespace)
@@ -95,7 +99,7 @@ def changed_global_state(before: dict) -> str | None:
     replaced = sorted(f"{module.removeprefix('gan_lib.')}.{key}" for module, namespace in before["gan_lib"].items()
                       for key, value in namespace.items() if now.get(module, {}).get(key, value) is not value)
     if replaced:
-        restore({**global_state(), "gan_lib": before["gan_lib"]})
+        _restore_gan_lib(before["gan_lib"])
         return f"it replaces gan_lib's own {', '.join(replaced[:3])}: leave gan_lib as it is and write your own code"
     return None
 

@@ -266,20 +266,21 @@ def _implementation_verdict(name, learner, reference, cases, signature, mistakes
             return f"{name}: not yet, {outcome.problem}{where}"
         got.append(outcome)
 
-    def agrees(fn: Callable) -> bool:
-        for case, mine in zip(cases, got):
-            theirs = run_case(fn, case, signature)
-            if theirs.problem or theirs.unanswered or difference(mine, theirs, grad_names, tolerance):
-                return False
-        return True
+    def agrees(outcomes: list[Outcome]) -> bool:
+        return all(not theirs.problem and not theirs.unanswered
+                   and difference(mine, theirs, grad_names, tolerance) is None for mine, theirs in zip(got, outcomes))
 
-    if any(agrees(fn) for fn in (reference, *also_right)):
+    def outcomes(fn: Callable) -> list[Outcome]:
+        return [run_case(fn, case, signature) for case in cases]
+
+    expected = outcomes(reference)
+    if agrees(expected) or any(agrees(outcomes(fn)) for fn in also_right):
         return f"{name}: right"
     for mistake, make_it in mistakes.items():
-        if agrees(make_it):
+        if agrees(outcomes(make_it)):
             return f"{name}: not yet, this looks like {mistake}"
-    for number, (case, mine) in enumerate(zip(cases, got), 1):
-        where = difference(mine, run_case(reference, case, signature), grad_names, tolerance)
+    for number, (case, mine, theirs) in enumerate(zip(cases, got, expected), 1):
+        where = difference(mine, theirs, grad_names, tolerance)
         if where:
             about = f" ({case.about})" if case.about else ""
             return f"{name}: not yet, on case {number}{about} {where}"
