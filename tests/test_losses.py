@@ -112,3 +112,15 @@ def test_wgan_gp_trains_a_critic_without_batchnorm_and_refuses_one_with_it():
     assert isinstance(losses.for_config(Config(loss="wgan-gp", gp_weight=5.0)), losses.WassersteinGP)
     with pytest.raises(GanLibError, match="BatchNorm mixes the images"):
         Config(loss="wgan-gp", d_norm="batch")
+
+
+def test_the_penalised_critic_maximises_its_objective_and_overshoots_by_w_squared_over_two_lambda():
+    import torch
+
+    from gan_lib.theory import penalised_critic
+
+    for distance, weight in ((0.5, 10.0), (4.0, 10.0), (2.0, 1.0)):
+        slopes = torch.linspace(0, 5, 500_001, dtype=torch.float64)
+        best = slopes[(slopes * distance - weight * (slopes - 1) ** 2).argmax()]
+        slope, estimate = penalised_critic(distance, weight)
+        assert abs(slope - float(best)) < 1e-4 and abs(estimate - distance - distance**2 / (2 * weight)) < 1e-12
