@@ -10,7 +10,6 @@ one's img/s, and whether G's and D's weights are bit-identical at the end (exit 
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import io
 import subprocess
@@ -21,6 +20,8 @@ import time
 from pathlib import Path
 
 import torch
+
+from gan_lib.cli import OneLineParser, at_least, run_script
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -42,11 +43,11 @@ def trainer(package, images: torch.Tensor, size: int):
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = OneLineParser(prog="benchmarks/compare_trainer.py", description=__doc__.split("\n")[0])
     parser.add_argument("--ref", required=True, help="the commit to compare with, e.g. HEAD~1 or a tag")
-    parser.add_argument("--image-size", type=int, default=32)
-    parser.add_argument("--blocks", type=int, default=10, help="alternating blocks per trainer")
-    parser.add_argument("--steps", type=int, default=25, help="steps per block")
+    parser.add_argument("--image-size", type=at_least(1), default=32)
+    parser.add_argument("--blocks", type=at_least(1), default=10, help="alternating blocks per trainer")
+    parser.add_argument("--steps", type=at_least(1), default=25, help="steps per block")
     args = parser.parse_args()
     import gan_lib
 
@@ -75,4 +76,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_script(main))

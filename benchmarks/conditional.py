@@ -12,11 +12,13 @@ the real-vs-real floor. Prints a Markdown table.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
 import torch
 
 from gan_lib.attributes import attribute_classifier
+from gan_lib.cli import OneLineParser, at_least, run_script
 from gan_lib.config import Config
 from gan_lib.data import HOLDOUT_EVERY, load_images, reference_samples
 from gan_lib.metrics import conditioning_accuracy, sliced_wasserstein
@@ -26,11 +28,12 @@ from gan_lib.train import Trainer
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = OneLineParser(prog="benchmarks/conditional.py", description=__doc__,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--condition", default="hair_color", choices=tuple(ATTRIBUTES))
-    parser.add_argument("--steps", type=int, default=2000)
-    parser.add_argument("--every", type=int, default=250)
-    parser.add_argument("--width", type=int, default=32)
+    parser.add_argument("--steps", type=at_least(1), default=2000)
+    parser.add_argument("--every", type=at_least(1), default=250)
+    parser.add_argument("--width", type=at_least(1), default=32)
     parser.add_argument("--device", default="auto")
     args = parser.parse_args()
 
@@ -60,4 +63,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_script(main))

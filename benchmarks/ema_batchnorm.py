@@ -8,10 +8,12 @@ gan_lib drew before) and recomputed on 16 batches of fixed noise (gan_lib now) a
 from __future__ import annotations
 
 import argparse
+import sys
 
 import torch
 
 from gan_lib.checkpoint import ema_weights, read_checkpoint
+from gan_lib.cli import OneLineParser, at_least, run_script
 from gan_lib.config import Config
 from gan_lib.data import load_images, reference_samples
 from gan_lib.metrics import sliced_wasserstein
@@ -19,9 +21,10 @@ from gan_lib.models import Generator, generate, noise, recompute_batchnorm
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = OneLineParser(prog="benchmarks/ema_batchnorm.py", description=__doc__,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("checkpoint", help="a checkpoint trained with an EMA (the default) and --holdout")
-    parser.add_argument("--n", type=int, default=2000)
+    parser.add_argument("--n", type=at_least(1), default=2000)
     args = parser.parse_args()
 
     state = read_checkpoint(args.checkpoint)
@@ -43,4 +46,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_script(main))

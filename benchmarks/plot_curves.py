@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import argparse
 import re
+import sys
 from pathlib import Path
 
+from gan_lib.cli import OneLineParser, run_script
 from gan_lib.viz import plot_learning_curves
 
 POINT = re.compile(r"^\s+(\S+) step (\d+), \d+ s: SWD ([\d.]+)$")
@@ -28,7 +30,8 @@ def read_curves(logs: list[Path]) -> dict[str, list[tuple[int, float]]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = OneLineParser(prog="benchmarks/plot_curves.py", description=__doc__,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("logs", type=Path, nargs="+")
     parser.add_argument("--floor", type=float, required=True, help="the real-vs-real floor the logs print")
     parser.add_argument("--rate", action="append", default=[], metavar="RECIPE=STEPS_PER_MINUTE")
@@ -54,4 +57,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_script(main))

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
 
+from gan_lib.cli import OneLineParser, at_least, run_script
 from gan_lib.data import prepare_folder
 from gan_lib.images import find_images
 
@@ -33,10 +35,11 @@ def measure(folder: Path, size: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = OneLineParser(prog="benchmarks/prepare.py", description=__doc__,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("folder", nargs="?", default="../shared/data/animefacedataset", type=Path)
-    parser.add_argument("--size", type=int, default=64)
-    parser.add_argument("--full", type=int, default=0, help="also time a folder of this many linked files")
+    parser.add_argument("--size", type=at_least(1), default=64)
+    parser.add_argument("--full", type=at_least(0), default=0, help="also time a folder of this many linked files")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["GAN_LIB_CACHE"] = str(Path(tmp) / "cache")
@@ -52,4 +55,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_script(main))

@@ -16,7 +16,7 @@ adds SWD against training steps (a learning curve), each point printed as it is 
 recipe a budget of training time instead of steps (then --curve-every is in minutes): the CPU time of this process,
 which is the wall time of a one-thread run (OMP_NUM_THREADS=1); other work on the machine still slows it (here up to
 3x fewer steps per CPU second), so run it alone or compare by steps. --out keeps each recipe's run folder (samples,
-GIF, checkpoint).
+GIF, checkpoint); an earlier run there is kept unless --overwrite says to replace it.
 Prints Markdown tables.
 """
 
@@ -25,6 +25,8 @@ from __future__ import annotations
 import argparse
 import copy
 import math
+import shutil
+import sys
 import time
 from collections import defaultdict
 from dataclasses import replace
@@ -33,10 +35,14 @@ from pathlib import Path
 import torch
 
 from gan_lib.attributes import attribute_classifier
+from gan_lib.checkpoint import CHECKPOINT_FILE
+from gan_lib.cli import OneLineParser, at_least, run_script
 from gan_lib.config import DCGAN_RECIPE, Config
 from gan_lib.data import HOLDOUT_EVERY, load_images, reference_samples
+from gan_lib.errors import GanLibError
 from gan_lib.metrics import mode_coverage, sliced_wasserstein
 from gan_lib.models import noise, recompute_batchnorm
+from gan_lib.run_folder import check_run_folder
 from gan_lib.train import Trainer
 from gan_lib.viz import plot_learning_curves
 
@@ -97,7 +103,8 @@ def swd_of(trainer: Trainer, held_out: torch.Tensor) -> dict:
 def diagnose(trainer: Trainer, held_out: torch.Tensor) -> dict[str, float]:
     """SWD of four ways to sample: raw G and the EMA G with the BatchNorm statistics averaged from raw G's, in eval
     mode; the EMA G with batch statistics (train mode, batches of the training batch size); and the EMA G with its
-    statistics recomputed from its own activations on 50 batches (gan_lib samples it so, with 16)."""
+    statistics recomputed from its own activations on 50 batches (gan_lib samples it so, with 16). A recipe without
+    an EMA has raw G in eval and in train mode."""
     cfg, n, device = trainer.cfg, len(held_out), trainer.device
     z = noise(n, cfg, "quality", 0, device=device)
     batches = z.split(cfg.batch_size)
@@ -106,28 +113,46 @@ def diagnose(trainer: Trainer, held_out: torch.Tensor) -> dict[str, float]:
         G = copy.deepcopy(G).train(train_mode)
         return sliced_wasserstein(held_out, torch.cat([G(b).float().cpu() for b in batches]))["mean"]
 
+    if trainer.ema is None:
+        return {"raw G": score(trainer.G), "raw G, batch stats": score(trainer.G, train_mode=True)}
     ema = trainer.ema.module  # the average itself: sampling_generator already has its statistics recomputed
     return {"raw G": score(trainer.G), "EMA G": score(ema), "EMA G, batch stats": score(ema, train_mode=True),
             "EMA G, recomputed BN": score(recompute_batchnorm(ema, cfg, 50))}
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = OneLineParser(prog="benchmarks/quality.py", description=__doc__,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default="synthetic")
-    parser.add_argument("--steps", type=int, default=2000)
+    parser.add_argument("--steps", type=at_least(1), default=2000)
     parser.add_argument("--image-size", type=int, default=32)
-    parser.add_argument("--width", type=int, default=32)
-    parser.add_argument("--recipes", default="dcgan,default")
-    parser.add_argument("--n", type=int, default=2000, help="at most this many held-out images compared by SWD")
-    parser.add_argument("--minutes", type=float, help="a budget of training time (CPU minutes) instead of --steps")
-    parser.add_argument("--curve-every", type=float, default=0,
+    parser.add_argument("--width", type=at_least(1), default=32)
+    parser.add_argument("--recipes", default="dcgan,default", help=f"a comma list of: {', '.join(RECIPES)}")
+    parser.add_argument("--n", type=at_least(2), default=2000, help="at most this many held-out images compared by SWD")
+    parser.add_argument("--minutes", type=at_least(0.01, float),
+                        help="a budget of training time (CPU minutes) instead of --steps")
+    parser.add_argument("--curve-every", type=at_least(0, float), default=0,
                         help="also measure SWD every this many steps (with --minutes: minutes)")
     parser.add_argument("--out", type=Path, help="keep each recipe's run folder under this folder")
+    parser.add_argument("--overwrite", action="store_true", help="replace the runs an earlier --out left there")
     parser.add_argument("--plot", type=Path, help="with --curve-every: save the learning curves as this PNG")
     parser.add_argument("--diagnose", action="store_true",
                         help="at each curve point also score raw G and the EMA G's BatchNorm variants")
     parser.add_argument("--device", default="auto")
     args = parser.parse_args()
+    recipes = [name.strip() for name in args.recipes.split(",")]
+    if unknown := [name for name in recipes if name not in RECIPES]:
+        parser.error(f"unknown recipe {', '.join(map(repr, unknown))}: choose from {', '.join(RECIPES)}")
+    if args.plot and not args.curve_every:
+        parser.error("--plot draws the learning curves of --curve-every: give --curve-every too")
+    for name in recipes:  # before any work: a recipe that would not train, or a run it would replace
+        replace(Config(image_size=args.image_size, g_width=args.width, d_width=args.width), **RECIPES[name])
+        if args.out:
+            earlier = args.out / name / CHECKPOINT_FILE
+            if earlier.exists() and not args.overwrite:
+                raise GanLibError(f"{earlier} holds an earlier run: pass --overwrite to replace it, or choose "
+                                  "another --out")
+            check_run_folder(args.out / name, args.data, "choose another --out")
 
     data = load_images(args.data, args.image_size)
     train_part, _ = data.split(HOLDOUT_EVERY)
@@ -143,10 +168,12 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|---|")
     print(f"| real-vs-real floor | {floor['mean']:.2f} ({levels}) | | | | | | | |", flush=True)
     curves, steps_at = {}, defaultdict(list)
-    for name in args.recipes.split(","):
+    for name in recipes:
         cfg = replace(Config(image_size=args.image_size, g_width=args.width, d_width=args.width), **RECIPES[name])
         if args.out is None:
             cfg = replace(cfg, sample_every=10**9, checkpoint_every=10**9)
+        elif args.overwrite:
+            shutil.rmtree(args.out / name, ignore_errors=True)  # asked for: the earlier run goes
         trainer = Trainer(cfg, train_part, args.out / name if args.out else None, device=args.device)
         seconds, curve = 0.0, []
         budget = args.minutes * 60 if args.minutes else args.steps
@@ -185,4 +212,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_script(main))

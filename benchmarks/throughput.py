@@ -43,6 +43,7 @@ from torch.utils.data import DataLoader
 from torch.utils.flop_counter import FlopCounterMode
 from torchvision.datasets import ImageFolder
 
+from gan_lib.cli import OneLineParser, at_least, run_script
 from gan_lib.config import DCGAN_RECIPE, Config
 from gan_lib.data import prepare_folder
 from gan_lib.models import build_models
@@ -252,21 +253,23 @@ def profile_table(args: argparse.Namespace, folder: Path, device: torch.device) 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = OneLineParser(prog="benchmarks/throughput.py", description=__doc__,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=Path("../shared/data/animefacedataset"))
-    parser.add_argument("--image-size", type=int, default=64)
-    parser.add_argument("--batch-size", type=int, nargs="+", default=[64])
-    parser.add_argument("--steps", type=int, default=30)
-    parser.add_argument("--warmup", type=int, default=5)
-    parser.add_argument("--workers", type=int, default=2, help="DataLoader workers of the canonical loop")
+    parser.add_argument("--image-size", type=at_least(1), default=64)
+    parser.add_argument("--batch-size", type=at_least(1), nargs="+", default=[64])
+    parser.add_argument("--steps", type=at_least(1), default=30)
+    parser.add_argument("--warmup", type=at_least(1), default=5)
+    parser.add_argument("--workers", type=at_least(0), default=2, help="DataLoader workers of the canonical loop")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--compile", action="store_true", help="also torch.compile gan_lib's G and D")
-    parser.add_argument("--processes", type=int, nargs="+", help="also time gan_lib on N processes (torchrun)")
+    parser.add_argument("--processes", type=at_least(1), nargs="+", help="also time gan_lib on N processes (torchrun)")
     parser.add_argument("--precisions", action="store_true",
                         help="only gan_lib's trainer: fp32 and bf16, contiguous and channels_last, at each --sizes")
-    parser.add_argument("--sizes", type=int, nargs="+", default=[32, 64], help="image sizes for --precisions")
-    parser.add_argument("--widths", type=int, nargs="+", help="only gan_lib's trainer, our default recipe, at these "
-                        "G and D widths (steps per minute, for benchmarks/quality.py --minutes)")
+    parser.add_argument("--sizes", type=at_least(1), nargs="+", default=[32, 64], help="image sizes for --precisions")
+    parser.add_argument("--widths", type=at_least(1), nargs="+",
+                        help="only gan_lib's trainer, our default recipe, at these G and D widths (steps per minute, "
+                        "for benchmarks/quality.py --minutes)")
     parser.add_argument("--profile", action="store_true",
                         help="only gan_lib's trainer: where a step's time goes, per group of operators")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
@@ -312,4 +315,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_script(main))

@@ -11,8 +11,8 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from .errors import printable
 from .files import cache_dir, check_writable, save_atomically
-from .images import printable
 from .runtime import resolve_device
 from .synthetic import ATTRIBUTES, make_faces
 from .viz import to_float

@@ -1,6 +1,7 @@
 """Differentiable augmentation for D (Zhao et al. 2020, "Differentiable Augmentation for Data-Efficient GAN
 Training"): colour, translation and cutout, applied to real and generated images alike, so G gets gradients
-through them and D cannot memorise a small dataset.
+through them and D cannot memorise a small dataset. Under torchrun each process draws its own images' share of the
+global batch's draws (runtime.my_part).
 """
 
 from __future__ import annotations
@@ -8,11 +9,17 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from .runtime import my_part
+
 POLICIES = ("color", "translation", "cutout")
 
 
 def _rand(n: int, rng: torch.Generator, device: torch.device) -> torch.Tensor:
-    return torch.rand(n, 1, 1, 1, generator=rng, device=rng.device).to(device)
+    return my_part(lambda m: torch.rand(m, 1, 1, 1, generator=rng, device=rng.device), n).to(device)
+
+
+def _randint(low: int, high: int, n: int, rng: torch.Generator, device: torch.device) -> torch.Tensor:
+    return my_part(lambda m: torch.randint(low, high, (m, 1, 1), generator=rng, device=rng.device), n).to(device)
 
 
 def color(x: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
@@ -29,8 +36,7 @@ def translation(x: torch.Tensor, rng: torch.Generator, ratio: float = 0.125) -> 
     """Shift each image by up to ratio of its size, filling with zeros."""
     n, _, h, w = x.shape
     sh, sw = int(h * ratio + 0.5), int(w * ratio + 0.5)
-    dy = torch.randint(-sh, sh + 1, (n, 1, 1), generator=rng, device=rng.device).to(x.device)
-    dx = torch.randint(-sw, sw + 1, (n, 1, 1), generator=rng, device=rng.device).to(x.device)
+    dy, dx = _randint(-sh, sh + 1, n, rng, x.device), _randint(-sw, sw + 1, n, rng, x.device)
     rows = (torch.arange(h, device=x.device).view(1, h, 1) + dy).clamp(-1, h)  # -1 and h land in the padding
     cols = (torch.arange(w, device=x.device).view(1, 1, w) + dx).clamp(-1, w)
     padded = F.pad(x, (1, 1, 1, 1))
@@ -42,8 +48,8 @@ def cutout(x: torch.Tensor, rng: torch.Generator, ratio: float = 0.5) -> torch.T
     """Zero a random square, half the image's side, in each image (it may hang over the edge)."""
     n, _, h, w = x.shape
     ch, cw = int(h * ratio + 0.5), int(w * ratio + 0.5)
-    top = torch.randint(0, h + 1 - ch % 2, (n, 1, 1), generator=rng, device=rng.device).to(x.device) - ch // 2
-    left = torch.randint(0, w + 1 - cw % 2, (n, 1, 1), generator=rng, device=rng.device).to(x.device) - cw // 2
+    top = _randint(0, h + 1 - ch % 2, n, rng, x.device) - ch // 2
+    left = _randint(0, w + 1 - cw % 2, n, rng, x.device) - cw // 2
     rows = torch.arange(h, device=x.device).view(1, h, 1)
     cols = torch.arange(w, device=x.device).view(1, 1, w)
     hole = (rows >= top) & (rows < top + ch) & (cols >= left) & (cols < left + cw)

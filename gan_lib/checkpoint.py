@@ -9,8 +9,7 @@ import torch
 
 from .config import Config
 from .data import ImageSet
-from .errors import GanLibError
-from .images import printable
+from .errors import GanLibError, printable
 from .models import Generator, recompute_batchnorm
 from .runtime import resolve_device
 
@@ -29,7 +28,12 @@ def read_checkpoint(path: str | Path) -> dict:
     except Exception as exc:
         raise GanLibError(f"{printable(str(path))} is not a gan_lib checkpoint (it cannot be read as one: "
                           f"{type(exc).__name__}); pass the {CHECKPOINT_FILE} of a run folder") from exc
-    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+    version = state.get("format") if isinstance(state, dict) else None
+    if isinstance(version, int) and not isinstance(version, bool) and version > CHECKPOINT_FORMAT:
+        raise GanLibError(f"{printable(str(path))} was written by a newer gan_lib (checkpoint format {version}; this "
+                          f"one reads format {CHECKPOINT_FORMAT}): update gan_lib (git pull, or pip install -U) to "
+                          "read it")
+    if version != CHECKPOINT_FORMAT:
         raise GanLibError(f"{printable(str(path))} is not a gan_lib checkpoint (format {CHECKPOINT_FORMAT})")
     missing = [key for key in ("config", "generator", "discriminator", "step") if key not in state]
     if missing or not isinstance(state["config"], dict) or not isinstance(state["generator"], dict):

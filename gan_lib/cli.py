@@ -12,6 +12,7 @@ import re
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import fields, replace
 from pathlib import Path
 
@@ -19,9 +20,8 @@ from .checkpoint import CHECKPOINT_FILE
 from .config import MAX_STEPS, Config
 from .data import HOLDOUT_EVERY, SYNTHETIC_COUNT
 from .datasets import NAMED_DATASETS
-from .errors import GanLibError
+from .errors import GanLibError, printable
 from .files import IMAGE_EXTENSIONS
-from .images import printable
 from .metrics import METRICS
 from .synthetic import ATTRIBUTES
 
@@ -66,15 +66,45 @@ def _data(value: str) -> str:
     return str(Path(value).expanduser()) if value.startswith("~") else value
 
 
-class _Parser(argparse.ArgumentParser):
+class OneLineParser(argparse.ArgumentParser):
     """argparse, but a mistake on the command line is one line (not the whole usage) and says where help is."""
 
     def error(self, message: str) -> None:
         self.exit(2, f"error: {printable(message)} (`{self.prog} --help` lists the options)\n")
 
 
+def at_least(lowest: int | float, kind: type = int):
+    """An argparse type: a number (int or float) of at least `lowest`, named in the error otherwise."""
+    def parse(value: str) -> int | float:
+        try:
+            number = kind(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{value!r} is not a{'n integer' if kind is int else ' number'}") from None
+        if not number >= lowest:  # also refuses NaN
+            raise argparse.ArgumentTypeError(f"{value!r} must be at least {lowest}")
+        return number
+
+    return parse
+
+
+def run_script(script: Callable[[], int | None]) -> int:
+    """Run a script's main (the benchmarks'): a GanLibError, a failed write or Ctrl-C is one line, exit 2 or 130."""
+    try:
+        return script() or 0
+    except GanLibError as exc:
+        print(f"error: {printable(str(exc))}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(f"error: {printable(str(exc.strerror or exc))}{printable(where)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: the results printed so far stand; nothing else was written", file=sys.stderr)
+        return 130
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m gan_lib", description="Train and sample DCGANs on anime faces.")
+    parser = OneLineParser(prog="python -m gan_lib", description="Train and sample DCGANs on anime faces.")
     commands = parser.add_subparsers(dest="command", required=True)
 
     train = commands.add_parser("train", help="train a DCGAN and write checkpoint, samples and history")
@@ -128,12 +158,13 @@ def _check_length(args: argparse.Namespace) -> None:
         raise GanLibError(f"--epochs must be a positive number, got {args.epochs}")
 
 
-def _check_out_of_data(out: Path, data: str) -> None:
-    """A run folder inside the data folder would have training read its own sample grids as faces."""
-    folder = Path(data)
-    if folder.is_dir() and out.resolve().is_relative_to(folder.resolve()):
-        raise GanLibError(f"--out {out} is inside the data folder {data}: the run's sample grids would become "
-                          "training images; choose an --out outside it")
+def _check_loss_options(given: dict, loss: str) -> None:
+    """A setting that the chosen loss does not use is refused, not silently ignored."""
+    uses = {"label_smoothing": "bce", "fake_label": "bce", "gp_weight": "wgan-gp"}
+    for name, owner in uses.items():
+        if name in given and loss != owner:
+            raise GanLibError(f"--{name.replace('_', '-')} applies to --loss {owner} only, and this run trains with "
+                              f"--loss {loss}: drop it")
 
 
 def _seeded(cfg: Config, seed: int) -> Config:
@@ -169,16 +200,16 @@ def _condition(args: argparse.Namespace) -> str:
 
 def _train(args: argparse.Namespace) -> None:
     from . import runtime
-    from .files import check_writable, run_lock
+    from .files import run_lock
+    from .run_folder import check_run_folder
 
     _check_length(args)
-    _check_out_of_data(args.out, args.data)
     if args.holdout is not None and args.holdout < 2:
         raise GanLibError(f"--holdout must be at least 2 (one image in N held out), got {args.holdout}")
     device = runtime.setup(args.device) if runtime.launched() else args.device
     with contextlib.ExitStack() as held:
-        if runtime.is_main():  # a run folder we cannot write, or one in use, stops here: before any work
-            check_writable(args.out, "the run folder", "choose another --out")
+        if runtime.is_main():  # a run folder that is a file, unwritable, in use or inside the data stops here
+            check_run_folder(args.out, args.data, "choose another --out")
             held.enter_context(run_lock(args.out))
         _train_in_folder(args, device)
 
@@ -188,6 +219,7 @@ def _train_in_folder(args: argparse.Namespace, device: str) -> None:
     from .checkpoint import run_state
     from .data import load_images
     from .files import remove_dead_temporaries
+    from .run_folder import differing, resumed_config
     from .train import open_run
 
     kind = runtime.resolve_device(device).type  # a device this machine lacks is refused before the data is read
@@ -196,18 +228,18 @@ def _train_in_folder(args: argparse.Namespace, device: str) -> None:
     holdout = args.holdout or 0
     condition = _condition(args)
     if state is not None:
-        cfg = Config.from_dict(state["config"])
+        saved = Config.from_dict(state["config"])
         recorded = (state.get("data") or {}).get("holdout", 0)
-        changed = {k: v for k, v in given.items() if getattr(cfg, k) != v}
+        changed = differing(saved, given)
         if args.holdout is not None and args.holdout != recorded:
             changed["holdout"] = args.holdout
-        if args.conditional is not None and condition != cfg.condition:
+        if args.conditional is not None and condition != saved.condition:
             changed["conditional"] = condition
-        if changed:
-            raise GanLibError(f"--resume keeps the run's settings, but these differ from the checkpoint: {changed}; "
-                              "drop them or train into a new --out folder")
+        cfg = resumed_config(saved, changed, "drop them or train into a new --out folder",
+                             recorded={"holdout": recorded, "conditional": saved.condition})
         holdout = recorded
     else:
+        _check_loss_options(given, given.get("loss", "bce"))
         if "image_size" not in given:
             given["image_size"] = 32 if kind == "cpu" else 64
         if kind == "cpu" and given["image_size"] == 64:
@@ -226,13 +258,21 @@ def _train_in_folder(args: argparse.Namespace, device: str) -> None:
     if holdout:
         data, held_out = data.split(holdout)
     trainer = open_run(state, cfg, data, args.out, device, on_data_change="warn")  # it goes on with new data
-    steps = args.steps or round((args.epochs or 5) * trainer.batches.steps_per_epoch)
+    per_epoch = trainer.batches.steps_per_epoch
+    steps = args.steps or round((args.epochs or 5) * per_epoch)
     if steps > MAX_STEPS:
         raise GanLibError(f"--epochs {args.epochs:g} makes {steps:,} steps, more than {MAX_STEPS:,}: lower --epochs")
+    if steps < 1:
+        raise GanLibError(f"--epochs {args.epochs:g} is less than one step (an epoch is {per_epoch} steps): give "
+                          f"--epochs {1 / per_epoch:.3g} or more, or --steps")
     if trainer.step >= steps:
         if runtime.is_main():
+            missing = trainer.missing_reports()
+            if missing:  # the last step was done, but the run stopped while its reports were written
+                trainer.write_reports()
+            done = f"; wrote its missing {', '.join(missing)}" if missing else ""
             print(f"nothing to train: the run in {printable(str(args.out))} is already at step {trainer.step} "
-                  f"(asked for {steps}); pass a larger --steps to go on", file=sys.stderr)
+                  f"(asked for {steps}){done}; pass a larger --steps to go on", file=sys.stderr)
         return
     kept_out = f" ({len(held_out)} held out for evaluate)" if holdout else ""
     world = runtime.world_size()

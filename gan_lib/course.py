@@ -16,36 +16,22 @@ from pathlib import Path
 
 from .config import MAX_STEPS, Config
 from .data import HOLDOUT_EVERY, SYNTHETIC_COUNT
-from .errors import GanLibError
+from .environment import count_setting, path_setting, switch_setting, text_setting
 
 DRIVE_MOUNT = Path("/content/drive")
 DRIVE_FOLDER = DRIVE_MOUNT / "MyDrive" / "anime-face-gan"  # where every notebook keeps its runs on Colab
 KAGGLE_WORKING = Path("/kaggle/working")  # Kaggle Notebooks' writable, saved output folder
 
 
-SWITCH = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False,
-          "": False}
-
-
-def switch(name: str, default: bool = False) -> bool:
-    """An on/off environment variable: 1/true/yes/on or 0/false/no/off (any case); anything else is one line."""
-    if name not in os.environ:
-        return default
-    value = os.environ[name].strip().lower()
-    if value not in SWITCH:
-        raise GanLibError(f"{name}={os.environ[name]!r} is neither on nor off: set it to 1 or 0")
-    return SWITCH[value]
-
-
 def tiny_mode() -> bool:
     """GAN_LIB_TINY=1 (set by CI and the test command): notebooks use a tiny synthetic subset and a few steps."""
-    return switch("GAN_LIB_TINY")
+    return switch_setting("GAN_LIB_TINY")
 
 
 def show_solutions() -> bool:
     """GAN_LIB_SHOW_SOLUTIONS=1 (set by the tests): every solution cell shows its answer when it runs. Off by
     default, so that "Run all" shows no answer before the learner asks for it."""
-    return switch("GAN_LIB_SHOW_SOLUTIONS")
+    return switch_setting("GAN_LIB_SHOW_SOLUTIONS")
 
 
 SOLUTION_HIDDEN = ("solution hidden: set SHOW_SOLUTIONS = True in the cell under \"Exercises\", run that cell, then "
@@ -54,13 +40,7 @@ SOLUTION_HIDDEN = ("solution hidden: set SHOW_SOLUTIONS = True in the cell under
 
 def steps_setting(default: int) -> int:
     """$GAN_LIB_STEPS, a whole number of steps, or the default."""
-    value = os.environ.get("GAN_LIB_STEPS", "").strip()
-    if not value:
-        return default
-    if not value.isdigit() or not 1 <= int(value) <= MAX_STEPS:
-        raise GanLibError(f"GAN_LIB_STEPS must be a whole number of training steps from 1 to {MAX_STEPS:,}, "
-                          f"got {os.environ['GAN_LIB_STEPS']!r}")
-    return int(value)
+    return count_setting("GAN_LIB_STEPS", default, 1, MAX_STEPS, "training steps")
 
 
 def platform() -> str:
@@ -116,11 +96,11 @@ class CourseSettings:
 def run_folder(name: str = "course", drive: bool | None = None) -> Path:
     """$GAN_LIB_RUN_DIR, else: on Colab a folder on Google Drive (mounted here; it survives a disconnect, and every
     notebook finds it), on Kaggle /kaggle/working/runs/<name>, locally runs/<name>."""
-    if os.environ.get("GAN_LIB_RUN_DIR", "").strip():
-        return Path(os.environ["GAN_LIB_RUN_DIR"]).expanduser()
+    if "GAN_LIB_RUN_DIR" in os.environ:
+        return path_setting("GAN_LIB_RUN_DIR", Path("runs") / name)
     where = platform()
     if drive is None:
-        drive = switch("GAN_LIB_DRIVE", default=True)
+        drive = switch_setting("GAN_LIB_DRIVE", default=True)
     if where == "colab" and drive:
         from google.colab import drive as colab_drive
 
@@ -142,5 +122,5 @@ def course_settings(drive: bool | None = None) -> CourseSettings:
                               critic_steps=50)
     gpu = on_gpu()
     steps = steps_setting(5000 if gpu else 3000)
-    return CourseSettings(os.environ.get("GAN_LIB_DATA", "anime-faces"), Config(image_size=64 if gpu else 32),
+    return CourseSettings(text_setting("GAN_LIB_DATA", "anime-faces"), Config(image_size=64 if gpu else 32),
                           steps, lambda: run_folder(drive=drive), clinic_steps=2000 if gpu else 600)

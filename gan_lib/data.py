@@ -12,9 +12,8 @@ import torch
 
 from .config import derive_seed, seeded
 from .datasets import NAMED_DATASETS, locate
-from .errors import GanLibError
+from .errors import GanLibError, printable
 from .image_cache import cached_images, skipped_line
-from .images import printable
 from .runtime import my_share
 
 SYNTHETIC_COUNT = 10_000  # faces in --data synthetic

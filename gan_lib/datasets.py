@@ -9,6 +9,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from .environment import path_setting
 from .errors import GanLibError
 from .files import IMAGE_EXTENSIONS, cache_dir
 
@@ -53,7 +54,7 @@ NAMED_DATASETS = {d.name: d for d in (
 
 def data_root() -> Path:
     """Where named datasets are downloaded to: $GAN_LIB_DATA_DIR, else ~/.cache/gan_lib/datasets."""
-    return Path(os.environ.get("GAN_LIB_DATA_DIR") or cache_dir() / "datasets")
+    return path_setting("GAN_LIB_DATA_DIR", cache_dir() / "datasets")
 
 
 def _kagglehub_roots(dataset: NamedDataset) -> list[Path]:

@@ -16,9 +16,8 @@ from pathlib import Path
 import torch
 
 from .config import derive_seed
-from .errors import GanLibError
+from .errors import GanLibError, printable
 from .files import save_atomically
-from .images import printable
 from .models import Generator, generate
 
 
@@ -56,20 +55,33 @@ class Directions:
         return Directions(self.vectors[rows], [self.names[i] for i in rows], [self.notes[i] for i in rows],
                           self.method)
 
-    def save(self, path: str | Path) -> Path:
-        """Keep the directions (and their names) with the run: load them back with Directions.load."""
+    def save(self, path: str | Path, overwrite: bool = False) -> Path:
+        """Keep the directions (and their names) with the run: load them back with Directions.load. A file that holds
+        other directions (found on another generator, or before it trained further), or is not a directions file, is
+        kept: pass overwrite=True to replace it. Saving new names for the same directions replaces their file."""
+        path = Path(path)
+        if path.exists() and not overwrite and not self._same_as(path):
+            raise GanLibError(printable(f"{path} holds other directions (found on another generator, or before it "
+                                        "trained further) or is not a directions file: save to another file, or pass "
+                                        "overwrite=True to replace it"))
         return save_atomically({"vectors": self.vectors, "names": self.names, "notes": self.notes,
-                                "method": self.method}, Path(path))
+                                "method": self.method}, path)
+
+    def _same_as(self, path: Path) -> bool:
+        """Whether the directions file at path holds these directions (whatever their names)."""
+        try:
+            saved = Directions.load(path)
+        except GanLibError:
+            return False
+        return saved.vectors.shape == self.vectors.shape and torch.allclose(saved.vectors, self.vectors, atol=1e-4)
 
     def with_saved_names(self, path: str | Path) -> Directions:
         """These directions with the names saved at `path` by an earlier session, when that file holds the same
         directions (found the same way on the same generator); unchanged when there is no file or it holds others
         (e.g. saved before the generator trained further)."""
-        if not Path(path).exists():
+        if not Path(path).exists() or not self._same_as(Path(path)):
             return self
         saved = Directions.load(path, self.vectors.shape[1])
-        if saved.vectors.shape != self.vectors.shape or not torch.allclose(saved.vectors, self.vectors, atol=1e-4):
-            return self
         return Directions(self.vectors, list(saved.names), list(self.notes), self.method)
 
     @classmethod

@@ -18,7 +18,9 @@ IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
 
 def cache_dir() -> Path:
     """Where prepared datasets, downloads and metric statistics go: $GAN_LIB_CACHE, else ~/.cache/gan_lib."""
-    return Path(os.environ.get("GAN_LIB_CACHE") or Path.home() / ".cache" / "gan_lib").expanduser()
+    from .environment import path_setting
+
+    return path_setting("GAN_LIB_CACHE", Path.home() / ".cache" / "gan_lib")
 
 
 def check_writable(folder: Path, what: str, fix: str) -> None:
@@ -44,6 +46,9 @@ def atomic_path(path: Path) -> Iterator[Path]:
     except OSError as exc:
         raise GanLibError(f"could not write {path} ({exc.strerror or exc}): free some space or choose another "
                           "folder; any earlier version of it is kept") from exc
+    except RuntimeError as exc:  # torch.save's C++ writer reports a full disk as a RuntimeError
+        raise GanLibError(f"could not write {path} (the write failed: is the disk full?): free some space or "
+                          "choose another folder; any earlier version of it is kept") from exc
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -78,24 +83,63 @@ def remove_dead_temporaries(folder: Path) -> None:
             tmp.unlink(missing_ok=True)
 
 
+def file_stamp(path: Path) -> tuple[int, int, int] | None:
+    """What changes when a file is replaced or rewritten (inode, size, modification time), or None if it is absent."""
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return None
+    return stat.st_ino, stat.st_size, stat.st_mtime_ns
+
+
+_HELD: dict[Path, int] = {}  # the run folders this process holds, and how many run_lock blocks hold each
+
+
 @contextmanager
 def run_lock(folder: Path) -> Iterator[None]:
-    """Hold the run folder for this process: a second training into it is refused (released when the process ends,
-    however it ends). Where the platform has no fcntl (Windows), there is no lock."""
+    """Hold the run folder for this process: any other process that asks for it (a command-line training, a
+    notebook's) is refused while this one holds it; nested blocks of one process share the hold. Released when the
+    block ends, or the process (however it ends). A folder left holding nothing but the lock file is tidied away:
+    the file, and the folder if this block made it. Where the platform has no fcntl (Windows), there is no lock."""
     try:
         import fcntl
     except ImportError:
         yield
         return
+    key = folder.resolve()
+    if key in _HELD:
+        _HELD[key] += 1
+        try:
+            yield
+        finally:
+            _HELD[key] -= 1
+        return
+    made = not folder.exists()
+    check_writable(folder, "the run folder", "choose another folder")
     with open(folder / ".lock", "a+") as f:
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             f.seek(0)
             holder = f.read().strip() or "unknown"
-            raise GanLibError(f"another training process (pid {holder}) is writing into {folder}: wait for it to end, "
-                              "or train into another --out folder") from None
+            raise GanLibError(f"another process (pid {holder}) is training into {folder}: wait for it to end, or "
+                              "train into another folder") from None
         f.truncate(0)
         f.write(str(os.getpid()))
         f.flush()
-        yield
+        _HELD[key] = 1
+        try:
+            yield
+        finally:
+            del _HELD[key]
+            if [p.name for p in folder.iterdir()] == [".lock"]:  # refused before it wrote anything: leave no trace
+                (folder / ".lock").unlink()
+                if made:
+                    folder.rmdir()
+
+
+def check_free(folder: Path) -> None:
+    """Refuse now, in one line, if another process holds the run folder (see run_lock)."""
+    if folder.is_dir() and (folder / ".lock").exists():
+        with run_lock(folder):
+            pass

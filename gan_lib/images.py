@@ -173,11 +173,3 @@ def decode_files(args: tuple[list[str], int]) -> tuple[np.ndarray, list[tuple[st
         info.append(("", digest, original_size, mode))
     stacked = np.stack(arrays).transpose(0, 3, 1, 2) if arrays else np.empty((0, 3, size, size), np.uint8)
     return np.ascontiguousarray(stacked), info
-
-
-
-def printable(text: str) -> str:
-    """Text (a file name, a message) that prints as itself on one line whatever it holds: undecodable bytes as
-    U+FFFD, and characters that move the cursor or restyle a terminal (newline, escape, ...) as their escapes."""
-    text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)

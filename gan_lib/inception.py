@@ -11,9 +11,8 @@ from urllib.parse import urlparse
 
 import torch
 
-from .errors import GanLibError
+from .errors import GanLibError, printable
 from .files import cache_dir, save_atomically
-from .images import printable
 from .viz import to_uint8
 
 FEATURES = 2048

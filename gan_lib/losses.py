@@ -15,6 +15,7 @@ import torch.nn.functional as F
 
 from .config import LOSSES, Config, seeded
 from .errors import GanLibError
+from .runtime import my_part
 
 
 def discriminator_bce(logits_real: torch.Tensor, logits_fake: torch.Tensor, real_label: float = 1.0,
@@ -60,7 +61,8 @@ def gradient_penalty(critic, real: torch.Tensor, fake: torch.Tensor,
                      rng: torch.Generator | None = None) -> torch.Tensor:
     """WGAN-GP's penalty (Gulrajani et al. 2017): the mean of (|grad_x critic(x)| - 1)^2 at points x drawn uniformly
     on the lines between paired real and generated images; differentiable, so that D learns to keep it small."""
-    alpha = torch.rand(len(real), *[1] * (real.dim() - 1), generator=rng, device=real.device, dtype=real.dtype)
+    alpha = my_part(lambda n: torch.rand(n, *[1] * (real.dim() - 1), generator=rng, device=real.device,
+                                         dtype=real.dtype), len(real))  # under torchrun, this process's share
     between = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
     grad, = torch.autograd.grad(critic(between).sum(), between, create_graph=True)
     return (grad.flatten(1).norm(dim=1) - 1).pow(2).mean()

@@ -5,6 +5,7 @@ torchrun) is the world of size 1, and none of the distributed part changes anyth
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
@@ -91,10 +92,9 @@ PEER_TIMEOUT_S = 600  # how long a process waits for a stalled peer: a step or a
 
 def peer_timeout() -> timedelta:
     """$GAN_LIB_PEER_TIMEOUT seconds, else PEER_TIMEOUT_S: how long any collective waits before the run stops."""
-    value = os.environ.get("GAN_LIB_PEER_TIMEOUT", "").strip() or str(PEER_TIMEOUT_S)
-    if not value.isdigit() or not 1 <= int(value) <= 86400:
-        raise GanLibError(f"GAN_LIB_PEER_TIMEOUT must be a whole number of seconds from 1 to 86400, got {value!r}")
-    return timedelta(seconds=int(value))
+    from .environment import count_setting
+
+    return timedelta(seconds=count_setting("GAN_LIB_PEER_TIMEOUT", PEER_TIMEOUT_S, 1, 86400, "seconds"))
 
 
 def setup(device: str = "auto") -> str:
@@ -137,6 +137,13 @@ def my_share(n: int) -> slice:
         raise GanLibError(f"the batch size {n} does not divide among {world} processes: choose a multiple of {world}")
     per_rank = n // world
     return slice(rank() * per_rank, (rank() + 1) * per_rank)
+
+
+def my_part(draw: Callable[[int], torch.Tensor], n: int) -> torch.Tensor:
+    """This process's part of a random draw for a batch of n images per process: draw(n * world size), sliced to
+    this rank's share, so that each process gets numbers of its own and together they are the one-process draw."""
+    world = world_size()
+    return draw(n) if world == 1 else draw(n * world)[my_share(n * world)]
 
 
 def mean_over_ranks(x: torch.Tensor) -> torch.Tensor:

@@ -3,8 +3,11 @@ opening a run, new or resumed."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import math
+import os
+import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -19,13 +22,14 @@ from .augment import diff_augment, parse_policy
 from .checkpoint import CHECKPOINT_FILE, CHECKPOINT_FORMAT, data_change, read_checkpoint, run_state
 from .config import Config, seeded
 from .data import DeviceBatches, ImageSet
-from .errors import GanLibError
-from .files import atomic_path, check_writable, save_atomically
-from .images import printable
+from .errors import GanLibError, printable
+from .files import atomic_path, file_stamp, run_lock, save_atomically
 from .models import Generator, build_models, generate, noise, recompute_batchnorm
+from .run_folder import check_run_folder, differing, resumed_config
 from .runtime import amp_dtype, is_main, mean_over_ranks, resolve_device, switched_on, sync_batchnorm, world_size
 
 HISTORY_FIELDS = ("step", "loss_d", "loss_g", "d_real", "d_fake")
+REPORTS = ("losses.png", "progress.gif")  # written from the history and the sample grids when a run ends
 
 
 class TrainingDiverged(GanLibError):
@@ -77,6 +81,10 @@ class Trainer:
         if world_size() > 1:
             ids = [self.device.index] if cuda else None
             g_forward, d_forward = (DistributedDataParallel(m, device_ids=ids) for m in (self.G, self.D))
+        if cfg.compile and not any(shutil.which(name) for name in (os.environ.get("CXX", "g++"), "c++", "clang++")):
+            raise GanLibError("compile needs a C++ compiler (torch.compile builds its kernels with one), and none was "
+                              "found: install one (Debian: apt-get install g++; macOS: xcode-select --install) or "
+                              "train without --compile")
         self.g_forward = torch.compile(g_forward) if cfg.compile else g_forward
         self.d_forward = torch.compile(d_forward) if cfg.compile else d_forward
         self.augment = parse_policy(cfg.augment)
@@ -89,6 +97,7 @@ class Trainer:
         self.step = 0
         self.history: list[dict[str, float]] = []
         self._sampler: tuple[int, Generator] | None = None  # (step, the EMA G with its own BatchNorm statistics)
+        self._checkpoint_stamp = None  # the run folder's checkpoint as this trainer last read or wrote it (None: none)
 
     def train_step(self, real: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """One iteration of the DCGAN paper's algorithm on a batch of real images x and a batch of noise z (and,
@@ -154,6 +163,12 @@ class Trainer:
     def fit(self, steps: int, progress: bool = True,
             on_log: Callable[[Trainer], None] | None = None) -> list[dict[str, float]]:
         """Train until `steps` steps in total (a resumed run continues to the same total)."""
+        with run_lock(self.out_dir) if self.writes else contextlib.nullcontext():
+            self._check_checkpoint_unchanged()
+            self._fit(steps, progress, on_log)
+        return self.history
+
+    def _fit(self, steps: int, progress: bool, on_log: Callable[[Trainer], None] | None) -> None:
         cfg, pending = self.cfg, []
         bar = tqdm(total=steps, initial=self.step, disable=not (progress and is_main()), desc="training", unit="step")
         while self.step < steps:
@@ -176,7 +191,6 @@ class Trainer:
         bar.close()
         if self.writes:
             self.write_reports()
-        return self.history
 
     def _record(self, pending: list[torch.Tensor]) -> None:
         stats = mean_over_ranks(torch.stack(pending)).cpu().tolist()  # the global batch's means
@@ -184,7 +198,7 @@ class Trainer:
         for offset, row in enumerate(stats):
             if not all(math.isfinite(v) for v in row):
                 raise TrainingDiverged(f"the loss became NaN or infinite at step {first + offset}{self._kept()}; "
-                                       "try a lower learning rate or label smoothing")
+                                       f"{self._advice()}")
             self.history.append(dict(zip(HISTORY_FIELDS, [first + offset, *row])))
 
     def _kept(self) -> str:
@@ -193,6 +207,27 @@ class Trainer:
             return ""
         path = self.out_dir / CHECKPOINT_FILE
         return f" (the last good checkpoint, {path}, is kept)" if path.exists() else " (no checkpoint was written yet)"
+
+    def _advice(self) -> str:
+        """What to try after a divergence, for this run's loss, in steps that can be followed."""
+        lower = f"--lr-g {self.cfg.lr_g / 2:g} --lr-d {self.cfg.lr_d / 2:g}"
+        kept = self.out_dir is not None and (self.out_dir / CHECKPOINT_FILE).exists()
+        advice = (f"resume it with learning rates halved (train --resume {lower}; in a notebook, the same run with "
+                  "lr_g and lr_d halved in its config)" if kept else
+                  f"train again with learning rates halved ({lower})")
+        other = {"bce": "more label smoothing (--label-smoothing 0.2)",
+                 "hinge": "spectral normalisation on D (--spectral-norm)",
+                 "wgan-gp": "the paper's recipe (--lr-g 1e-4 --lr-d 1e-4 --beta1 0 --beta2 0.9 --d-steps 5)"}
+        return f"{advice}, or start a new run with {other[self.cfg.loss]}"
+
+    def _check_checkpoint_unchanged(self) -> None:
+        """Refuse to write into the run folder if its checkpoint is not the one this trainer started from (or wrote
+        last): another process trained the run further, or it holds another run. Nothing is written then."""
+        if not self.writes or file_stamp(self.out_dir / CHECKPOINT_FILE) == self._checkpoint_stamp:
+            return
+        raise GanLibError(f"{self.out_dir / CHECKPOINT_FILE} is not the checkpoint this trainer started from: another "
+                          "run wrote it or trained it further since; open the run again (start_or_resume, or "
+                          "train --resume) to go on from it, or train into another folder; nothing was written")
 
     @property
     def sampling_generator(self) -> Generator:
@@ -228,6 +263,9 @@ class Trainer:
         self.D.load_state_dict(state["discriminator"])
         self.opt_g.load_state_dict(state["opt_g"])
         self.opt_d.load_state_dict(state["opt_d"])
+        for optimizer, lr in ((self.opt_g, self.cfg.lr_g), (self.opt_d, self.cfg.lr_d)):
+            for group in optimizer.param_groups:  # a learning rate changed on resuming (see run_folder.RESUMABLE)
+                group["lr"] = lr
         self.step, self.history = state["step"], list(state["history"])
         self.fixed_noise = state["fixed_noise"].to(self.device)
         torch.set_rng_state(state["torch_rng"])
@@ -242,23 +280,41 @@ class Trainer:
         if path is None and self.out_dir is None:
             raise GanLibError("this Trainer has no run folder: pass save_checkpoint a path, or create the Trainer "
                               "with out_dir")
-        path = Path(path) if path is not None else self.out_dir / CHECKPOINT_FILE
         weights = [*self.G.parameters(), *self.D.parameters()]
         if not torch.stack([w.isfinite().all() for w in weights]).all():  # never replace a good checkpoint by this
             raise TrainingDiverged(f"the weights became NaN or infinite by step {self.step}{self._kept()}; "
-                                   "try a lower learning rate or label smoothing")
-        save_atomically(self.state_dict(), path)
-        self.write_history()
+                                   f"{self._advice()}")
+        if path is not None:
+            return save_atomically(self.state_dict(), Path(path))
+        with run_lock(self.out_dir):
+            self._check_checkpoint_unchanged()
+            path = save_atomically(self.state_dict(), self.out_dir / CHECKPOINT_FILE)
+            self._checkpoint_stamp = file_stamp(path)
+            self.write_history()
         return path
 
     @classmethod
     def resume(cls, checkpoint: str | Path | dict, data: ImageSet, out_dir: str | Path | None = None,
-               device: str = "auto") -> Trainer:
-        """A trainer in exactly the state the checkpoint (a path, or one already read) recorded; its config wins
-        over any other."""
+               device: str = "auto", cfg: Config | None = None) -> Trainer:
+        """A trainer in exactly the state the checkpoint (a path, or one already read from out_dir) recorded. Its
+        config wins, unless `cfg` gives the one to go on with (run_folder.resumed_config says which changes may)."""
+        own = out_dir is not None and (isinstance(checkpoint, dict) or Path(checkpoint).expanduser().resolve()
+                                       == (Path(out_dir).expanduser() / CHECKPOINT_FILE).resolve())
+        stamp = file_stamp(Path(out_dir).expanduser() / CHECKPOINT_FILE) if own else None
         state = checkpoint if isinstance(checkpoint, dict) else read_checkpoint(checkpoint)
-        trainer = cls(Config.from_dict(state["config"]), data, out_dir, device)
-        trainer.load_state_dict(state)
+        trainer = cls(cfg or Config.from_dict(state["config"]), data, out_dir, device)
+        try:
+            trainer.load_state_dict(state)
+        except (KeyError, ValueError, RuntimeError, TypeError, IndexError) as exc:
+            where = "this checkpoint" if isinstance(checkpoint, dict) else printable(str(checkpoint))
+            raise GanLibError(f"{where} cannot be resumed: its {_what_failed(exc)} is missing or does not fit this run "
+                              "(the file is damaged, was edited or holds only weights); generate and evaluate can "
+                              "still read its generator") from exc
+        trainer._checkpoint_stamp = stamp
+        if changed := differing(Config.from_dict(state["config"]), trainer.cfg.to_dict()):
+            if is_main():  # the resumed run now differs from one uninterrupted run: say so
+                print(printable("resuming with " + ", ".join(f"{name} {state['config'].get(name)!r} -> {value!r}"
+                                                             for name, value in changed.items())), file=sys.stderr)
         return trainer
 
     def write_history(self) -> Path:
@@ -270,11 +326,22 @@ class Trainer:
         return path
 
     def write_reports(self) -> None:
-        """losses.png and progress.gif from the history and the sample grids written so far."""
+        """losses.png and progress.gif (see REPORTS) from the history and the sample grids written so far."""
         from .viz import make_gif, plot_history
 
         plot_history(self.history, self.out_dir / "losses.png")
         make_gif(sorted((self.out_dir / "samples").glob("step_*.png")), self.out_dir / "progress.gif")
+
+    def missing_reports(self) -> list[str]:
+        """The reports a finished run lacks (a kill while they were written, say): REPORTS not in the run folder."""
+        return [name for name in REPORTS if not (self.out_dir / name).exists()]
+
+
+def _what_failed(exc: Exception) -> str:
+    """The part of a checkpoint that load_state_dict could not use, in words."""
+    if isinstance(exc, KeyError):
+        return f"entry {exc.args[0]!r}"
+    return "optimiser state" if "optim" in str(exc) or "param" in str(exc) else "content"
 
 
 def open_run(state: dict | None, cfg: Config | None, data: ImageSet, run_dir: str | Path, device: str = "auto",
@@ -285,16 +352,17 @@ def open_run(state: dict | None, cfg: Config | None, data: ImageSet, run_dir: st
     if state is None:
         return Trainer(cfg, data, run_dir, device)
     checkpoint = Path(run_dir) / CHECKPOINT_FILE
-    if cfg is not None and Config.from_dict(state["config"]) != cfg:
-        raise GanLibError(f"{checkpoint} was trained with other settings; delete {run_dir} or choose another run "
-                          "folder (GAN_LIB_RUN_DIR) to start again")
+    saved = Config.from_dict(state["config"])
+    if cfg is not None:
+        cfg = resumed_config(saved, differing(saved, cfg.to_dict()), f"delete {run_dir} or choose another run folder "
+                             "(GAN_LIB_RUN_DIR) to start again")
     if change := data_change(state, data):
         if on_data_change == "refuse":
             raise GanLibError(f"{checkpoint} was trained on {change[0]}, not on {change[1]}; choose another run "
                               "folder (GAN_LIB_RUN_DIR)")
         if is_main():
             print(printable(f"warning: this run trained on {change[0]} and goes on with {change[1]}"), file=sys.stderr)
-    return Trainer.resume(state, data, run_dir, device)
+    return Trainer.resume(state, data, run_dir, device, cfg)
 
 
 def start_or_resume(cfg: Config, data: ImageSet, run_dir: str | Path, device: str = "auto") -> Trainer:
@@ -302,8 +370,5 @@ def start_or_resume(cfg: Config, data: ImageSet, run_dir: str | Path, device: st
     trained with other settings or on other data is refused. A run folder that cannot be written (or a file in its
     place) is refused before any work."""
     run_dir = Path(run_dir).expanduser()
-    if run_dir.exists() and not run_dir.is_dir():
-        raise GanLibError(f"the run folder {run_dir} is a file: move it, or choose another folder "
-                          "(GAN_LIB_RUN_DIR in the notebooks)")
-    check_writable(run_dir, "the run folder", "choose another folder (GAN_LIB_RUN_DIR in the notebooks)")
+    check_run_folder(run_dir, str(data.identity["source"]), "choose another folder (GAN_LIB_RUN_DIR in the notebooks)")
     return open_run(run_state(run_dir, None), cfg, data, run_dir, device, on_data_change="refuse")

@@ -62,6 +62,11 @@ def save_figure(fig, path: str | Path, dpi: int) -> Path:
     return path
 
 
+def literal(text: str) -> str:
+    """Text for a matplotlib title or label, shown as typed: a "$" would start mathtext (and a bad formula fails)."""
+    return str(text).replace("$", r"\$")
+
+
 def show_grid(images: torch.Tensor, nrow: int | None = None, title: str | None = None, ax=None):
     """Draw a grid with matplotlib (inline in a notebook); returns the axes."""
     import matplotlib.pyplot as plt
@@ -73,7 +78,7 @@ def show_grid(images: torch.Tensor, nrow: int | None = None, title: str | None =
     ax.imshow(picture.permute(1, 2, 0).numpy())
     ax.axis("off")
     if title:
-        ax.set_title(title)
+        ax.set_title(literal(title))
     return ax
 
 
@@ -89,7 +94,7 @@ def show_rows(images: torch.Tensor, labels: Sequence[str], title: str | None = N
     show_grid(images, nrow=columns, title=title, ax=ax)
     ax.axis("on")
     height = images.shape[-2] + 2  # make_grid's padding
-    ax.set_yticks([2 + height * (i + 0.5) for i in range(len(labels))], labels)
+    ax.set_yticks([2 + height * (i + 0.5) for i in range(len(labels))], [literal(label) for label in labels])
     if span is not None:
         width = images.shape[-1] + 2
         ax.set_xticks([2 + width * (i + 0.5) for i in range(columns)],
@@ -109,11 +114,11 @@ def plot_entanglement(matrices: dict[str, torch.Tensor], rows: Sequence[str], co
     fig, axes = plt.subplots(1, len(matrices), figsize=(4.6 * len(matrices), 0.5 * len(rows) + 1.6), squeeze=False)
     for ax, (title, matrix) in zip(axes[0], matrices.items()):
         ax.imshow(matrix.numpy(), vmin=0, vmax=1, cmap="viridis", aspect="auto")
-        ax.set_xticks(range(len(columns)), columns, rotation=30)
-        ax.set_yticks(range(len(rows)), rows)
+        ax.set_xticks(range(len(columns)), [literal(c) for c in columns], rotation=30)
+        ax.set_yticks(range(len(rows)), [literal(r) for r in rows])
         for (i, j), value in np.ndenumerate(matrix.numpy()):
             ax.text(j, i, f"{value:.2f}", ha="center", va="center", color="white" if value < 0.6 else "black")
-        ax.set_title(title)
+        ax.set_title(literal(title))
     fig.tight_layout()
     return fig
 
@@ -133,7 +138,7 @@ def plot_clinic(runs: dict[str, dict], nrow: int = 6):
         ax = axes[0, column]
         for key, label in (("d_real", "D(x)"), ("d_fake", "D(G(z))")):
             ax.plot(steps, _smooth([h[key] for h in history], window), label=label)
-        ax.set(ylim=(0, 1), title=name, xlabel="step")
+        ax.set(ylim=(0, 1), title=literal(name), xlabel="step")
         ax.grid(alpha=0.3)
         if column == 0:
             ax.legend(fontsize=8)
@@ -189,7 +194,7 @@ def plot_learning_curves(curves: dict[str, Sequence[tuple[int, float]]], floor: 
         steps, values = zip(*curve)
         ax.plot(steps, values, marker="o", label=label)
     ax.axhline(floor, color="grey", linestyle="--", label=f"floor, real vs real ({floor:.1f})")
-    ax.set(xlabel=xlabel, ylabel="SWD x 1e3 (lower is better)", title=title, ylim=(0, None))
+    ax.set(xlabel=xlabel, ylabel="SWD x 1e3 (lower is better)", title=literal(title) if title else None, ylim=(0, None))
     return _finish(fig, [ax], path)
 
 

@@ -3,6 +3,7 @@ current direction's effect, truncation and a random face. Works on ipywidgets 7.
 
 from __future__ import annotations
 
+import html
 import io
 
 import torch
@@ -11,6 +12,14 @@ from PIL import Image
 from .directions import Directions, gallery
 from .errors import GanLibError
 from .viz import enlarge, grid, to_uint8
+
+
+def as_text(text: str) -> str:
+    """A widget's description that shows `text` as typed, never as markup: ipywidgets 7 (Colab's) renders a
+    description as HTML, so it is escaped there; 8 renders it as text (unless description_allow_html)."""
+    import ipywidgets
+
+    return html.escape(text) if int(ipywidgets.__version__.split(".")[0]) < 8 else text
 
 
 def png_bytes(image: torch.Tensor, display_px: int = 256) -> bytes:
@@ -53,7 +62,7 @@ class LatentExplorer:
         wide = {"description_width": f"{width * 0.6 + 1:.1f}em"}  # one width for every label: the tracks line up
         self.truncation = w.FloatSlider(value=1.0, min=0.0, max=2.0, step=0.05, description="truncation",
                                         continuous_update=False, style=wide, layout=w.Layout(width="420px"))
-        self.sliders = [w.FloatSlider(value=0.0, min=-span, max=span, step=0.1, description=name,
+        self.sliders = [w.FloatSlider(value=0.0, min=-span, max=span, step=0.1, description=as_text(name),
                                       continuous_update=False, style=wide, layout=w.Layout(width="420px"))
                         for name in directions.names]
         notes = [w.Label(note) for note in directions.notes]

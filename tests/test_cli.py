@@ -42,7 +42,7 @@ def test_existing_run_needs_resume_and_resume_keeps_settings(tmp_path, capsys):
     assert main(["train", *TINY, "--out", str(run), "--steps", "2"]) == 2
     assert "already exists: pass --resume" in capsys.readouterr().err
     assert main(["train", *TINY, "--out", str(run), "--steps", "2", "--resume", "--g-width", "16"]) == 2
-    assert "differ from the checkpoint: {'g_width': 16}" in capsys.readouterr().err
+    assert "differ from its checkpoint: g_width 8 -> 16 (only lr_g, lr_d" in capsys.readouterr().err
 
 
 def test_user_mistakes_give_one_line_and_exit_2(tmp_path, capsys):
@@ -135,7 +135,7 @@ def test_holdout_trains_on_part_and_evaluate_scores_on_the_rest_beside_the_floor
     score, floor = (float(part.split(" ")[0]) for part in (line.split("px): ")[1], line.split("floor ")[1]))
     assert floor < score  # two sets of real faces are far closer than an untrained G's faces are to them
     assert main([*argv, "--steps", "3", "--resume", "--holdout", "4"]) == 2
-    assert "{'holdout': 4}" in capsys.readouterr().err
+    assert "differ from its checkpoint: holdout 8 -> 4" in capsys.readouterr().err
     assert main([*argv, "--steps", "3", "--resume"]) == 0
     assert "(" + str(held) + " held out" in capsys.readouterr().err
 

@@ -271,10 +271,27 @@ def test_start_or_resume_continues_its_own_run_and_refuses_another_recipe_or_oth
     first = start_or_resume(tiny_cfg, tiny_data, tmp_path)
     first.fit(4, progress=False)
     assert start_or_resume(tiny_cfg, tiny_data, tmp_path).step == 4
-    with pytest.raises(GanLibError, match="other settings"):
-        start_or_resume(replace(tiny_cfg, lr_g=1e-3), tiny_data, tmp_path)
+    with pytest.raises(GanLibError, match=r"g_width 8 -> 16 \(only lr_g, lr_d, .* may change\)"):
+        start_or_resume(replace(tiny_cfg, g_width=16), tiny_data, tmp_path)
     with pytest.raises(GanLibError, match="96 images"):
         start_or_resume(tiny_cfg, synthetic_set(32, 96), tmp_path)
+
+
+def test_a_resumed_run_may_lower_its_learning_rates_and_its_optimisers_then_use_them(tmp_path, tiny_cfg, tiny_data,
+                                                                                      capsys):
+    """The advice after a divergence (resume with learning rates halved) can be followed."""
+    from dataclasses import replace
+
+    from gan_lib.train import start_or_resume
+
+    start_or_resume(tiny_cfg, tiny_data, tmp_path).fit(2, progress=False)
+    lower = replace(tiny_cfg, lr_g=tiny_cfg.lr_g / 2, lr_d=tiny_cfg.lr_d / 4)
+    resumed = start_or_resume(lower, tiny_data, tmp_path)
+    assert "resuming with lr_g 0.0002 -> 0.0001, lr_d 0.0002 -> 5e-05" in capsys.readouterr().err
+    assert [g["lr"] for g in resumed.opt_g.param_groups] == [1e-4] and resumed.opt_d.param_groups[0]["lr"] == 5e-5
+    assert resumed.step == 2 and resumed.opt_d.state  # Adam's moments came back with the run
+    resumed.fit(3, progress=False)
+    assert read_checkpoint(tmp_path / "checkpoint.pt")["config"]["lr_d"] == 5e-5
 
 
 def test_the_step_is_the_dcgan_algorithm_written_plainly(tiny_cfg, tiny_data):

@@ -1,0 +1,56 @@
+"""A run folder, opened the one way the CLI and the notebooks share: checked before any work (not a file, writable,
+not inside the data it trains on), refused while another process trains into it, and the rule for what a resumed
+run may change."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from pathlib import Path
+
+from .config import Config
+from .errors import GanLibError
+from .files import check_free, check_writable
+
+# What --resume (or a notebook resuming its run) may change: the learning rates (the advice after a divergence) and
+# how often the run logs, samples and saves. Everything else would make the resumed run another run.
+RESUMABLE = ("lr_g", "lr_d", "log_every", "sample_every", "checkpoint_every")
+
+
+def check_run_folder(run_dir: Path, data_source: str, fix: str) -> None:
+    """Refuse, before any work, a run folder that is a file, cannot be written, is in use by another process, or lies
+    inside the data folder (the run's sample grids would become training images). `fix` says how to choose another."""
+    try:
+        if run_dir.exists() and not run_dir.is_dir():
+            raise GanLibError(f"the run folder {run_dir} is a file: move it, or {fix}")
+        data_folder = Path(data_source).expanduser()
+        inside = data_source and data_folder.is_dir() and run_dir.resolve().is_relative_to(data_folder.resolve())
+        made = not run_dir.exists()
+    except OSError as exc:  # a name too long, a folder we may not look into
+        raise GanLibError(f"cannot write the run folder {run_dir} ({exc.strerror or exc}): {fix}") from exc
+    if inside:
+        raise GanLibError(f"the run folder {run_dir} is inside the data folder {data_source}: the run's sample grids "
+                          f"would become training images; {fix} outside it")
+    check_writable(run_dir, "the run folder", fix)
+    check_free(run_dir)
+    if made:
+        run_dir.rmdir()  # made only to test it: a refused command leaves no empty folder behind
+
+
+def differing(saved: Config, wanted: dict) -> dict:
+    """The settings in `wanted` (name -> value) that differ from the saved config's."""
+    return {name: value for name, value in wanted.items() if getattr(saved, name) != value}
+
+
+def resumed_config(saved: Config, changes: dict, fix: str, recorded: dict | None = None) -> Config:
+    """The saved config with `changes` (settings that differ from it) applied, if resuming allows them all; else one
+    line that names the others.
+    `recorded` holds the run's values of settings outside its config (the CLI's holdout, say)."""
+    before = {**saved.to_dict(), **(recorded or {})}
+    refused = {name: value for name, value in changes.items() if name not in RESUMABLE}
+    if refused:
+        shown = ", ".join(f"{name} {before.get(name)!r} -> {value!r}"
+                          for name, value in refused.items())
+        raise GanLibError(f"a resumed run keeps its settings, but these differ from its checkpoint: {shown} (only "
+                          f"{', '.join(RESUMABLE)} may change); {fix}")
+    known = {f.name for f in fields(Config)}
+    return Config(**{**saved.to_dict(), **{k: v for k, v in changes.items() if k in known}})
