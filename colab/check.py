@@ -40,7 +40,13 @@ explorer.sliders[0].value = 0.0
 assert bytes(explorer.image.value) == face, "back at 0, the face is not the starting face"
 explorer.random.click()
 assert bytes(explorer.image.value) != face, "random face showed the same face"
-print("explorer driven on ipywidgets", ipywidgets.__version__, "with", len(explorer.sliders), "sliders")"""
+print("explorer driven on ipywidgets", ipywidgets.__version__, "with", len(explorer.sliders), "sliders")
+import html
+hostile = sefa.select([0])
+hostile.rename(0, '<img src=x onerror="alert(1)">')  # 7.7.1 sets a description as innerHTML: it must be escaped
+shown = LatentExplorer(G, hostile, start=z[favourites[0]]).sliders[0].description
+assert shown == html.escape(hostile.names[0]), shown
+print("a direction named", hostile.names[0], "is the description", shown)"""
 
 
 def run(*args: str, **kwargs) -> subprocess.CompletedProcess:

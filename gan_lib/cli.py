@@ -218,7 +218,6 @@ def _train_in_folder(args: argparse.Namespace, device: str) -> None:
     from . import runtime
     from .checkpoint import run_state
     from .data import load_images
-    from .files import remove_dead_temporaries
     from .run_folder import differing, resumed_config
     from .train import open_run
 
@@ -248,8 +247,6 @@ def _train_in_folder(args: argparse.Namespace, device: str) -> None:
     if args.data == "synthetic" and args.synthetic_count < cfg.batch_size:
         raise GanLibError(f"--synthetic-count {args.synthetic_count} is below the batch size {cfg.batch_size}: "
                           "draw more faces or lower --batch-size")
-    if runtime.is_main():
-        remove_dead_temporaries(args.out)
     with runtime.main_first():  # rank 0 builds the cache, the others then read it
         data = load_images(args.data, cfg.image_size, args.synthetic_count, args.drop_duplicates,
                            cfg.condition or condition)

@@ -76,8 +76,9 @@ def _alive(pid: int) -> bool:
 
 
 def remove_dead_temporaries(folder: Path) -> None:
-    """Delete the temporaries that atomic_path left behind in processes that were killed (SIGKILL, power loss)."""
-    for tmp in folder.glob(".*.tmp"):
+    """Delete the temporaries that atomic_path left behind, in folder and below it, in processes that were killed
+    (SIGKILL, power loss)."""
+    for tmp in folder.rglob(".*.tmp"):
         ours = TEMPORARY.fullmatch(tmp.name)  # only names atomic_path makes: never a user's file with digits
         if ours and not _alive(int(ours.group(1))):
             tmp.unlink(missing_ok=True)
@@ -128,6 +129,7 @@ def run_lock(folder: Path) -> Iterator[None]:
         f.write(str(os.getpid()))
         f.flush()
         _HELD[key] = 1
+        remove_dead_temporaries(folder)  # the folder is ours now: what a killed writer left can go
         try:
             yield
         finally:

@@ -86,3 +86,61 @@ def test_saved_directions_with_new_names_load_back(tmp_path, G):
     loaded = Directions.load(directions.save(tmp_path / "directions.pt"))
     assert loaded.names == ["hair darkness", "SeFa 2", "SeFa 3"] and loaded.notes == directions.notes
     assert torch.equal(loaded.vectors, directions.vectors) and loaded.method == "sefa"
+
+
+HOSTILE = '<img src=x onerror="alert(1)">hair & <b>eyes</b>'
+
+
+class _Page(__import__("html.parser").parser.HTMLParser):
+    """What a browser builds from innerHTML: the elements it would create, and the text it would show."""
+
+    def __init__(self, markup: str):
+        super().__init__(convert_charrefs=True)
+        self.elements, self.text = [], ""
+        self.feed(markup)
+        self.close()
+
+    def handle_starttag(self, tag, attrs):
+        self.elements.append(tag)
+
+    def handle_data(self, data):
+        self.text += data
+
+
+def _shown(widget, major: int) -> tuple[list[str], str]:
+    """The elements and text a slider's label shows: ipywidgets 7's DescriptionView sets label.innerHTML to the
+    description (widgetsnbextension 3.6's extension.js); 8's sets textContent unless description_allow_html."""
+    if major < 8 or getattr(widget, "description_allow_html", False):
+        page = _Page(widget.description)
+        return page.elements, page.text
+    return [], widget.description
+
+
+@pytest.mark.parametrize("major", [7, 8])
+def test_a_names_file_cannot_put_markup_or_script_in_the_page(G, tmp_path, monkeypatch, major):
+    import ipywidgets
+
+    monkeypatch.setattr(ipywidgets, "__version__", f"{major}.7.1" if major == 7 else ipywidgets.__version__)
+    found = sefa_directions(G, k=2)
+    found.rename(0, HOSTILE)
+    path = found.save(tmp_path / "names.pt")  # someone else's file, say
+    explorer = LatentExplorer(G, Directions.load(path), torch.zeros(16), display_px=64)
+    elements, text = _shown(explorer.sliders[0], major)
+    assert elements == [] and text == HOSTILE  # shown as typed: no <img>, no handler, no bold
+    assert _shown(explorer.sliders[1], major) == ([], "SeFa 2")
+    explorer.sliders[0].value = 1.0  # the strip's label names the direction too: a Label, text on both versions
+    assert explorer.strip_label.value.startswith(HOSTILE)
+
+
+def test_names_in_figures_are_shown_as_typed_not_as_mathtext(G):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from gan_lib.viz import plot_entanglement, show_rows
+
+    names = ["$\\frac{", "50$ wig"]  # an unclosed formula would stop the figure from drawing
+    ax = show_rows(torch.zeros(4, 3, 32, 32), names, title="$x")
+    ax.figure.canvas.draw()
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["\\$\\frac{", "50\\$ wig"]
+    fig = plot_entanglement({"$y": torch.zeros(2, 2)}, names, names)
+    fig.canvas.draw()
