@@ -26,12 +26,12 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 demo: setup
 	$(PY) -m gan_lib train --data synthetic --out $(DEMO) --image-size 32 --g-width 32 --d-width 32 \
 		--steps 2400 --sample-every 200 $(if $(wildcard $(DEMO)/checkpoint.pt),--resume)
-	$(PY) -m gan_lib generate --checkpoint $(DEMO)/checkpoint.pt --out $(DEMO)/faces.png --n 64 --scale 2
+	$(PY) -m gan_lib generate --checkpoint $(DEMO)/checkpoint.pt --out $(DEMO)/faces.png --n 64 --scale 2 --overwrite
 
 real: setup
 	$(PY) -m gan_lib train --data $(DATA) --out $(REAL) --holdout --steps $(STEPS) $(if $(SIZE),--image-size $(SIZE)) \
 		$(if $(wildcard $(REAL)/checkpoint.pt),--resume)
-	$(PY) -m gan_lib generate --checkpoint $(REAL)/checkpoint.pt --out $(REAL)/faces.png --n 64 --scale 2
+	$(PY) -m gan_lib generate --checkpoint $(REAL)/checkpoint.pt --out $(REAL)/faces.png --n 64 --scale 2 --overwrite
 	$(PY) -m gan_lib evaluate --checkpoint $(REAL)/checkpoint.pt
 
 test: setup

@@ -133,6 +133,7 @@ def _parser() -> argparse.ArgumentParser:
     generate.add_argument("--seed", type=int, default=0)
     generate.add_argument("--device", default="auto")
     generate.add_argument("--scale", type=int, default=1, help="enlarge each face this many times (nearest)")
+    generate.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     generate.add_argument("--class", dest="class_name", metavar="NAME",
                           help="a conditional DCGAN's class to draw (default: every class in turn)")
 
@@ -302,6 +303,8 @@ def _generate(args: argparse.Namespace) -> None:
         raise GanLibError(f"{args.n:,} faces at {cfg.image_size} px x {args.scale} make a grid of {side:,} pixels a "
                           f"side, more than {MAX_GRID_SIDE:,}: lower --n or --scale")
     labels = _class_labels(cfg, args.class_name, args.n)
+    if args.out.exists() and not args.overwrite:
+        raise GanLibError(f"--out {args.out} exists: pass --overwrite to replace it, or choose another file name")
     faces = generate(G, noise(args.n, cfg, "generate"), labels=labels, as_uint8=True)
     print(save_grid(faces, args.out, scale=args.scale))
 

@@ -7,6 +7,7 @@ import os
 import re
 import secrets
 from collections.abc import Iterator
+import contextlib
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -134,10 +135,11 @@ def run_lock(folder: Path) -> Iterator[None]:
             yield
         finally:
             del _HELD[key]
-            if [p.name for p in folder.iterdir()] == [".lock"]:  # refused before it wrote anything: leave no trace
-                (folder / ".lock").unlink()
-                if made:
-                    folder.rmdir()
+            with contextlib.suppress(OSError):  # the folder may be gone, or in use again
+                if [p.name for p in folder.iterdir()] == [".lock"]:  # refused before it wrote anything: no trace
+                    (folder / ".lock").unlink()
+                    if made:
+                        folder.rmdir()
 
 
 def check_free(folder: Path) -> None:

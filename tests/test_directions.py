@@ -127,3 +127,25 @@ def test_saved_names_come_back_only_for_the_same_directions(G, tmp_path):
     other = dirs.sefa_directions(Generator(Config(image_size=32, latent_dim=16, g_width=8)), k=3)
     assert other.with_saved_names(path).names == other.names  # another generator: its own names
     assert dirs.sefa_directions(G, k=2).with_saved_names(path).names == ["SeFa 1", "SeFa 2"]  # not the same set
+
+
+def test_saving_never_replaces_a_file_of_other_directions_without_overwrite(G, tmp_path):
+    from gan_lib.errors import GanLibError
+
+    path = tmp_path / "directions-sefa-step3000.pt"
+    mine = dirs.sefa_directions(G, k=3)
+    mine.rename(0, "hair darkness")
+    mine.save(path)
+    renamed = dirs.sefa_directions(G, k=3).with_saved_names(path)
+    renamed.rename(1, "head tilt")
+    renamed.save(path)  # the same directions, new names: their own file is updated
+    assert dirs.Directions.load(path).names == ["hair darkness", "head tilt", "SeFa 3"]
+    trained_further = dirs.sefa_directions(Generator(Config(image_size=32, latent_dim=16, g_width=8)), k=3)
+    with pytest.raises(GanLibError, match="holds other directions .* pass overwrite=True"):
+        trained_further.save(path)
+    assert dirs.Directions.load(path).names == ["hair darkness", "head tilt", "SeFa 3"]  # the learner's names stay
+    (tmp_path / "notes.pt").write_text("a file of the learner's")
+    with pytest.raises(GanLibError, match="is not a directions file"):
+        trained_further.save(tmp_path / "notes.pt")
+    trained_further.save(path, overwrite=True)
+    assert dirs.Directions.load(path).names == ["SeFa 1", "SeFa 2", "SeFa 3"]

@@ -59,6 +59,13 @@ def d_loss(real, fake, a):
 def g_loss(fake):
     return F.binary_cross_entropy_with_logits(fake, torch.ones_like(fake))"""
 
+# A wrong answer with every side effect a learner's function can have on the notebook: grad mode off, float64 by
+# default, one thread, the global RNG reseeded, its input changed in place. The check must restore all of it, so
+# the notebook's next cells (and the right answer's check on the same cases) run as if it had never run.
+SIDE_EFFECTS = ("def d_loss(real, fake, a):\n", "def d_loss(real, fake, a):\n    torch.set_grad_enabled(False)\n"
+                "    torch.set_default_dtype(torch.float64)\n    torch.set_num_threads(1)\n    torch.manual_seed(0)\n"
+                "    real.add_(1)\n")
+
 BLOCKS = """def generator_block(c_in, c_out):
     return nn.Sequential(nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU())
 
@@ -114,8 +121,8 @@ ANSWERS = {
         "checkerboard_kernel = None": ("checkerboard_kernel, upsample_even = 4, False",
                                        "checkerboard_kernel, upsample_even = 3, True"),
         "best_d = None": ("best_d, best_d_smoothed = 0.5, 0.45", "best_d, best_d_smoothed = 0.75, 0.675"),
-        "def d_loss(": (D_AND_G_LOSSES.replace("torch.zeros_like(fake)", "torch.full_like(fake, a)")
-                        .replace("torch.ones_like(fake))", "torch.zeros_like(fake)) * -1"), D_AND_G_LOSSES),
+        "def d_loss(": (D_AND_G_LOSSES.replace(*SIDE_EFFECTS).replace("torch.ones_like(fake))",
+                                                                   "torch.zeros_like(fake)) * -1"), D_AND_G_LOSSES),
         "def generator_block(": (BLOCKS.replace(" nn.BatchNorm2d(c_out),", ""), BLOCKS),
     },
     "03_training.ipynb": {

@@ -188,3 +188,14 @@ def test_dead_temporaries_in_the_samples_folder_are_cleaned_when_the_run_is_open
     mine.write_text("mine")
     assert main(["train", *TINY, "--out", str(run), "--steps", "4", "--resume"]) == 0
     assert not leftover.exists() and mine.read_text() == "mine"
+
+
+def test_generate_replaces_an_existing_image_only_when_told(tmp_path, capsys):
+    run, faces = tmp_path / "run", tmp_path / "faces.png"
+    assert main(["train", *TINY, "--out", str(run), "--steps", "1"]) == 0
+    faces.write_bytes(b"the user's own picture")
+    command = ["generate", "--checkpoint", str(run / "checkpoint.pt"), "--out", str(faces), "--n", "4"]
+    assert main(command) == 2
+    assert f"--out {faces} exists: pass --overwrite to replace it" in capsys.readouterr().err
+    assert faces.read_bytes() == b"the user's own picture"
+    assert main([*command, "--overwrite"]) == 0 and faces.read_bytes().startswith(b"\x89PNG")
