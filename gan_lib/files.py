@@ -3,11 +3,11 @@ temporary names of their own, leftovers of killed processes removed, and one tra
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
 from collections.abc import Iterator
-import contextlib
 from contextlib import contextmanager
 from pathlib import Path
 
