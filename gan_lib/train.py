@@ -339,9 +339,12 @@ class Trainer:
 
 def _what_failed(exc: Exception) -> str:
     """The part of a checkpoint that load_state_dict could not use, in words."""
+    message = str(exc)
     if isinstance(exc, KeyError):
         return f"entry {exc.args[0]!r}"
-    return "optimiser state" if "optim" in str(exc) or "param" in str(exc) else "content"
+    if "state_dict for " in message:  # torch's "Error(s) in loading state_dict for Generator: ..."
+        return f"{message.split('state_dict for ')[1].split(':')[0]} weights"
+    return "optimiser state" if "optim" in message or "param" in message else "content"
 
 
 def open_run(state: dict | None, cfg: Config | None, data: ImageSet, run_dir: str | Path, device: str = "auto",

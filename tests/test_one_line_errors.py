@@ -81,7 +81,7 @@ def test_a_directions_file_on_a_full_disk_is_one_line(tmp_path):
 
 @pytest.mark.parametrize("edit, says", [
     (lambda s: s.pop("opt_g"), "cannot be resumed: its entry 'opt_g' is missing or does not fit this run"),
-    (lambda s: s["generator"].update({"extra.weight": torch.zeros(1)}), "cannot be resumed"),
+    (lambda s: s["generator"].update({"extra.weight": torch.zeros(1)}), "cannot be resumed: its Generator weights"),
     (lambda s: s["opt_d"].update({"state": {0: {"step": torch.tensor(1.0)}}, "param_groups": []}),
      "cannot be resumed: its optimiser state"),
     (lambda s: s.update({"format": 2}), "was written by a newer gan_lib (checkpoint format 2; this one reads format "
