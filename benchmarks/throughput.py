@@ -3,7 +3,8 @@
     python benchmarks/throughput.py [--data FOLDER] [--image-size 64] [--batch-size 64 256] [--steps 50]
                                     [--device auto] [--compile] [--processes 1 2]
     python benchmarks/throughput.py --precisions [--sizes 32 64] [--steps 10] [--warmup 2]
-    OMP_NUM_THREADS=1 python benchmarks/throughput.py --widths 32 48 64 [--batch-size 64] [--image-size 64]
+    OMP_NUM_THREADS=1 python benchmarks/throughput.py --widths 32 48 64 [--batch-size 64] [--image-size 64] \
+        [--amps auto off]
     python benchmarks/throughput.py --profile [--widths 32] [--image-size 64] [--steps 5]
 
 (a) canonical: the PyTorch DCGAN tutorial's loop, written plainly: ImageFolder + DataLoader that decode, resize and
@@ -18,7 +19,8 @@ thread each on the CPU), against one process, and prints a second table.
 --sizes, in one run, beside the device's measured matmul peak in each dtype (2048 x 2048, or 512 where a dtype is
 emulated and slow), and says whether the CPU has native bf16 (runtime.native_bf16_cpu).
 --widths times gan_lib's trainer alone with our default recipe (EMA included) at each G and D width: img/s and
-training steps per minute, the rate that turns benchmarks/quality.py's curves against steps into budgets of time.
+training steps per minute, the rate that turns benchmarks/quality.py's curves against steps into budgets of time;
+--amps auto off times what train picks on this device beside full precision (bf16 autocast on a native-bf16 CPU).
 --profile shows where a training step's time goes (torch.profiler, self CPU time of each operator, in groups:
 convolutions, BatchNorm, activations, optimiser and EMA, copies and layout, the rest), contiguous and channels_last,
 with our default recipe at the first --widths (default 64).
@@ -191,22 +193,29 @@ def precision_table(args: argparse.Namespace, folder: Path, device: torch.device
                       f"{achieved / 1e9:.1f} | {achieved / peaks[amp]:.0%} |", flush=True)
 
 
-def default_recipe(args: argparse.Namespace, width: int, batch: int, layout: str) -> Config:
-    """Our default recipe at these widths, batch size and layout, at --image-size."""
-    return Config(image_size=args.image_size, g_width=width, d_width=width, batch_size=batch, channels_last=layout)
+def default_recipe(args: argparse.Namespace, width: int, batch: int, layout: str, amp: str = "auto") -> Config:
+    """Our default recipe at these widths, batch size, layout and precision, at --image-size."""
+    return Config(image_size=args.image_size, g_width=width, d_width=width, batch_size=batch, channels_last=layout,
+                  amp=amp)
 
 
 def widths_table(args: argparse.Namespace, folder: Path, device: torch.device) -> None:
     """gan_lib's img/s and steps per minute with our default recipe at each width and batch size, contiguous and
-    channels_last (--channels-last auto picks channels_last on CPUs and CUDA GPUs)."""
+    channels_last (--channels-last auto picks channels_last on CPUs and CUDA GPUs), in each --amps precision."""
+    from gan_lib.runtime import amp_dtype, precision_note
+
     images = prepare_folder(folder, args.image_size).images
-    print("| px | widths | batch | layout | gan_lib img/s | steps per minute |\n|---|---|---|---|---|---|")
+    print("| px | widths | batch | layout | precision | gan_lib img/s | steps per minute |")
+    print("|---|---|---|---|---|---|---|")
     for width in args.widths:
         for batch in args.batch_size:
             for layout, layout_name in LAYOUTS.items():
-                fast, _ = ours(default_recipe(args, width, batch, layout), images, args.steps, args.warmup, device)
-                print(f"| {args.image_size} | {width} | {batch} | {layout_name} | {fast:.1f} | "
-                      f"{60 * fast / batch:.0f} |", flush=True)
+                for amp in args.amps:
+                    fast, _ = ours(default_recipe(args, width, batch, layout, amp), images, args.steps, args.warmup,
+                                   device)
+                    precision = precision_note(amp, amp_dtype(amp, device), device)
+                    print(f"| {args.image_size} | {width} | {batch} | {layout_name} | {precision} | {fast:.1f} | "
+                          f"{60 * fast / batch:.0f} |", flush=True)
 
 
 PROFILE_GROUPS = {  # operator name fragments -> group; the first group that matches wins
@@ -270,6 +279,8 @@ def main() -> None:
     parser.add_argument("--widths", type=at_least(1), nargs="+",
                         help="only gan_lib's trainer, our default recipe, at these G and D widths (steps per minute, "
                         "for benchmarks/quality.py --minutes)")
+    parser.add_argument("--amps", nargs="+", default=["auto"], choices=("auto", "bf16", "fp16", "off"),
+                        help="with --widths: the --amp settings to time (auto: what train picks on this device)")
     parser.add_argument("--profile", action="store_true",
                         help="only gan_lib's trainer: where a step's time goes, per group of operators")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)

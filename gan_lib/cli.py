@@ -274,8 +274,8 @@ def _train_in_folder(args: argparse.Namespace, device: str) -> None:
         return
     kept_out = f" ({len(held_out)} held out for evaluate)" if holdout else ""
     world = runtime.world_size()
-    where = (f"{world} processes ({trainer.device.type}), {cfg.batch_size // world} images each" if world > 1
-             else str(trainer.device))
+    where = (f"{world} processes ({trainer.precision}), {cfg.batch_size // world} images each" if world > 1
+             else trainer.precision)
     if runtime.is_main():
         print(f"training on {len(data)} images{kept_out} from {printable(data.name)} at {cfg.image_size} px, {where}, "
               f"steps {trainer.step} -> {steps}", file=sys.stderr)

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from .environment import path_setting
 from .errors import GanLibError
 
 TEMPORARY = re.compile(r"\..+\.(\d+)\.[0-9a-f]{8}\.tmp")  # atomic_path's temporaries: .NAME.PID.HEX8.tmp
@@ -19,8 +20,6 @@ IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
 
 def cache_dir() -> Path:
     """Where prepared datasets, downloads and metric statistics go: $GAN_LIB_CACHE, else ~/.cache/gan_lib."""
-    from .environment import path_setting
-
     return path_setting("GAN_LIB_CACHE", Path.home() / ".cache" / "gan_lib")
 
 

@@ -15,6 +15,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.distributed.nn.functional import all_reduce
 
+from .environment import count_setting, switch_setting
 from .errors import GanLibError
 
 
@@ -40,8 +41,12 @@ def resolve_device(name: str = "auto") -> torch.device:
 
 
 def native_bf16_cpu(cpuinfo: str = "/proc/cpuinfo") -> bool:
-    """Whether this CPU computes in bf16 natively (the avx512_bf16 or amx_bf16 flags, read where Linux lists them).
-    Without them torch emulates bf16, about 9 times slower than fp32 on our AVX2 CPU (benchmarks/throughput.py)."""
+    """Whether this CPU computes in bf16 natively (the avx512_bf16 or amx_bf16 flags, read where Linux lists them;
+    $GAN_LIB_NATIVE_BF16=1 or 0 says so where they cannot be read or are wrong). Without them torch emulates bf16,
+    about 20 times slower than fp32 on an AVX2 CPU; with them a training step is 1.4-1.7x faster in bf16
+    (benchmarks/throughput.py --precisions)."""
+    if "GAN_LIB_NATIVE_BF16" in os.environ:
+        return switch_setting("GAN_LIB_NATIVE_BF16")
     try:
         flags = next((line.split(":", 1)[1].split() for line in Path(cpuinfo).read_text().splitlines()
                       if line.startswith("flags")), [])
@@ -53,13 +58,26 @@ def native_bf16_cpu(cpuinfo: str = "/proc/cpuinfo") -> bool:
 def amp_dtype(amp: str, device: torch.device) -> torch.dtype | None:
     """The autocast dtype, None for full precision. 'auto' means bf16 on GPUs of compute capability 8.0 and up
     (Ampere, Hopper), fp16 with loss scaling below (Colab's T4 is 7.5: torch.cuda.is_bf16_supported() says True
-    there, but only through slow emulation), and full precision on the CPU (bit-exact resume); 'bf16' and 'fp16'
-    are honoured on any device."""
+    there, but only through slow emulation), bf16 on a CPU that has it natively (native_bf16_cpu) and full precision
+    on other CPUs and Apple's GPUs; 'bf16' and 'fp16' are honoured on any device, 'off' everywhere. Resume is exact
+    under each (autocast on the CPU is deterministic)."""
     if amp == "auto":
+        if device.type == "cpu":
+            return torch.bfloat16 if native_bf16_cpu() else None
         if device.type != "cuda":
             return None
         return torch.bfloat16 if torch.cuda.get_device_capability(device) >= (8, 0) else torch.float16
     return {"off": None, "bf16": torch.bfloat16, "fp16": torch.float16}[amp]
+
+
+def precision_note(amp: str, dtype: torch.dtype | None, device: torch.device) -> str:
+    """The precision a run trains in, and why, in a few words: "cpu: bf16 autocast (native)", say."""
+    name = {None: "fp32", torch.bfloat16: "bf16 autocast", torch.float16: "fp16 autocast with loss scaling"}[dtype]
+    if amp != "auto":
+        return f"{device.type}: {name} (--amp {amp})"
+    if device.type == "cpu":
+        return f"cpu: {name} ({'native' if dtype else 'no native bf16 on this CPU'})"
+    return f"{device.type}: {name}"
 
 
 def switched_on(setting: str, auto: bool) -> bool:
@@ -92,8 +110,6 @@ PEER_TIMEOUT_S = 600  # how long a process waits for a stalled peer: a step or a
 
 def peer_timeout() -> timedelta:
     """$GAN_LIB_PEER_TIMEOUT seconds, else PEER_TIMEOUT_S: how long any collective waits before the run stops."""
-    from .environment import count_setting
-
     return timedelta(seconds=count_setting("GAN_LIB_PEER_TIMEOUT", PEER_TIMEOUT_S, 1, 86400, "seconds"))
 
 

@@ -26,7 +26,8 @@ from .errors import GanLibError, printable
 from .files import atomic_path, file_stamp, run_lock, save_atomically
 from .models import Generator, build_models, generate, noise, recompute_batchnorm
 from .run_folder import check_run_folder, differing, resumed_config
-from .runtime import amp_dtype, is_main, mean_over_ranks, resolve_device, switched_on, sync_batchnorm, world_size
+from .runtime import (amp_dtype, is_main, mean_over_ranks, precision_note, resolve_device, switched_on, sync_batchnorm,
+                      world_size)
 
 HISTORY_FIELDS = ("step", "loss_d", "loss_g", "d_real", "d_fake")
 REPORTS = ("losses.png", "progress.gif")  # written from the history and the sample grids when a run ends
@@ -62,6 +63,7 @@ class Trainer:
         self.loss = losses.for_config(cfg)
         cuda = self.device.type == "cuda"
         self.amp_dtype = amp_dtype(cfg.amp, self.device)
+        self.precision = precision_note(cfg.amp, self.amp_dtype, self.device)  # "cpu: bf16 autocast (native)"
         self.autocast = torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None)
         # fp16 needs loss scaling; one scaler serves both optimisers
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)

@@ -1,7 +1,12 @@
+import os
 import re
 
 import pytest
 import torch
+
+# The CPU's bf16 decision, fixed for the whole run, its processes and its notebook kernels: every test sees a CPU
+# without native bf16 whatever machine runs it (the tests of the other branch say so themselves).
+os.environ["GAN_LIB_NATIVE_BF16"] = "0"
 
 
 @pytest.fixture(autouse=True)

@@ -30,7 +30,7 @@ def test_two_processes_train_one_run_that_rank_0_writes_and_one_process_resumes(
     result = _train(tmp_path / "run", "--steps", "4")
     assert result.returncode == 0, result.stderr
     assert result.stderr.count("training on 256 images") == 1  # rank 0 alone reports
-    assert "2 processes (cpu), 8 images each" in result.stderr
+    assert "2 processes (cpu: fp32 (no native bf16 on this CPU)), 8 images each" in result.stderr
     assert result.stdout.count("wrote ") == 1
     run = tmp_path / "run"
     assert sorted(p.name for p in (run / "samples").iterdir()) == ["step_0000002.png", "step_0000004.png"]

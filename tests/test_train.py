@@ -2,7 +2,7 @@ import csv
 
 import pytest
 import torch
-from conftest import same_tensors
+from conftest import resumed_equals_straight, same_tensors
 from PIL import Image
 
 import gan_lib.train as train
@@ -229,15 +229,44 @@ def test_auto_precision_follows_the_gpus_compute_capability(monkeypatch, capabil
     assert amp_dtype("bf16", torch.device("cuda")) is torch.bfloat16
 
 
-def test_native_bf16_is_read_from_the_cpu_flags(tmp_path):
+def test_native_bf16_is_read_from_the_cpu_flags(tmp_path, monkeypatch):
     from gan_lib.runtime import native_bf16_cpu
 
+    monkeypatch.delenv("GAN_LIB_NATIVE_BF16")  # the flags themselves, not the test run's fixed answer
     cpuinfo = tmp_path / "cpuinfo"
     cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu sse avx2 avx512f avx512_bf16\n")
     assert native_bf16_cpu(str(cpuinfo))
     cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu sse avx2 avx512f avx512_vnni\n")  # AVX-512 but no bf16
     assert not native_bf16_cpu(str(cpuinfo))
     assert not native_bf16_cpu(str(tmp_path / "missing"))  # not Linux: no
+    monkeypatch.setenv("GAN_LIB_NATIVE_BF16", "1")  # said where the flags cannot be read (or are wrong)
+    assert native_bf16_cpu(str(tmp_path / "missing"))
+
+
+@pytest.mark.parametrize("native, dtype, said", [("1", torch.bfloat16, "cpu: bf16 autocast (native)"),
+                                                 ("0", None, "cpu: fp32 (no native bf16 on this CPU)")])
+def test_auto_precision_on_the_cpu_is_bf16_where_it_is_native_and_off_is_honoured(tiny_cfg, tiny_data, monkeypatch,
+                                                                                   tmp_path, native, dtype, said):
+    from dataclasses import replace
+
+    monkeypatch.setenv("GAN_LIB_NATIVE_BF16", native)
+    trainer = Trainer(tiny_cfg, tiny_data, device="cpu")
+    assert trainer.amp_dtype is dtype and trainer.precision == said and not trainer.scaler.is_enabled()
+    off = Trainer(replace(tiny_cfg, amp="off"), tiny_data, device="cpu")
+    assert off.amp_dtype is None and off.precision == "cpu: fp32 (--amp off)"
+    resumed_equals_straight(tiny_cfg, tiny_data, tmp_path, 6)  # exact resume in the precision auto picks
+
+
+def test_the_command_line_says_once_which_precision_it_trains_in(tmp_path, monkeypatch, capsys):
+    from gan_lib.cli import main
+
+    monkeypatch.setenv("GAN_LIB_NATIVE_BF16", "1")
+    tiny = ["train", "--data", "synthetic", "--synthetic-count", "64", "--g-width", "8", "--d-width", "8",
+            "--batch-size", "16", "--steps", "2", "--quiet", "--device", "cpu"]
+    assert main([*tiny, "--out", str(tmp_path / "auto")]) == 0
+    assert main([*tiny, "--out", str(tmp_path / "off"), "--amp", "off"]) == 0
+    err = capsys.readouterr().err
+    assert err.count("cpu: bf16 autocast (native)") == 1 and err.count("cpu: fp32 (--amp off)") == 1
 
 
 def test_each_steps_noise_is_a_pure_function_of_seed_and_step(tiny_cfg, tiny_data):
