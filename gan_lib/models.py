@@ -147,7 +147,8 @@ def recompute_batchnorm(G: Generator, cfg: Config, batches: int = BATCHNORM_BATC
     from torch.optim.swa_utils import update_bn
 
     device = next(G.parameters()).device
-    copy = Generator(cfg).to(device)
+    with torch.random.fork_rng(devices=[]):  # its initial weights are replaced: the global generator stays as it was,
+        copy = Generator(cfg).to(device)  # so a run's checkpoint does not depend on when it sampled
     copy.load_state_dict(G.state_dict())
     update_bn([noise(cfg.batch_size, cfg, "batchnorm", i, device=device) for i in range(batches)], copy)
     return copy.eval()
