@@ -9,6 +9,7 @@ never changes.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -68,8 +69,24 @@ def gradient_penalty(critic, real: torch.Tensor, fake: torch.Tensor,
     return (grad.flatten(1).norm(dim=1) - 1).pow(2).mean()
 
 
+class Scores(NamedTuple):
+    """How a loss's diagnostics read: the history's d_real and d_fake columns, and their plot."""
+
+    real: str  # the label of d_real
+    fake: str  # the label of d_fake
+    axis: str  # what they are
+    probabilities: bool  # in [0, 1] (BCE's sigmoid), or any real number (a critic's score)
+
+
 class AdversarialLoss:
-    """What the training step asks a loss for: D's loss, G's loss, and a penalty added to D's (none here)."""
+    """What the training step asks a loss for: D's loss, G's loss, a penalty added to D's (none here), and how D is
+    doing: its mean score of real and of generated images (a critic's scores mean nothing as probabilities)."""
+
+    scores = Scores("mean score, real", "mean score, generated", "D's mean score (logit)", probabilities=False)
+
+    def diagnostics(self, logits_real: torch.Tensor, logits_fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The step's d_real and d_fake, read as `scores` says."""
+        return logits_real.mean(), logits_fake.mean()
 
     def penalty(self, D, real: torch.Tensor, fake: torch.Tensor, key: tuple[int, ...]) -> torch.Tensor | float:
         """A term added to D's loss; `key` (the training step, and D's repeat) keys its random draws."""
@@ -82,6 +99,11 @@ class NonSaturatingGAN(AdversarialLoss):
 
     real_label: float = 1.0
     fake_label: float = 0.0
+    scores = Scores("D(x), real", "D(G(z)), generated", "mean D output", probabilities=True)
+
+    def diagnostics(self, logits_real: torch.Tensor, logits_fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """D(x) and D(G(z)): the mean probability D gives real and generated images of being real."""
+        return logits_real.sigmoid().mean(), logits_fake.sigmoid().mean()
 
     def discriminator(self, logits_real: torch.Tensor, logits_fake: torch.Tensor) -> torch.Tensor:
         return discriminator_bce(logits_real, logits_fake, self.real_label, self.fake_label)

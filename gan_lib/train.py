@@ -26,8 +26,16 @@ from .errors import GanLibError, printable
 from .files import atomic_path, file_stamp, run_lock, save_atomically
 from .models import Generator, build_models, generate, noise, recompute_batchnorm
 from .run_folder import check_run_folder, differing, resumed_config
-from .runtime import (amp_dtype, is_main, mean_over_ranks, precision_note, resolve_device, switched_on, sync_batchnorm,
-                      world_size)
+from .runtime import (
+    amp_dtype,
+    is_main,
+    mean_over_ranks,
+    precision_note,
+    resolve_device,
+    switched_on,
+    sync_batchnorm,
+    world_size,
+)
 
 HISTORY_FIELDS = ("step", "loss_d", "loss_g", "d_real", "d_fake")
 REPORTS = ("losses.png", "progress.gif")  # written from the history and the sample grids when a run ends
@@ -104,7 +112,8 @@ class Trainer:
     def train_step(self, real: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """One iteration of the DCGAN paper's algorithm on a batch of real images x and a batch of noise z (and,
         for a conditional DCGAN, the real images' labels, which G's images are asked for too).
-        Returns [loss_d, loss_g, D(x), D(G(z))], still on the device."""
+        Returns [loss_d, loss_g, d_real, d_fake], still on the device: d_real and d_fake are the loss's diagnostics,
+        D(x) and D(G(z)) for BCE, D's mean scores for hinge and WGAN-GP (losses.AdversarialLoss.scores)."""
         D = self.discriminator_for_step(self.step, labels)
 
         # (1) Update D: raise D(x) on the real images, lower D(G(z)) on the generated ones (d_steps times, each
@@ -125,7 +134,7 @@ class Trainer:
         self.update(self.opt_g, loss_g)
 
         self.end_step()
-        stats = [loss_d, loss_g, logits_real.sigmoid().mean(), logits_fake.sigmoid().mean()]
+        stats = [loss_d, loss_g, *self.loss.diagnostics(logits_real, logits_fake)]
         return torch.stack([v.detach().float() for v in stats])
 
     def draw_key(self, repeat: int = 0, step: int | None = None) -> tuple[int, ...]:
@@ -331,7 +340,7 @@ class Trainer:
         """losses.png and progress.gif (see REPORTS) from the history and the sample grids written so far."""
         from .viz import make_gif, plot_history
 
-        plot_history(self.history, self.out_dir / "losses.png")
+        plot_history(self.history, self.out_dir / "losses.png", self.loss.scores)
         make_gif(sorted((self.out_dir / "samples").glob("step_*.png")), self.out_dir / "progress.gif")
 
     def missing_reports(self) -> list[str]:

@@ -166,8 +166,9 @@ def _smooth(values: Sequence[float], window: int) -> list[float]:
     return out
 
 
-def plot_history(history: Sequence[dict], path: str | Path | None = None):
-    """Losses of D and G, and D's mean outputs on real and generated images, smoothed over steps."""
+def plot_history(history: Sequence[dict], path: str | Path | None = None, scores=None):
+    """Losses of D and G, and D's diagnostics on real and generated images, smoothed over steps. scores: how they
+    read (the loss's `scores`; default BCE's D(x) and D(G(z)), probabilities)."""
     import matplotlib.pyplot as plt
 
     fig, (ax_loss, ax_d) = plt.subplots(1, 2, figsize=(11, 3.6))
@@ -175,10 +176,11 @@ def plot_history(history: Sequence[dict], path: str | Path | None = None):
     window = max(1, len(history) // 50)
     for key, label in (("loss_d", "D loss"), ("loss_g", "G loss")):
         ax_loss.plot(steps, _smooth([h[key] for h in history], window), label=label)
-    for key, label in (("d_real", "D(x), real"), ("d_fake", "D(G(z)), generated")):
+    real, fake, axis, probabilities = scores or ("D(x), real", "D(G(z)), generated", "mean D output", True)
+    for key, label in (("d_real", real), ("d_fake", fake)):
         ax_d.plot(steps, _smooth([h[key] for h in history], window), label=label)
     ax_loss.set(xlabel="step", ylabel="loss", title="losses")
-    ax_d.set(xlabel="step", ylabel="mean D output", ylim=(0, 1), title="discriminator")
+    ax_d.set(xlabel="step", ylabel=axis, ylim=(0, 1) if probabilities else (None, None), title="discriminator")
     return _finish(fig, [ax_loss, ax_d], path)
 
 
@@ -314,7 +316,7 @@ class LiveView:
         if self.calls % self.every:
             return
         clear_output(wait=True)
-        fig = plot_history(trainer.history)
+        fig = plot_history(trainer.history, scores=trainer.loss.scores)
         display(fig)
         plt.close(fig)
         ax = show_grid(trainer.generate()[:32], nrow=8, title=f"step {trainer.step}")

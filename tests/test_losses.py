@@ -124,3 +124,23 @@ def test_the_penalised_critic_maximises_its_objective_and_overshoots_by_w_square
         best = slopes[(slopes * distance - weight * (slopes - 1) ** 2).argmax()]
         slope, estimate = penalised_critic(distance, weight)
         assert abs(slope - float(best)) < 1e-4 and abs(estimate - distance - distance**2 / (2 * weight)) < 1e-12
+
+
+def test_each_loss_reports_diagnostics_that_mean_something_for_it(tmp_path, monkeypatch):
+    """BCE's d_real and d_fake are D(x) and D(G(z)), probabilities; a critic's (hinge, WGAN-GP) are its mean scores,
+    which a sigmoid would squash into numbers that mean nothing; the history and losses.png follow the loss."""
+    from gan_lib.config import Config
+    from gan_lib.data import synthetic_set
+
+    real, fake = torch.tensor([2.0, 4.0]), torch.tensor([-1.0, -3.0])
+    bce, hinge = losses.by_name("bce"), losses.by_name("hinge")
+    assert [float(v) for v in bce.diagnostics(real, fake)] == pytest.approx([float(real.sigmoid().mean()),
+                                                                             float(fake.sigmoid().mean())])
+    assert [float(v) for v in hinge.diagnostics(real, fake)] == [3.0, -2.0]
+    assert bce.scores.probabilities and not losses.by_name("wgan-gp").scores.probabilities
+    monkeypatch.setattr(losses.WassersteinGP, "diagnostics", lambda self, r, f: (r.mean() * 0 + 7, f.mean() * 0 - 7))
+    cfg = Config(image_size=32, g_width=8, d_width=8, latent_dim=16, batch_size=8, log_every=1, loss="wgan-gp")
+    trainer = Trainer(cfg, synthetic_set(32, 32), tmp_path, device="cpu")
+    history = trainer.fit(2, progress=False)
+    assert [(h["d_real"], h["d_fake"]) for h in history] == [(7.0, -7.0)] * 2  # the step reports the loss's own
+    assert (tmp_path / "losses.png").stat().st_size  # drawn with the critic's axis: not clipped to [0, 1]
