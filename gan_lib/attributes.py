@@ -13,9 +13,9 @@ from tqdm.auto import tqdm
 
 from .errors import printable
 from .files import cache_dir, check_writable, save_atomically
+from .pixels import to_float
 from .runtime import resolve_device
 from .synthetic import ATTRIBUTES, make_faces
-from .viz import to_float
 
 CLASSIFIER_SIZE = 32
 CLASSIFIER_VERSION = 1

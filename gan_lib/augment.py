@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from .errors import GanLibError
 from .runtime import my_part
 
 POLICIES = ("color", "translation", "cutout")
@@ -61,8 +62,6 @@ def parse_policy(policy: str) -> tuple[str, ...]:
     names = tuple(p.strip() for p in policy.split(",") if p.strip())
     unknown = [p for p in names if p not in POLICIES]
     if unknown:
-        from .errors import GanLibError
-
         raise GanLibError(f"unknown augmentation {unknown}: choose from {', '.join(POLICIES)}")
     return names
 

@@ -16,14 +16,21 @@ from collections.abc import Callable
 from dataclasses import fields, replace
 from pathlib import Path
 
-from .checkpoint import CHECKPOINT_FILE
+import torch
+
+from . import runtime
+from .checkpoint import CHECKPOINT_FILE, load_generator, read_checkpoint, run_state
 from .config import MAX_STEPS, Config
-from .data import HOLDOUT_EVERY, SYNTHETIC_COUNT
+from .data import HOLDOUT_EVERY, SYNTHETIC_COUNT, check_condition, describe, load_images, reference_samples
 from .datasets import NAMED_DATASETS
 from .errors import GanLibError, printable
-from .files import IMAGE_EXTENSIONS
-from .metrics import METRICS
+from .files import IMAGE_EXTENSIONS, run_lock
+from .metrics import METRICS, Scoring
+from .models import balanced_labels, generate, noise
+from .run_folder import check_run_folder, differing, resumed_config
 from .synthetic import ATTRIBUTES
+from .train import open_run
+from .viz import save_grid
 
 DATA_HELP = f"'synthetic', a Kaggle dataset ({', '.join(NAMED_DATASETS)}) or a folder of images"
 INTERRUPTED = {
@@ -175,7 +182,6 @@ def _seeded(cfg: Config, seed: int) -> Config:
 
 def _class_labels(cfg: Config, name: str | None, n: int):
     """generate --class: n labels of that class, or None (every class in turn)."""
-    import torch
 
     if name is None:
         return None
@@ -188,7 +194,6 @@ def _class_labels(cfg: Config, name: str | None, n: int):
 
 def _condition(args: argparse.Namespace) -> str:
     """--conditional's labels, checked before any image is read: "" for an unconditional DCGAN."""
-    from .data import check_condition
 
     if args.conditional is None:
         return ""
@@ -200,10 +205,6 @@ def _condition(args: argparse.Namespace) -> str:
 
 
 def _train(args: argparse.Namespace) -> None:
-    from . import runtime
-    from .files import run_lock
-    from .run_folder import check_run_folder
-
     _check_length(args)
     if args.holdout is not None and args.holdout < 2:
         raise GanLibError(f"--holdout must be at least 2 (one image in N held out), got {args.holdout}")
@@ -216,12 +217,6 @@ def _train(args: argparse.Namespace) -> None:
 
 
 def _train_in_folder(args: argparse.Namespace, device: str) -> None:
-    from . import runtime
-    from .checkpoint import run_state
-    from .data import load_images
-    from .run_folder import differing, resumed_config
-    from .train import open_run
-
     kind = runtime.resolve_device(device).type  # a device this machine lacks is refused before the data is read
     given = {f.name: getattr(args, f.name) for f in fields(Config) if getattr(args, f.name, None) is not None}
     state = run_state(args.out, args.resume)  # a missing or an existing checkpoint is refused before the data is read
@@ -285,10 +280,6 @@ def _train_in_folder(args: argparse.Namespace, device: str) -> None:
 
 
 def _generate(args: argparse.Namespace) -> None:
-    from .checkpoint import load_generator
-    from .models import generate, noise
-    from .viz import save_grid
-
     if args.n < 1:
         raise GanLibError(f"--n must be at least 1, got {args.n}")
     if args.scale < 1:
@@ -310,8 +301,6 @@ def _generate(args: argparse.Namespace) -> None:
 
 
 def _prepare(args: argparse.Namespace) -> None:
-    from .data import describe, load_images
-
     if args.data == "synthetic":
         raise GanLibError("the synthetic faces are drawn on the fly and need no preparing: train with --data synthetic")
     data = load_images(args.data, Config(image_size=args.image_size).image_size, drop_duplicates=args.drop_duplicates)
@@ -320,13 +309,6 @@ def _prepare(args: argparse.Namespace) -> None:
 
 
 def _evaluate(args: argparse.Namespace) -> None:
-    import torch
-
-    from .checkpoint import load_generator, read_checkpoint
-    from .data import load_images, reference_samples
-    from .metrics import Scoring
-    from .models import balanced_labels, generate, noise
-
     if not 2 <= args.n <= MAX_EVALUATE:
         raise GanLibError(f"--n must be between 2 and {MAX_EVALUATE:,} (FID's customary sample size), "
                           f"got {args.n:,}")
@@ -383,7 +365,6 @@ def _interrupted(args: argparse.Namespace, how: str = "interrupted") -> str:
 
 def _rank_prefix() -> str:
     """Under torchrun every process that fails says so, rank 0 plainly; torchrun then stops the others."""
-    from . import runtime
 
     return f"rank {runtime.rank()}: " if not runtime.is_main() else ""
 
@@ -395,8 +376,6 @@ def _lost_peer(exc: RuntimeError) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from . import runtime
-
     args = _parser().parse_args(argv)
     in_main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None

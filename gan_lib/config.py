@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, fields
 
 import torch
 
+from .augment import parse_policy
 from .errors import GanLibError
 
 IMAGE_SIZES = (32, 64, 128)
@@ -123,8 +124,6 @@ class Config:
             raise GanLibError(f"classes must be 2 to {MAX_CLASSES:,} distinct non-empty names, got {len(self.classes)}")
         if not 0.0 <= self.gp_weight < 1e6:
             raise GanLibError(f"gp_weight must be in [0, 1e6), got {self.gp_weight}")
-        from .augment import parse_policy
-
         parse_policy(self.augment)
 
     @property

@@ -15,6 +15,7 @@ from .datasets import NAMED_DATASETS, locate
 from .errors import GanLibError, printable
 from .image_cache import cached_images, skipped_line
 from .runtime import my_share
+from .synthetic import ATTRIBUTES, make_faces
 
 SYNTHETIC_COUNT = 10_000  # faces in --data synthetic
 MAX_SYNTHETIC = 1_000_000  # 3 GB of uint8 faces at 32 px, 12 GB at 64 px
@@ -97,8 +98,6 @@ def prepare_folder(root: str | Path, size: int = 64, workers: int | None = None,
 def check_condition(data: str, condition: str) -> None:
     """What can label `data`: a synthetic face attribute for the synthetic faces, "folder" (its subfolders) for a
     folder; checked before any image is read."""
-    from .synthetic import ATTRIBUTES
-
     allowed = tuple(ATTRIBUTES) if data == "synthetic" else ("folder",)
     if condition and condition not in allowed:
         raise GanLibError(f"{printable(data)} cannot be labelled by {printable(repr(condition))}: choose "
@@ -164,8 +163,6 @@ def channel_stats(images: torch.Tensor, batch: int = 4096) -> tuple[torch.Tensor
 def synthetic_set(size: int = 64, count: int = SYNTHETIC_COUNT, seed: int = 0, condition: str = "") -> ImageSet:
     """The procedural faces as a dataset, with a summary like a folder's (drawing 10k takes seconds: no cache).
     condition: an attribute (e.g. hair_color) whose values label the faces, for a conditional DCGAN."""
-    from .synthetic import ATTRIBUTES, make_faces
-
     check_condition("synthetic", condition)
     if not 1 <= count <= MAX_SYNTHETIC:
         raise GanLibError(f"the synthetic faces number from 1 to {MAX_SYNTHETIC:,} (memory), not {count:,}: choose "

@@ -19,6 +19,7 @@ from .config import derive_seed
 from .errors import GanLibError, printable
 from .files import save_atomically
 from .models import Generator, generate
+from .synthetic import ATTRIBUTES
 
 
 @dataclass
@@ -118,8 +119,6 @@ def attribute_directions(G: Generator, classifier, n: int = 4000, seed: int = 0,
     """
     from sklearn.svm import LinearSVC
 
-    from .synthetic import ATTRIBUTES
-
     z = sample_latents(n, G.latent_dim, seed)
     labels = classifier.predict(generate(G, z))
     vectors, names, notes, owners = [], [], [], []
@@ -164,8 +163,6 @@ def entanglement(G: Generator, classifier, directions: Directions, n: int = 500,
                  seed: int = 1) -> torch.Tensor:
     """(directions, attributes): the share of n faces whose attribute the classifier reads differently after a
     move of `step` along each direction. A clean slider changes its own attribute and leaves the others."""
-    from .synthetic import ATTRIBUTES
-
     z = sample_latents(n, G.latent_dim, seed)
     before = classifier.predict(generate(G, z))
     rows = []

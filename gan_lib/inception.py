@@ -13,7 +13,7 @@ import torch
 
 from .errors import GanLibError, printable
 from .files import cache_dir, save_atomically
-from .viz import to_uint8
+from .pixels import to_uint8
 
 FEATURES = 2048
 WEIGHTS_NAME = "weights-inception-2015-12-05-6726825d.pth"

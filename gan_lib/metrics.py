@@ -18,8 +18,8 @@ from torch import nn
 from .attributes import AttributeClassifier, attribute_classifier, attribute_shares
 from .errors import GanLibError
 from .inception import cached_features, inception_features
+from .pixels import to_float
 from .synthetic import ATTRIBUTES
-from .viz import to_float
 
 
 def diversity(images: torch.Tensor, max_images: int = 512) -> float:

@@ -11,6 +11,7 @@ from torch import nn
 
 from .config import Config, seeded
 from .errors import GanLibError
+from .pixels import to_uint8
 
 
 def _stages(image_size: int) -> int:
@@ -161,8 +162,6 @@ def generate(model: nn.Module, z: torch.Tensor, batch: int = 500, labels: torch.
     back to the mode it was in (a generator in training stays in training). labels: the classes of a conditional
     G's images (default: the classes in turn). as_uint8: each batch made uint8 as it comes, a quarter of the
     memory (for a large grid)."""
-    from .viz import to_uint8
-
     device, training = next(model.parameters()).device, model.training
     if labels is None and getattr(model, "classes", ()):  # in turn over the whole set, not within each batch
         labels = balanced_labels(len(z), len(model.classes))

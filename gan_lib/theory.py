@@ -9,7 +9,7 @@ import math
 
 import torch
 
-from .losses import GENERATOR_LOSSES
+from .losses import GENERATOR_LOSSES, critic_wasserstein, gradient_penalty
 
 GRID = torch.linspace(-6, 8, 2801, dtype=torch.float64)  # where the 1-D densities below are evaluated
 
@@ -107,8 +107,6 @@ def critic_estimate(shift: float, steps: int = 400, batch: int = 256, gp_weight:
     return (E_real[f] - E_generated[f] on 20,000 new samples of each, f). For a 1-Lipschitz f that maximises it, the
     difference is the Wasserstein-1 distance, here |shift|; the gradient penalty keeps f close to 1-Lipschitz."""
     from torch import nn
-
-    from .losses import critic_wasserstein, gradient_penalty
 
     torch.manual_seed(seed)
     critic = nn.Sequential(nn.Linear(1, 64), nn.LeakyReLU(0.2), nn.Linear(64, 64), nn.LeakyReLU(0.2), nn.Linear(64, 1))

@@ -36,6 +36,7 @@ from .runtime import (
     sync_batchnorm,
     world_size,
 )
+from .viz import make_gif, plot_history, save_grid
 
 HISTORY_FIELDS = ("step", "loss_d", "loss_g", "d_real", "d_fake")
 REPORTS = ("losses.png", "progress.gif")  # written from the history and the sample grids when a run ends
@@ -255,8 +256,6 @@ class Trainer:
         return generate(self.sampling_generator, self.fixed_noise if z is None else z)
 
     def save_samples(self) -> Path:
-        from .viz import save_grid
-
         return save_grid(self.generate(), self.out_dir / "samples" / f"step_{self.step:07d}.png")
 
     def state_dict(self) -> dict:
@@ -338,8 +337,6 @@ class Trainer:
 
     def write_reports(self) -> None:
         """losses.png and progress.gif (see REPORTS) from the history and the sample grids written so far."""
-        from .viz import make_gif, plot_history
-
         plot_history(self.history, self.out_dir / "losses.png", self.loss.scores)
         make_gif(sorted((self.out_dir / "samples").glob("step_*.png")), self.out_dir / "progress.gif")
 

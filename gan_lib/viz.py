@@ -12,25 +12,8 @@ from PIL import Image
 from torchvision.utils import make_grid
 
 from .files import atomic_path
-
-
-def to_uint8(images: torch.Tensor) -> torch.Tensor:
-    """Float images in [-1, 1] -> uint8 in [0, 255] (uint8 input passes through)."""
-    if images.dtype == torch.uint8:
-        return images
-    return ((images.detach().float().cpu().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
-
-
-def to_float(images: torch.Tensor) -> torch.Tensor:
-    """uint8 images in [0, 255] -> float in [-1, 1] (float input passes through, as float32)."""
-    return images.float() / 127.5 - 1 if images.dtype == torch.uint8 else images.float()
-
-
-def enlarge(images: torch.Tensor, factor: int) -> torch.Tensor:
-    """Nearest-neighbour enlargement of (N, 3, H, W) or (3, H, W) images: crisp pixels for small samples."""
-    if factor <= 1:
-        return images
-    return images.repeat_interleave(factor, dim=-1).repeat_interleave(factor, dim=-2)
+from .models import Discriminator, Generator, layer_summary
+from .pixels import enlarge, to_uint8
 
 
 def grid(images: torch.Tensor, nrow: int | None = None) -> torch.Tensor:
@@ -271,7 +254,6 @@ def draw_architecture(cfg, path: str | Path | None = None):
     import matplotlib.pyplot as plt
     from matplotlib.patches import Rectangle
 
-    from .models import Discriminator, Generator, layer_summary
 
     size = cfg.image_size
     g_rows = layer_summary(Generator(cfg), torch.zeros(2, cfg.latent_dim))

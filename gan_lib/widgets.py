@@ -11,7 +11,8 @@ from PIL import Image
 
 from .directions import Directions, gallery
 from .errors import GanLibError
-from .viz import enlarge, grid, to_uint8
+from .pixels import enlarge, to_uint8
+from .viz import grid
 
 
 def as_text(text: str) -> str:

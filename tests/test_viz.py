@@ -2,7 +2,8 @@ import torch
 from PIL import Image
 
 from gan_lib.models import interpolate
-from gan_lib.viz import grid, make_gif, plot_history, save_grid, to_uint8
+from gan_lib.pixels import to_uint8
+from gan_lib.viz import grid, make_gif, plot_history, save_grid
 
 
 def test_to_uint8_maps_the_range_ends():
