@@ -1,5 +1,5 @@
 # make demo: set up, then train on the built-in synthetic faces (about 4 minutes on a 2-core CPU)
-# make real DATA=FOLDER|anime-faces: train on real faces (32 px on a CPU, 64 px on a GPU; SIZE=64 to choose), sample, score
+# make real DATA=FOLDER|anime-faces: train notebook 03's run on real faces (32 px and 3,000 steps on a CPU, 64 px and 5,000 on a GPU; SIZE=64, STEPS=N to choose), sample, score
 # make test: set up, then run the unit tests and re-execute every notebook in tiny mode
 # make student: the student edition in student/, the notebooks without their solutions (for instructors to hand out)
 # make browser-test: notebook 04 in JupyterLab, driven by headless Chromium (installs Debian's chromium as root)
@@ -12,7 +12,7 @@ DEMO := runs/demo
 DATA ?= anime-faces
 SIZE ?=
 REAL ?= runs/real$(SIZE)
-STEPS ?= 3000
+STEPS ?=
 
 .PHONY: setup demo real test lint student gpu-check browser-test browser-screenshot colab-check
 setup: $(VENV)/.installed
@@ -24,12 +24,12 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	touch $@
 
 demo: setup
-	$(PY) -m gan_lib train --data synthetic --out $(DEMO) --image-size 32 --g-width 32 --d-width 32 \
-		--steps 2400 --sample-every 200 $(if $(wildcard $(DEMO)/checkpoint.pt),--resume)
+	$(PY) -m gan_lib train --data synthetic --out $(DEMO) --recipe demo --steps 2400 \
+		$(if $(wildcard $(DEMO)/checkpoint.pt),--resume)
 	$(PY) -m gan_lib generate --checkpoint $(DEMO)/checkpoint.pt --out $(DEMO)/faces.png --n 64 --scale 2 --overwrite
 
 real: setup
-	$(PY) -m gan_lib train --data $(DATA) --out $(REAL) --holdout --steps $(STEPS) $(if $(SIZE),--image-size $(SIZE)) \
+	$(PY) -m gan_lib train --data $(DATA) --out $(REAL) --holdout $(if $(STEPS),--steps $(STEPS)) $(if $(SIZE),--image-size $(SIZE)) \
 		$(if $(wildcard $(REAL)/checkpoint.pt),--resume)
 	$(PY) -m gan_lib generate --checkpoint $(REAL)/checkpoint.pt --out $(REAL)/faces.png --n 64 --scale 2 --overwrite
 	$(PY) -m gan_lib evaluate --checkpoint $(REAL)/checkpoint.pt

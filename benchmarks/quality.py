@@ -37,43 +37,15 @@ import torch
 from gan_lib.attributes import attribute_classifier
 from gan_lib.checkpoint import CHECKPOINT_FILE
 from gan_lib.cli import OneLineParser, at_least, run_script
-from gan_lib.config import DCGAN_RECIPE, Config
+from gan_lib.config import Config
 from gan_lib.data import HOLDOUT_EVERY, load_images, reference_samples
 from gan_lib.errors import GanLibError
 from gan_lib.metrics import mode_coverage, sliced_wasserstein
 from gan_lib.models import noise, recompute_batchnorm
+from gan_lib.recipes import RECIPES
 from gan_lib.run_folder import check_run_folder
 from gan_lib.train import Trainer
 from gan_lib.viz import plot_learning_curves
-
-RECIPES = {
-    "dcgan": DCGAN_RECIPE,
-    "default": {},
-    "dcgan+ema": {**DCGAN_RECIPE, "ema_decay": 0.99},
-    "dcgan+ema999": {**DCGAN_RECIPE, "ema_decay": 0.999},
-    "dcgan+smoothing": {**DCGAN_RECIPE, "label_smoothing": 0.1},
-    "dcgan+diffaugment": {**DCGAN_RECIPE, "augment": "color,translation,cutout"},
-    "dcgan+translation": {**DCGAN_RECIPE, "augment": "color,translation"},
-    "dcgan+ttur": {**DCGAN_RECIPE, "lr_d": 4e-4, "lr_g": 1e-4},
-    "dcgan+sn": {**DCGAN_RECIPE, "spectral_norm": True},
-    "dcgan+ema+smoothing": {**DCGAN_RECIPE, "ema_decay": 0.99, "label_smoothing": 0.1},
-    "dcgan+ema+diffaugment": {**DCGAN_RECIPE, "ema_decay": 0.99, "augment": "color,translation,cutout"},
-    "smoothing+ema999": {**DCGAN_RECIPE, "ema_decay": 0.999, "label_smoothing": 0.1},
-    "smoothing+ema995": {**DCGAN_RECIPE, "ema_decay": 0.995, "label_smoothing": 0.1},
-    "smoothing+ema+translation": {**DCGAN_RECIPE, "ema_decay": 0.99, "label_smoothing": 0.1,
-                                  "augment": "color,translation"},
-    "smoothing+ema+lr1e-4": {**DCGAN_RECIPE, "ema_decay": 0.99, "label_smoothing": 0.1, "lr_g": 1e-4, "lr_d": 1e-4},
-    # other losses on top of our default (EMA 0.99); wgan-gp+paper: Gulrajani et al.'s Adam (lr 1e-4, betas 0, 0.9)
-    "hinge": {"loss": "hinge"},
-    "wgan-gp": {"loss": "wgan-gp"},
-    "wgan-gp+paper": {"loss": "wgan-gp", "lr_g": 1e-4, "lr_d": 1e-4, "beta1": 0.0, "beta2": 0.9},
-    # widths and learning rates on top of our default, for a budget of minutes (--minutes)
-    **{f"w{w}": {"g_width": w, "d_width": w} for w in (16, 24, 32, 48, 64)},
-    "w32+lr4e-4": {"g_width": 32, "d_width": 32, "lr_g": 4e-4, "lr_d": 4e-4},
-    "w48+lr4e-4": {"g_width": 48, "d_width": 48, "lr_g": 4e-4, "lr_d": 4e-4},
-    "w32+batch32": {"g_width": 32, "d_width": 32, "batch_size": 32},
-}
-
 
 def timed_fit(trainer: Trainer, steps: int) -> float:
     """Train to `steps` steps in total; the wall time it took."""

@@ -15,6 +15,7 @@ from .runtime import resolve_device
 
 CHECKPOINT_FILE = "checkpoint.pt"  # the latest checkpoint of a run, in its run folder
 CHECKPOINT_FORMAT = 1
+HISTORY_FIELDS = ("step", "loss_d", "loss_g", "d_real", "d_fake")  # a row of a run's history, and of history.csv
 
 
 def read_checkpoint(path: str | Path) -> dict:
@@ -35,11 +36,53 @@ def read_checkpoint(path: str | Path) -> dict:
                           "read it")
     if version != CHECKPOINT_FORMAT:
         raise GanLibError(f"{printable(str(path))} is not a gan_lib checkpoint (format {CHECKPOINT_FORMAT})")
-    missing = [key for key in ("config", "generator", "discriminator", "step") if key not in state]
-    if missing or not isinstance(state["config"], dict) or not isinstance(state["generator"], dict):
-        raise GanLibError(f"{printable(str(path))} is a damaged gan_lib checkpoint (missing or malformed: "
-                          f"{', '.join(missing) or 'config or generator'})")
+    if problem := _malformed(state):
+        raise GanLibError(f"{printable(str(path))} is a damaged gan_lib checkpoint ({problem}): the file was damaged "
+                          "or edited; train again, or use another checkpoint")
     return state
+
+
+def _weights(value: object) -> bool:
+    """A state dict: names to tensors, every floating one finite (gan_lib never saves a diverged run)."""
+    return isinstance(value, dict) and all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) and (not v.is_floating_point() or bool(v.isfinite().all()))
+        for k, v in value.items())
+
+
+def _malformed(state: dict) -> str:
+    """What is missing or of the wrong kind in a checkpoint's record, or "" when it is whole. Checked on every read,
+    so that generate, evaluate and --resume meet only a checkpoint they can use."""
+    missing = [key for key in ("config", "generator", "discriminator", "step") if key not in state]
+    if missing:
+        return f"missing {', '.join(missing)}"
+    if not isinstance(state["config"], dict):
+        return "its config is not a table of settings"
+    try:
+        Config.from_dict(state["config"])
+    except GanLibError as exc:
+        return f"its config: {exc}"
+    except Exception as exc:  # a setting of the wrong type
+        return f"its config holds a setting of the wrong type ({type(exc).__name__})"
+    step = state["step"]
+    if not isinstance(step, int) or isinstance(step, bool) or step < 0:
+        return f"its step is {step!r}, not a count of steps"
+    for key in ("generator", "discriminator", "ema"):
+        if key in state and state[key] is not None and not _weights(state[key]):
+            return f"its {key} weights are not tensors, or not all finite"
+    history = state.get("history", [])
+    if not isinstance(history, list) or not all(
+            isinstance(row, dict) and set(row) == set(HISTORY_FIELDS)
+            and all(isinstance(v, (int, float)) for v in row.values()) for row in history):
+        return "its history is not a list of rows of " + ", ".join(HISTORY_FIELDS)
+    if "fixed_noise" in state and not isinstance(state["fixed_noise"], torch.Tensor):
+        return "its fixed noise is not a tensor"
+    data = state.get("data")
+    if data is not None and not (isinstance(data, dict) and all(
+            isinstance(data.get(k), (str, type(None))) for k in ("name", "source", "part"))
+            and all(isinstance(data.get(k), (int, type(None))) for k in ("images", "files", "holdout"))
+            and isinstance(data.get("drop_duplicates", False), bool)):
+        return "its record of the data it trained on is malformed"
+    return ""
 
 
 def run_state(run_dir: str | Path, resume: bool | None) -> dict | None:

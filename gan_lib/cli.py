@@ -27,6 +27,7 @@ from .errors import GanLibError, printable
 from .files import IMAGE_EXTENSIONS, run_lock
 from .metrics import METRICS, Scoring
 from .models import balanced_labels, generate, noise
+from .recipes import CPU_WIDTHS_AT_64, RECIPES, for_device
 from .run_folder import check_run_folder, differing, resumed_config
 from .synthetic import ATTRIBUTES
 from .train import open_run
@@ -40,7 +41,6 @@ INTERRUPTED = {
 }
 MAX_GRID_SIDE = 16384  # generate's grid, in pixels per side: about 800 MB of RGB at most
 MAX_EVALUATE = 50_000  # evaluate's --n: FID's customary sample; held as uint8 (600 MB a set at 64 px), SWD bounded
-CPU_WIDTHS_AT_64 = 32  # at 64 px a CPU's budget buys more steps of widths 32 than 64, and they score better (README)
 OPTION_HELP = {"image_size": "32, 64 or 128 (default: 64 on a GPU, 32 on the CPU, where 64 px is 5x slower)",
                "g_width": f"default 64 ({CPU_WIDTHS_AT_64} on the CPU at 64 px)",
                "d_width": f"default 64 ({CPU_WIDTHS_AT_64} on the CPU at 64 px)"}
@@ -121,9 +121,12 @@ def _parser() -> argparse.ArgumentParser:
                        help=f"hold one image in N out of training, for evaluate (N = {HOLDOUT_EVERY} if not given)")
     train.add_argument("--out", required=True, type=_path, help="run folder")
     length = train.add_mutually_exclusive_group()
-    length.add_argument("--steps", type=int, help="total training steps (default: 5 epochs)")
+    length.add_argument("--steps", type=int, help="total training steps (default: the course's run, 3,000 on the "
+                        "CPU and 5,000 on a GPU)")
     length.add_argument("--epochs", type=float, help="total passes over the data")
     train.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+    train.add_argument("--recipe", default="default", choices=tuple(RECIPES), metavar="NAME",
+                       help=f"a named recipe the options then change ({', '.join(RECIPES)}; gan_lib/recipes.py)")
     train.add_argument("--resume", action="store_true", help=f"continue from OUT/{CHECKPOINT_FILE}")
     train.add_argument("--synthetic-count", type=int, default=SYNTHETIC_COUNT, help="faces in --data synthetic")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -218,7 +221,8 @@ def _train(args: argparse.Namespace) -> None:
 
 def _train_in_folder(args: argparse.Namespace, device: str) -> None:
     kind = runtime.resolve_device(device).type  # a device this machine lacks is refused before the data is read
-    given = {f.name: getattr(args, f.name) for f in fields(Config) if getattr(args, f.name, None) is not None}
+    options = {f.name: getattr(args, f.name) for f in fields(Config) if getattr(args, f.name, None) is not None}
+    given = {**RECIPES[args.recipe], **options}  # the options over the recipe's settings
     state = run_state(args.out, args.resume)  # a missing or an existing checkpoint is refused before the data is read
     holdout = args.holdout or 0
     condition = _condition(args)
@@ -234,12 +238,8 @@ def _train_in_folder(args: argparse.Namespace, device: str) -> None:
                              recorded={"holdout": recorded, "conditional": saved.condition})
         holdout = recorded
     else:
-        _check_loss_options(given, given.get("loss", "bce"))
-        if "image_size" not in given:
-            given["image_size"] = 32 if kind == "cpu" else 64
-        if kind == "cpu" and given["image_size"] == 64:
-            given = {"g_width": CPU_WIDTHS_AT_64, "d_width": CPU_WIDTHS_AT_64, **given}
-        cfg = Config(**given)
+        _check_loss_options(options, given.get("loss", "bce"))
+        cfg = for_device(kind).config(**given)
     if args.data == "synthetic" and args.synthetic_count < cfg.batch_size:
         raise GanLibError(f"--synthetic-count {args.synthetic_count} is below the batch size {cfg.batch_size}: "
                           "draw more faces or lower --batch-size")
@@ -252,9 +252,10 @@ def _train_in_folder(args: argparse.Namespace, device: str) -> None:
         data, held_out = data.split(holdout)
     trainer = open_run(state, cfg, data, args.out, device, on_data_change="warn")  # it goes on with new data
     per_epoch = trainer.batches.steps_per_epoch
-    steps = args.steps or round((args.epochs or 5) * per_epoch)
-    if steps > MAX_STEPS:
-        raise GanLibError(f"--epochs {args.epochs:g} makes {steps:,} steps, more than {MAX_STEPS:,}: lower --epochs")
+    if args.epochs and args.epochs * per_epoch > MAX_STEPS:
+        raise GanLibError(f"--epochs {args.epochs:g} makes more than {MAX_STEPS:,} steps (an epoch is {per_epoch} "
+                          "steps): lower --epochs")
+    steps = args.steps or (round(args.epochs * per_epoch) if args.epochs else for_device(kind).steps)
     if steps < 1:
         raise GanLibError(f"--epochs {args.epochs:g} is less than one step (an epoch is {per_epoch} steps): give "
                           f"--epochs {1 / per_epoch:.3g} or more, or --steps")
@@ -284,6 +285,8 @@ def _generate(args: argparse.Namespace) -> None:
         raise GanLibError(f"--n must be at least 1, got {args.n}")
     if args.scale < 1:
         raise GanLibError(f"--scale must be at least 1, got {args.scale}")
+    if args.out.is_dir():
+        raise GanLibError(f"--out {args.out} is a folder: name an image file, e.g. {args.out / 'faces.png'}")
     if args.out.suffix.lower() not in IMAGE_EXTENSIONS:
         raise GanLibError(f"--out {args.out} is not an image file name: end it with "
                           f"{', '.join(sorted(IMAGE_EXTENSIONS))}")

@@ -88,7 +88,7 @@ class Config:
 
     def __post_init__(self) -> None:
         if self.image_size not in IMAGE_SIZES:
-            raise GanLibError(f"image size {self.image_size} is not supported: choose one of {IMAGE_SIZES}")
+            raise GanLibError(f"image size {self.image_size!r} is not supported: choose one of {IMAGE_SIZES}")
         for name, (lowest, highest, why) in INTEGER_RANGES.items():
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < lowest:

@@ -17,6 +17,8 @@ from pathlib import Path
 from .config import MAX_STEPS, Config
 from .data import HOLDOUT_EVERY, SYNTHETIC_COUNT
 from .environment import count_setting, path_setting, switch_setting, text_setting
+from .recipes import RECIPES, for_device
+from .runtime import resolve_device
 
 DRIVE_MOUNT = Path("/content/drive")
 DRIVE_FOLDER = DRIVE_MOUNT / "MyDrive" / "anime-face-gan"  # where every notebook keeps its runs on Colab
@@ -52,10 +54,9 @@ def platform() -> str:
     return "local"
 
 
-def on_gpu() -> bool:
-    import torch
-
-    return torch.cuda.is_available()
+def device_kind() -> str:
+    """The kind of device the notebooks train on ('cpu', 'cuda' or 'mps'): the CLI's --device auto."""
+    return resolve_device("auto").type
 
 
 @dataclass
@@ -112,15 +113,16 @@ def run_folder(name: str = "course", drive: bool | None = None) -> Path:
 
 
 def course_settings(drive: bool | None = None) -> CourseSettings:
-    """Tiny under GAN_LIB_TINY=1; else the real dataset ($GAN_LIB_DATA, default anime-faces) at the size and length
-    that suit the device: 32 px and 3,000 steps on a CPU (about 10 minutes on 2 cores), 64 px and 5,000 on a GPU."""
+    """Tiny under GAN_LIB_TINY=1 (the tiny recipe); else the real dataset ($GAN_LIB_DATA, default anime-faces) at
+    the size and length that suit the device (recipes.for_device, as `train` picks them): 32 px and 3,000 steps on
+    a CPU (about 10 minutes on 2 cores), 64 px and 5,000 on a GPU."""
     if tiny_mode():
-        cfg = Config(image_size=32, g_width=16, d_width=16, batch_size=32, sample_every=10, checkpoint_every=20,
-                     log_every=5)
-        return CourseSettings("synthetic", cfg, steps=40, locate_run=lambda: Path("runs/course-tiny"),
-                              synthetic_count=512, toy_steps=100, clinic_steps=20, beyond_steps=20,
-                              critic_steps=50)
-    gpu = on_gpu()
-    steps = steps_setting(5000 if gpu else 3000)
-    return CourseSettings(text_setting("GAN_LIB_DATA", "anime-faces"), Config(image_size=64 if gpu else 32),
-                          steps, lambda: run_folder(drive=drive), clinic_steps=2000 if gpu else 600)
+        return CourseSettings("synthetic", Config(**RECIPES["tiny"]), steps=40,
+                              locate_run=lambda: Path("runs/course-tiny"), synthetic_count=512, toy_steps=100,
+                              clinic_steps=20, beyond_steps=20, critic_steps=50)
+    if "GAN_LIB_RUN_DIR" in os.environ:  # every setting is checked now, though the folder is located when first needed
+        path_setting("GAN_LIB_RUN_DIR", Path("runs"))
+    drive = switch_setting("GAN_LIB_DRIVE", default=True) if drive is None else drive
+    device = for_device(device_kind())
+    return CourseSettings(text_setting("GAN_LIB_DATA", "anime-faces"), device.config(), steps_setting(device.steps),
+                          lambda: run_folder(drive=drive), clinic_steps=device.clinic_steps)

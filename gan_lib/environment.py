@@ -29,15 +29,18 @@ def path_setting(name: str, default: Path) -> Path:
 
 
 def count_setting(name: str, default: int, lowest: int, highest: int, unit: str) -> int:
-    """$name as a whole number (ASCII digits) from lowest to highest, else the default."""
+    """$name as a whole number from lowest to highest, else the default."""
     value = os.environ.get(name)
     if value is None:
         return default
-    digits = value.strip()
-    if not (digits.isascii() and digits.isdigit()) or not lowest <= int(digits) <= highest:
+    try:
+        number = int(value)  # what the command line's options accept too: digits, in any script, not "²" or "1e3"
+    except ValueError:
+        number = None
+    if number is None or not lowest <= number <= highest:
         raise GanLibError(printable(f"{name} must be a whole number of {unit} from {lowest:,} to {highest:,}, got "
                                     f"{value!r}: set it to one, or unset it (the default is {default:,})"))
-    return int(digits)
+    return number
 
 
 def switch_setting(name: str, default: bool = False) -> bool:

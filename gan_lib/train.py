@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 
 from . import losses
 from .augment import diff_augment, parse_policy
-from .checkpoint import CHECKPOINT_FILE, CHECKPOINT_FORMAT, data_change, read_checkpoint, run_state
+from .checkpoint import CHECKPOINT_FILE, CHECKPOINT_FORMAT, HISTORY_FIELDS, data_change, read_checkpoint, run_state
 from .config import Config, seeded
 from .data import DeviceBatches, ImageSet
 from .errors import GanLibError, printable
@@ -38,7 +38,6 @@ from .runtime import (
 )
 from .viz import make_gif, plot_history, save_grid
 
-HISTORY_FIELDS = ("step", "loss_d", "loss_g", "d_real", "d_fake")
 REPORTS = ("losses.png", "progress.gif")  # written from the history and the sample grids when a run ends
 
 

@@ -15,7 +15,7 @@ def local(monkeypatch, tmp_path):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(course, "KAGGLE_WORKING", tmp_path / "no-kaggle")
     monkeypatch.delitem(sys.modules, "google.colab", raising=False)
-    monkeypatch.setattr(course, "on_gpu", lambda: False)
+    monkeypatch.setattr(course, "device_kind", lambda: "cpu")
 
 
 def test_tiny_mode_trains_a_few_steps_on_synthetic_faces(local, monkeypatch):
@@ -38,7 +38,7 @@ def test_the_size_and_length_suit_the_device(local, monkeypatch):
     cpu = course.course_settings()
     assert (course.platform(), cpu.data, cpu.config, cpu.steps) == ("local", "anime-faces", Config(image_size=32), 3000)
     assert cpu.run_dir == Path("runs/course")
-    monkeypatch.setattr(course, "on_gpu", lambda: True)
+    monkeypatch.setattr(course, "device_kind", lambda: "cuda")
     gpu = course.course_settings()
     assert (gpu.config.image_size, gpu.steps) == (64, 5000)
 
@@ -106,3 +106,34 @@ def test_a_file_in_place_of_the_run_folder_fails_before_the_first_step(tmp_path,
     with pytest.raises(GanLibError, match="is a file"):
         start_or_resume(tiny_cfg, tiny_data, tmp_path / "run")
     assert (tmp_path / "run").read_text() == "my notes"
+
+
+@pytest.mark.parametrize("kind, size, widths, steps", [("cpu", 32, 64, 3000), ("cuda", 64, 64, 5000),
+                                                       ("mps", 64, 64, 5000)])
+def test_the_command_line_and_the_notebooks_pick_one_recipe_for_each_device(local, monkeypatch, tmp_path, capsys,
+                                                                           kind, size, widths, steps):
+    """One place decides (recipes.for_device): a new `train` run and the notebooks' run get the same config and
+    length on the CPU, a CUDA GPU and an Apple GPU (the device mocked; the trainer replaced where it would start)."""
+    import types
+
+    import torch
+
+    from gan_lib import cli
+
+    monkeypatch.setattr(course, "device_kind", lambda: kind)
+    monkeypatch.setattr(cli.runtime, "resolve_device", lambda device: torch.device(kind))
+    opened = {}
+
+    def open_run(state, cfg, data, out, device, on_data_change):
+        opened["cfg"] = cfg  # a trainer already past any length: the CLI then says what it was asked for
+        return types.SimpleNamespace(step=10**9, batches=types.SimpleNamespace(steps_per_epoch=8),
+                                     missing_reports=lambda: [], cfg=cfg)
+
+    monkeypatch.setattr(cli, "open_run", open_run)
+    assert cli.main(["train", "--data", "synthetic", "--synthetic-count", "512", "--out", str(tmp_path / "run")]) == 0
+    settings = course.course_settings()
+    assert opened["cfg"] == settings.config and (settings.config.image_size, settings.config.g_width) == (size, widths)
+    assert f"(asked for {steps})" in capsys.readouterr().err and settings.steps == steps
+    assert cli.main(["train", "--data", "synthetic", "--synthetic-count", "512", "--out", str(tmp_path / "r64"),
+                     "--image-size", "64"]) == 0
+    assert opened["cfg"].g_width == (32 if kind == "cpu" else 64)  # the CPU's 64 px runs are narrower

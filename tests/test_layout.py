@@ -12,7 +12,7 @@ FLOORS = [
     {"files", "runtime"},
     {"augment", "datasets"},
     {"config", "images", "inception", "attributes"},
-    {"image_cache", "models", "losses"},
+    {"image_cache", "models", "losses", "recipes"},
     {"data", "viz", "directions", "metrics"},
     {"checkpoint", "run_folder"},
     {"train"},

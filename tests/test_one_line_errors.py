@@ -99,6 +99,51 @@ def test_an_odd_checkpoint_is_one_line_on_resume(tmp_path, edit, says, capsys):
     assert err.count("\n") == 1 and says in err, err
 
 
+EDITS = {  # an adversary's edits to a checkpoint's record: each a damaged checkpoint for generate, evaluate and resume
+    "an augment that is a number": lambda s: s["config"].update(augment=3),
+    "classes that are a number": lambda s: s["config"].update(classes=5),
+    "a learning rate that is text": lambda s: s["config"].update(lr_g="0.1"),
+    "an image size that is text": lambda s: s["config"].update(image_size="32"),
+    "a data record that is a list": lambda s: s.update(data=[1, 2]),
+    "a count of files that is text": lambda s: s["data"].update(files="lots"),
+    "a step that is text": lambda s: s.update(step="5"),
+    "a negative step": lambda s: s.update(step=-3),
+    "fixed noise that is text": lambda s: s.update(fixed_noise="x"),
+    "a history of other rows": lambda s: s.update(history=[{"zzz": 1}]),
+    "NaN EMA weights": lambda s: [v.fill_(float("nan")) for v in s["ema"].values() if v.is_floating_point()],
+}
+
+
+def test_a_checkpoint_with_an_edited_record_is_one_line_for_every_command(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", *TINY, "--out", str(run), "--steps", "2"]) == 0
+    for number, (what, edit) in enumerate(EDITS.items()):
+        state = torch.load(run / "checkpoint.pt", weights_only=True)
+        edit(state)
+        edited = tmp_path / f"edited{number}"
+        edited.mkdir()
+        torch.save(state, edited / "checkpoint.pt")
+        before = (edited / "checkpoint.pt").read_bytes()
+        for command in (["generate", "--checkpoint", str(edited / "checkpoint.pt"), "--out", str(tmp_path / "g.png")],
+                        ["evaluate", "--checkpoint", str(edited / "checkpoint.pt"), "--n", "8"],
+                        ["train", *TINY, "--out", str(edited), "--steps", "3", "--resume"]):
+            capsys.readouterr()
+            assert main(command) == 2, (what, command[0])
+            err = capsys.readouterr().err
+            assert err.count("\n") == 1 and "is a damaged gan_lib checkpoint (" in err, (what, err)
+        assert (edited / "checkpoint.pt").read_bytes() == before and not (tmp_path / "g.png").exists()
+
+
+def test_a_huge_epochs_and_a_folder_for_an_image_are_one_line(tmp_path, capsys):
+    assert main(["train", *TINY, "--out", str(tmp_path / "run"), "--epochs", "1e308"]) == 2
+    assert "--epochs 1e+308 makes more than 1,000,000,000 steps" in capsys.readouterr().err
+    assert main(["train", *TINY, "--out", str(tmp_path / "run"), "--steps", "1"]) == 0
+    (tmp_path / "faces.png").mkdir()
+    assert main(["generate", "--checkpoint", str(tmp_path / "run" / "checkpoint.pt"), "--out",
+                 str(tmp_path / "faces.png"), "--overwrite"]) == 2
+    assert "is a folder: name an image file" in capsys.readouterr().err
+
+
 def test_a_checkpoint_of_weights_only_still_generates(tmp_path, capsys):
     run = tmp_path / "run"
     assert main(["train", *TINY, "--out", str(run), "--steps", "2"]) == 0
@@ -117,13 +162,15 @@ def test_a_checkpoint_of_weights_only_still_generates(tmp_path, capsys):
     ("GAN_LIB_CACHE", "", "GAN_LIB_CACHE is set but empty"),
     ("GAN_LIB_PEER_TIMEOUT", "1e3", "GAN_LIB_PEER_TIMEOUT must be a whole number of seconds from 1 to 86,400"),
     ("GAN_LIB_TINY", "maybe", "GAN_LIB_TINY='maybe' is neither on nor off"),
+    ("GAN_LIB_DRIVE", "perhaps", "GAN_LIB_DRIVE='perhaps' is neither on nor off"),
+    ("GAN_LIB_RUN_DIR", "", "GAN_LIB_RUN_DIR is set but empty"),
 ])
 def test_every_setting_is_read_by_one_function_that_names_it(monkeypatch, name, value, says):
     from gan_lib import course, files, runtime
 
     for other in ("GAN_LIB_TINY", "GAN_LIB_STEPS", "GAN_LIB_DATA", "GAN_LIB_RUN_DIR"):
         monkeypatch.delenv(other, raising=False)
-    monkeypatch.setattr(course, "on_gpu", lambda: False)
+    monkeypatch.setattr(course, "device_kind", lambda: "cpu")
     monkeypatch.setenv(name, value)
     with pytest.raises(GanLibError) as raised:
         assert course.course_settings().run_dir and files.cache_dir()
