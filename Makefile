@@ -3,7 +3,7 @@
 # make test: set up, then run the unit tests and re-execute every notebook in tiny mode
 # make student: the student edition in student/, the notebooks without their solutions (for instructors to hand out)
 # make browser-test: notebook 04 in JupyterLab, driven by headless Chromium (installs Debian's chromium as root)
-# make colab-check: a Colab-like environment (ipywidgets 7.7.1, another torch) installs gan_lib and runs 03 and 04
+# make colab-check: a Colab-like environment (Colab's published versions: Python 3.13, torch 2.11, ipywidgets 7.7.1, ...) installs gan_lib and runs every notebook
 # make gpu-check: on a CUDA machine, the GPU tests (gpu_tests/) and the GPU throughput benchmark
 PYTHON ?= python3
 VENV ?= .venv

@@ -1,7 +1,10 @@
-"""A Colab-like check (`make colab-check`): a fresh virtual environment with Colab's ipywidgets 7.7.1, its old
-IPython and ipykernel, and a torch other than our pin; then the notebooks' own set-up cell, run as on Colab against
-this repository's committed HEAD (git+file://); it asserts that torch, torchvision and ipywidgets are unchanged, then
-executes notebooks 03 and 04 in tiny mode there and drives the latent explorer on ipywidgets 7.7.1.
+"""A Colab-like check (`make colab-check`): a fresh virtual environment with the packages of Colab's published GPU
+runtime at Colab's versions (torch and torchvision, numpy, matplotlib, pillow, scikit-learn, scipy, tqdm,
+ipywidgets 7.7.1, IPython, ipykernel and the kernel's plumbing, nbclient), read from Colab's package list
+(colab/pip-freeze.gpu.txt, a copy of Colab's own; ../shared/colab/pip-freeze.gpu.txt when present), on the Python
+Colab runs (3.13) where this machine has it, else the newest it has. Then the notebooks' own set-up cell, run as on
+Colab against this repository's committed HEAD (git+file://); it asserts that none of those packages changed,
+executes every notebook and the capstone in tiny mode there, and drives the latent explorer on ipywidgets 7.7.1.
 
 Run with any Python 3.10+: python colab/check.py [--keep]. It needs only the package registry.
 """
@@ -20,17 +23,49 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 VENV = REPO / ".colab-venv"
-# What a Colab runtime brings: a CUDA build of a torch older than our pin, with its torchvision, and Colab's widgets.
-COLAB = ["torch==2.13.0", "torchvision==0.28.0", "ipywidgets==7.7.1", "ipykernel==6.17.1", "ipython==7.34.0",
-         "numpy<2.5", "matplotlib", "pillow", "tqdm", "scipy", "scikit-learn==1.6.1"]
-HARNESS = ["nbclient", "nbformat"]  # not part of Colab: what executes the notebooks here
-KEPT = ("torch", "torchvision", "ipywidgets")
+PACKAGE_LISTS = (REPO.parent / "shared" / "colab" / "pip-freeze.gpu.txt", REPO / "colab" / "pip-freeze.gpu.txt")
+COLAB_PYTHON = "3.13"  # the Python of Colab's runtime (August 2026)
+# What of Colab's runtime the notebooks touch: installed at Colab's versions, and unchanged by the set-up cell
+KEPT = ("torch", "torchvision", "numpy", "matplotlib", "pillow", "scikit-learn", "scipy", "tqdm", "ipywidgets",
+        "ipykernel", "ipython", "jupyter_client", "traitlets", "tornado", "pyzmq", "nbclient", "nbformat",
+        "kagglehub")
+NOTEBOOKS = [*(f"notebooks/{name}" for name in ("01_data_exploration.ipynb", "02_architecture.ipynb",
+                                                "03_training.ipynb", "04_results.ipynb", "05_beyond_dcgan.ipynb")),
+             "final/capstone.ipynb"]  # in the course's order: 04 and the capstone find 03's run
+
+
+def colab_versions() -> tuple[Path, dict[str, str]]:
+    """Colab's versions of KEPT, from the first package list there is (a CUDA build's +cu128 dropped: PyPI's
+    torch of that version is the same code)."""
+    listing = next(path for path in PACKAGE_LISTS if path.is_file())
+    pins = {}
+    for line in listing.read_text().splitlines():
+        name, _, version = line.partition("==")
+        if version and name.strip().lower() in KEPT:
+            pins[name.strip().lower()] = version.strip().split("+")[0]
+    missing = sorted(set(KEPT) - set(pins))
+    if missing:
+        raise SystemExit(f"{listing} lists no version of {', '.join(missing)}")
+    return listing, pins
+
+
+def colab_python() -> str:
+    """Colab's Python where this machine has it (on PATH, or installed by pyenv), else the newest one it has."""
+    for version in (COLAB_PYTHON, "3.12", "3.11"):
+        candidates = [*map(str, sorted(Path.home().glob(f".pyenv/versions/{version}*/bin/python{version}"))),
+                      shutil.which(f"python{version}")]
+        for found in filter(None, candidates):  # a pyenv shim of a version not selected does not run: tried first
+            if subprocess.run([found, "--version"], capture_output=True).returncode == 0:
+                if version != COLAB_PYTHON:
+                    print(f"note: no Python {COLAB_PYTHON} here (Colab's): using Python {version}", file=sys.stderr)
+                return found
+    return sys.executable
 
 FAKE_COLAB = """import sys, types
 sys.modules["google.colab"] = types.ModuleType("google.colab")  # the set-up cell below takes its Colab branch"""
 AFTER_SETUP = """del sys.modules["google.colab"]  # the rest runs as locally (no Drive to mount here)
-import importlib.metadata as m
-print({name: m.version(name) for name in KEPT})""".replace("KEPT", repr(KEPT))
+import platform
+print("Python", platform.python_version())"""
 DRIVE_EXPLORER = """import ipywidgets
 assert ipywidgets.__version__ == "7.7.1", ipywidgets.__version__
 face, strip = bytes(explorer.image.value), bytes(explorer.strip.value)
@@ -54,7 +89,8 @@ def run(*args: str, **kwargs) -> subprocess.CompletedProcess:
 
 
 def versions(python: Path) -> dict[str, str]:
-    code = f"import importlib.metadata as m, json; print(json.dumps({{n: m.version(n) for n in {KEPT!r}}}))"
+    code = ("import importlib.metadata as m, json; "
+            f"print(json.dumps({{n: m.version(n).split('+')[0] for n in {KEPT!r}}}))")
     return json.loads(subprocess.run([str(python), "-c", code], check=True, capture_output=True, text=True).stdout)
 
 
@@ -105,15 +141,22 @@ def main() -> int:
     if VENV.exists() and not args.keep:
         shutil.rmtree(VENV)
     python = VENV / "bin" / "python"
+    listing, pins = colab_versions()
     if not python.exists():
-        run(sys.executable, "-m", "venv", str(VENV))
+        run(colab_python(), "-m", "venv", str(VENV))
         run(str(python), "-m", "pip", "install", "--quiet", "--upgrade", "pip")
         # From the registry alone: a local CPU-only torch wheel (as on this project's machines) would not match
-        # torchvision's CUDA build.
+        # torchvision's CUDA build, and the machine's pip cap (torch<=2.14.1 for Python 3.11) is not Colab's.
         registry = {k: v for k, v in os.environ.items() if k != "PIP_FIND_LINKS"} | {"PIP_CONFIG_FILE": os.devnull}
-        run(str(python), "-m", "pip", "install", "--quiet", *COLAB, *HARNESS, env=registry)
+        run(str(python), "-m", "pip", "install", "--quiet", *(f"{n}=={v}" for n, v in pins.items()), env=registry)
     before = versions(python)
-    print("Colab-like environment:", before, f"({time.time() - start:.0f} s)")
+    if before != pins:
+        print(f"FAILED: the environment is not Colab's ({listing}): {before} against {pins}", file=sys.stderr)
+        return 1
+    python_version = subprocess.run([str(python), "-c", "import platform; print(platform.python_version())"],
+                                    capture_output=True, text=True, check=True).stdout.strip()
+    print(f"Colab-like environment (from {listing}), Python {python_version}:", before,
+          f"({time.time() - start:.0f} s)")
 
     env = dict(os.environ, PATH=f"{VENV / 'bin'}{os.pathsep}{os.environ['PATH']}", GAN_LIB_TINY="1",
                VIRTUAL_ENV=str(VENV), PYDEVD_DISABLE_FILE_VALIDATION="1")
@@ -122,11 +165,11 @@ def main() -> int:
         folder = Path(folder)
         env["GAN_LIB_CACHE"] = str(folder / "cache")  # a fresh runtime: nothing cached
         paths = []
-        for name in ("03_training.ipynb", "04_results.ipynb"):
-            nb = colab_like(REPO / "notebooks" / name)
-            if name.startswith("04"):
+        for name in NOTEBOOKS:
+            nb = colab_like(REPO / name)
+            if name.endswith("04_results.ipynb"):
                 nb["cells"].append(cell(DRIVE_EXPLORER))
-            paths.append(folder / name)
+            paths.append(folder / Path(name).name)
             paths[-1].write_text(json.dumps(nb))
         execute(python, paths, folder, env)
         installed = subprocess.run([str(python), "-c", "import gan_lib, sys; print(gan_lib.__file__)"], cwd=folder,
