@@ -47,6 +47,7 @@ from gan_lib.run_folder import check_run_folder
 from gan_lib.train import Trainer
 from gan_lib.viz import plot_learning_curves
 
+
 def timed_fit(trainer: Trainer, steps: int) -> float:
     """Train to `steps` steps in total; the wall time it took."""
     start = time.perf_counter()
