@@ -73,7 +73,8 @@ class Config:
     # a conditional DCGAN: G and D read a class label beside z and the image; "" trains an unconditional one
     condition: str = ""  # what the labels are: a synthetic face attribute (e.g. hair_color) or "folder"
     classes: tuple[str, ...] = ()  # the class names, in label order (the data's; set with condition)
-    # speed: "auto" picks the fastest safe choice for the device (on the CPU: fp32 in channels_last, results bit-exact)
+    # speed: "auto" picks the fastest safe choice for the device (on the CPU: channels_last, and bf16 autocast where the
+    # CPU has it natively, else fp32; resume is bit-exact either way)
     amp: str = "auto"  # mixed precision: auto, bf16, fp16 or off
     channels_last: str = "auto"  # auto (on for CPUs and CUDA GPUs, off on Apple's MPS), on or off
     fused_adam: str = "auto"  # auto, on or off
