@@ -1,0 +1,36 @@
+"""The README names what exists, and everything it names exists: gan_lib's modules (its layout table), the
+notebooks and the make targets, and the pages it links to."""
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text()
+
+
+def test_the_layout_table_names_every_module_and_only_modules_that_exist():
+    table = README.split("| module | what it holds |")[1].split("\n\n")[0]
+    named = {name for row in table.splitlines() if row.startswith("| `")
+             for name in re.findall(r"`([a-z_]+)`", row.split("|")[1])}
+    modules = {p.stem for p in (ROOT / "gan_lib").glob("*.py") if not p.stem.startswith("__")}
+    packages = {p.parent.name for p in (ROOT / "gan_lib").glob("*/__init__.py")}
+    assert named == modules | packages
+
+
+def test_every_notebook_is_linked_and_every_link_exists():
+    linked = set(re.findall(r"\]\(((?:notebooks|final)/[^)#]+\.ipynb)\)", README))
+    notebooks = {p.relative_to(ROOT).as_posix() for folder in ("notebooks", "final")
+                 for p in (ROOT / folder).glob("*.ipynb")}
+    assert linked == notebooks
+
+
+def test_every_make_target_is_named_and_every_named_one_exists():
+    makefile = (ROOT / "Makefile").read_text()
+    targets = set(re.search(r"^\.PHONY: (.*)$", makefile, re.M).group(1).split())
+    named = set(re.findall(r"`make ([a-z-]+)", README)) | set(re.findall(r"^make ([a-z-]+)", README, re.M))
+    assert named == targets
+
+
+def test_every_page_the_readme_links_to_is_there():
+    pages = re.findall(r"\]\(([^)#:]+)\)", README)
+    assert pages and [p for p in pages if not (ROOT / p).exists()] == []
