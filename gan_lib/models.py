@@ -19,6 +19,18 @@ def _stages(image_size: int) -> int:
     return int(math.log2(image_size)) - 2
 
 
+def generator_block(c_in: int, c_out: int) -> nn.Sequential:
+    """One of G's upsampling blocks: a transposed convolution that doubles the side (kernel 4, stride 2, padding 1; no
+    bias, BatchNorm's shift does its job), BatchNorm, ReLU. Notebook 02's exercise checks a learner's against it."""
+    return nn.Sequential(nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(True))
+
+
+def discriminator_block(c_in: int, c_out: int, norm: str = "batch") -> nn.Sequential:
+    """One of D's downsampling blocks after the first: a convolution that halves the side (kernel 4, stride 2,
+    padding 1, no bias), D's normalisation (config.Config.discriminator_norm), LeakyReLU(0.2)."""
+    return nn.Sequential(nn.Conv2d(c_in, c_out, 4, 2, 1, bias=False), _norm(norm, c_out), nn.LeakyReLU(0.2, True))
+
+
 class Generator(nn.Module):
     """Latent vector (N, latent_dim) -> image (N, 3, S, S) in [-1, 1].
 
@@ -49,7 +61,7 @@ class Generator(nn.Module):
             )
         layers: list[nn.Module] = []
         for c_in, c_out in zip(channels, channels[1:]):
-            layers += [nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(True)]
+            layers += generator_block(c_in, c_out)  # its layers, in one Sequential: checkpoints keep their keys
         layers += [nn.ConvTranspose2d(channels[-1], 3, 4, 2, 1, bias=False), nn.Tanh()]
         self.upsample = nn.Sequential(*layers)
         init_weights(self)
@@ -86,8 +98,7 @@ class Discriminator(nn.Module):
         channels = [cfg.d_width * 2**i for i in range(n)]  # e.g. 64, 128, 256, 512 at 64 px
         layers: list[nn.Module] = [nn.Conv2d(3, channels[0], 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True)]
         for c_in, c_out in zip(channels, channels[1:]):
-            layers += [nn.Conv2d(c_in, c_out, 4, 2, 1, bias=False), _norm(cfg.discriminator_norm, c_out),
-                       nn.LeakyReLU(0.2, True)]
+            layers += discriminator_block(c_in, c_out, cfg.discriminator_norm)
         layers += [nn.Conv2d(channels[-1], 1, 4, 1, 0, bias=False), nn.Flatten(0)]
         self.net = nn.Sequential(*layers)
         self.embed = nn.Embedding(len(cfg.classes), channels[-1]) if cfg.classes else None

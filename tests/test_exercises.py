@@ -357,6 +357,7 @@ def test_the_block_checks_copy_gan_libs_weights_in_by_layer_kind_and_name_each_m
         "does not require grad": lambda i, o: _g_block()(i, o).requires_grad_(False),
         "gan_lib's own models.Generator":
             lambda i, o: Generator(Config(image_size=32, latent_dim=16, g_width=o)).upsample[:3],
+        "gan_lib's own models.generator_block": models.generator_block,
         "the gradients through it are not": lambda i, o: _Detached(_g_block()(i, o))}, capsys)
     said |= _verdicts(check_discriminator_block, {
         "right ": _d_block(), "right, BatchNorm defined first ": lambda i, o: _NormFirst(i, o, nn.Conv2d,
@@ -367,7 +368,8 @@ def test_the_block_checks_copy_gan_libs_weights_in_by_layer_kind_and_name_each_m
         "default slope 0.01": _d_block(act=nn.LeakyReLU), "ReLU in D": _d_block(act=nn.ReLU),
         "the activation before ": _d_block(act_first=True), "building it raised": lambda i, o: nn.Conv2d(i),
         "gan_lib's own models.Discriminator":
-            lambda i, o: Discriminator(Config(image_size=32, d_width=i // 2)).net[2:5]},
+            lambda i, o: Discriminator(Config(image_size=32, d_width=i // 2)).net[2:5],
+        "gan_lib's own models.discriminator_block": models.discriminator_block},
         capsys)
     for label, line in said.items():
         if label.startswith("right"):

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .. import losses
+from .. import losses, models
 from ..config import Config
 from ..models import Discriminator, Generator, init_weights
 from .guard import guarded_call, preserved_state
@@ -142,18 +142,19 @@ def _discriminator_mistakes(conv, c_in, c_out):
 
 
 def check_generator_block(generator_block: Callable[[int, int], nn.Module]) -> None:
-    """generator_block(in_channels, out_channels) against the first upsampling block of gan_lib's Generator."""
+    """generator_block(in_channels, out_channels) against gan_lib's (models.generator_block, what Generator stacks)."""
     with preserved_state():
         torch.manual_seed(0)
-        print(_block_verdict("G's block", generator_block, Generator(BLOCK_CONFIG).upsample[:3], 4,
+        print(_block_verdict("G's block", generator_block, _initialised(*models.generator_block(32, 16)), 4,
                              _generator_mistakes, "kernel 4, stride 2 and padding 1 double the side"))
 
 
 def check_discriminator_block(discriminator_block: Callable[[int, int], nn.Module]) -> None:
-    """discriminator_block(in_channels, out_channels) against the second block of gan_lib's Discriminator."""
+    """discriminator_block(in_channels, out_channels) against gan_lib's (models.discriminator_block, which
+    Discriminator stacks after its first layer)."""
     with preserved_state():
         torch.manual_seed(0)
-        print(_block_verdict("D's block", discriminator_block, Discriminator(BLOCK_CONFIG).net[2:5], 8,
+        print(_block_verdict("D's block", discriminator_block, _initialised(*models.discriminator_block(8, 16)), 8,
                              _discriminator_mistakes, "kernel 4, stride 2 and padding 1 halve the side"))
 
 
@@ -162,7 +163,8 @@ def module_verdict(name: str, build: Callable[[], nn.Module], reference: nn.Modu
     """One line on a module the learner builds: 'right' when, with `reference`'s weights copied into its layers of
     the same kinds (in whatever order it defines them), it computes the same outputs, gradients and BatchNorm
     statistics on x; else the typical mistake it behaves like, or its first difference (parameters, shape)."""
-    call = guarded_call(build, watched=(Generator.__init__, Discriminator.__init__))
+    call = guarded_call(build, watched=(Generator.__init__, Discriminator.__init__, models.generator_block,
+                                        models.discriminator_block))
     if call.changed:
         return f"{name}: not yet, {call.changed}"
     if call.called:
