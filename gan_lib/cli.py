@@ -94,16 +94,20 @@ def at_least(lowest: int | float, kind: type = int):
     return parse
 
 
+def _error_line(exc: GanLibError | OSError) -> str:
+    """A user's mistake, or an OS error outside the places that name their own, as one printable line."""
+    if isinstance(exc, GanLibError):
+        return f"error: {printable(str(exc))}"
+    where = f" ({exc.filename})" if exc.filename else ""
+    return f"error: {printable(str(exc.strerror or exc))}{printable(where)}"
+
+
 def run_script(script: Callable[[], int | None]) -> int:
     """Run a script's main (the benchmarks'): a GanLibError, a failed write or Ctrl-C is one line, exit 2 or 130."""
     try:
         return script() or 0
-    except GanLibError as exc:
-        print(f"error: {printable(str(exc))}", file=sys.stderr)
-        return 2
-    except OSError as exc:
-        where = f" ({exc.filename})" if exc.filename else ""
-        print(f"error: {printable(str(exc.strerror or exc))}{printable(where)}", file=sys.stderr)
+    except (GanLibError, OSError) as exc:
+        print(_error_line(exc), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted: the results printed so far stand; nothing else was written", file=sys.stderr)
@@ -389,7 +393,7 @@ def main(argv: list[str] | None = None) -> int:
             if previous is not None:
                 signal.signal(signal.SIGTERM, previous)
     except GanLibError as exc:
-        print(f"{_rank_prefix()}error: {printable(str(exc))}", file=sys.stderr)  # one line, whatever names it holds
+        print(_rank_prefix() + _error_line(exc), file=sys.stderr)  # one line, whatever names it holds
         return 2
     except Terminated:
         how = "stopped by SIGTERM (torchrun stops every process when one fails)" if runtime.launched() else \
@@ -406,8 +410,7 @@ def main(argv: list[str] | None = None) -> int:
                                  f"({_lost_peer(exc)})"), file=sys.stderr)
         return 2
     except OSError as exc:  # a full disk or a vanished file outside the places that name their own
-        where = f" ({exc.filename})" if exc.filename else ""
-        print(f"error: {printable(str(exc.strerror or exc))}{printable(where)}", file=sys.stderr)
+        print(_error_line(exc), file=sys.stderr)
         return 2
     finally:
         runtime.teardown()

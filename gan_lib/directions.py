@@ -61,28 +61,29 @@ class Directions:
         other directions (found on another generator, or before it trained further), or is not a directions file, is
         kept: pass overwrite=True to replace it. Saving new names for the same directions replaces their file."""
         path = Path(path)
-        if path.exists() and not overwrite and not self._same_as(path):
+        if path.exists() and not overwrite and self._saved_at(path) is None:
             raise GanLibError(printable(f"{path} holds other directions (found on another generator, or before it "
                                         "trained further) or is not a directions file: save to another file, or pass "
                                         "overwrite=True to replace it"))
         return save_atomically({"vectors": self.vectors, "names": self.names, "notes": self.notes,
                                 "method": self.method}, path)
 
-    def _same_as(self, path: Path) -> bool:
-        """Whether the directions file at path holds these directions (whatever their names)."""
+    def _saved_at(self, path: Path) -> Directions | None:
+        """The directions file at path, read once, if it holds these directions (whatever their names); else None."""
         try:
             saved = Directions.load(path)
         except GanLibError:
-            return False
-        return saved.vectors.shape == self.vectors.shape and torch.allclose(saved.vectors, self.vectors, atol=1e-4)
+            return None
+        same = saved.vectors.shape == self.vectors.shape and torch.allclose(saved.vectors, self.vectors, atol=1e-4)
+        return saved if same else None
 
     def with_saved_names(self, path: str | Path) -> Directions:
         """These directions with the names saved at `path` by an earlier session, when that file holds the same
         directions (found the same way on the same generator); unchanged when there is no file or it holds others
         (e.g. saved before the generator trained further)."""
-        if not Path(path).exists() or not self._same_as(Path(path)):
+        saved = self._saved_at(Path(path)) if Path(path).exists() else None
+        if saved is None:
             return self
-        saved = Directions.load(path, self.vectors.shape[1])
         return Directions(self.vectors, list(saved.names), list(self.notes), self.method)
 
     @classmethod

@@ -129,7 +129,6 @@ def run_lock(folder: Path) -> Iterator[None]:
         f.write(str(os.getpid()))
         f.flush()
         _HELD[key] = 1
-        remove_dead_temporaries(folder)  # the folder is ours now: what a killed writer left can go
         try:
             yield
         finally:

@@ -4,12 +4,12 @@ run may change."""
 
 from __future__ import annotations
 
-from dataclasses import fields
+from dataclasses import replace
 from pathlib import Path
 
 from .config import Config
 from .errors import GanLibError
-from .files import check_free, check_writable
+from .files import check_free, check_writable, remove_dead_temporaries
 
 # What --resume (or a notebook resuming its run) may change: the learning rates (the advice after a divergence) and
 # how often the run logs, samples and saves. Everything else would make the resumed run another run.
@@ -32,6 +32,7 @@ def check_run_folder(run_dir: Path, data_source: str, fix: str) -> None:
                           f"would become training images; {fix} outside it")
     check_writable(run_dir, "the run folder", fix)
     check_free(run_dir)
+    remove_dead_temporaries(run_dir)  # what killed writers left (only theirs: a live process's are kept)
     if made:
         run_dir.rmdir()  # made only to test it: a refused command leaves no empty folder behind
 
@@ -52,5 +53,4 @@ def resumed_config(saved: Config, changes: dict, fix: str, recorded: dict | None
                           for name, value in refused.items())
         raise GanLibError(f"a resumed run keeps its settings, but these differ from its checkpoint: {shown} (only "
                           f"{', '.join(RESUMABLE)} may change); {fix}")
-    known = {f.name for f in fields(Config)}
-    return Config(**{**saved.to_dict(), **{k: v for k, v in changes.items() if k in known}})
+    return replace(saved, **changes)  # only RESUMABLE settings are left: every one a Config field

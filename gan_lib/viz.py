@@ -12,6 +12,7 @@ from PIL import Image
 from torchvision.utils import make_grid
 
 from .files import atomic_path
+from .losses import NonSaturatingGAN
 from .models import Discriminator, Generator, layer_summary
 from .pixels import enlarge, to_uint8
 
@@ -159,7 +160,7 @@ def plot_history(history: Sequence[dict], path: str | Path | None = None, scores
     window = max(1, len(history) // 50)
     for key, label in (("loss_d", "D loss"), ("loss_g", "G loss")):
         ax_loss.plot(steps, _smooth([h[key] for h in history], window), label=label)
-    real, fake, axis, probabilities = scores or ("D(x), real", "D(G(z)), generated", "mean D output", True)
+    real, fake, axis, probabilities = scores or NonSaturatingGAN.scores
     for key, label in (("d_real", real), ("d_fake", fake)):
         ax_d.plot(steps, _smooth([h[key] for h in history], window), label=label)
     ax_loss.set(xlabel="step", ylabel="loss", title="losses")
