@@ -34,3 +34,10 @@ def test_every_make_target_is_named_and_every_named_one_exists():
 def test_every_page_the_readme_links_to_is_there():
     pages = re.findall(r"\]\(([^)#:]+)\)", README)
     assert pages and [p for p in pages if not (ROOT / p).exists()] == []
+
+
+def test_the_readme_is_a_front_door_and_the_pages_beside_it_link_to_pages_that_exist():
+    assert len(README.splitlines()) < 200  # measurements live in benchmarks/RESULTS.md, topics in docs/
+    for page in [*(ROOT / "docs").glob("*.md"), ROOT / "benchmarks" / "RESULTS.md"]:
+        links = re.findall(r"\]\(([^)#:]+)\)", page.read_text())
+        assert [link for link in links if not (page.parent / link).exists()] == [], page.name
