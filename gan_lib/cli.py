@@ -19,18 +19,18 @@ from pathlib import Path
 import torch
 
 from . import runtime
-from .checkpoint import CHECKPOINT_FILE, load_generator, read_checkpoint, run_state
+from .checkpoint import CHECKPOINT_FILE, load_generator, run_state
 from .config import MAX_STEPS, Config
-from .data import HOLDOUT_EVERY, SYNTHETIC_COUNT, check_condition, describe, load_images, reference_samples
+from .data import HOLDOUT_EVERY, SYNTHETIC_COUNT, check_condition, describe, load_images
 from .datasets import NAMED_DATASETS
 from .errors import GanLibError, printable
+from .evaluation import evaluate
 from .files import IMAGE_EXTENSIONS, run_lock
-from .metrics import METRICS, Scoring
-from .models import balanced_labels, generate, noise
+from .metrics import METRICS
+from .models import generate, noise
 from .recipes import CPU_WIDTHS_AT_64, RECIPES, for_device
-from .run_folder import check_run_folder, differing, resumed_config
+from .run_folder import check_run_folder, open_run, resumed_config
 from .synthetic import ATTRIBUTES
-from .train import open_run
 from .viz import save_grid
 
 DATA_HELP = f"'synthetic', a Kaggle dataset ({', '.join(NAMED_DATASETS)}) or a folder of images"
@@ -40,7 +40,6 @@ INTERRUPTED = {
     "evaluate": "interrupted: nothing was written",
 }
 MAX_GRID_SIDE = 16384  # generate's grid, in pixels per side: about 800 MB of RGB at most
-MAX_EVALUATE = 50_000  # evaluate's --n: FID's customary sample; held as uint8 (600 MB a set at 64 px), SWD bounded
 OPTION_HELP = {"image_size": "32, 64 or 128 (default: 64 on a GPU, 32 on the CPU, where 64 px is 5x slower)",
                "g_width": f"default 64 ({CPU_WIDTHS_AT_64} on the CPU at 64 px)",
                "d_width": f"default 64 ({CPU_WIDTHS_AT_64} on the CPU at 64 px)"}
@@ -233,7 +232,7 @@ def _train_in_folder(args: argparse.Namespace, device: str) -> None:
     if state is not None:
         saved = Config.from_dict(state["config"])
         recorded = (state.get("data") or {}).get("holdout", 0)
-        changed = differing(saved, given)
+        changed = saved.differing(given)
         if args.holdout is not None and args.holdout != recorded:
             changed["holdout"] = args.holdout
         if args.conditional is not None and condition != saved.condition:
@@ -316,40 +315,7 @@ def _prepare(args: argparse.Namespace) -> None:
 
 
 def _evaluate(args: argparse.Namespace) -> None:
-    if not 2 <= args.n <= MAX_EVALUATE:
-        raise GanLibError(f"--n must be between 2 and {MAX_EVALUATE:,} (FID's customary sample size), "
-                          f"got {args.n:,}")
-    state = read_checkpoint(args.checkpoint)
-    G, cfg = load_generator(state, args.device)
-    device = next(G.parameters()).device
-    cfg = _seeded(cfg, args.seed)
-    metric = METRICS[args.metric]
-
-    def generated(n: int) -> torch.Tensor:
-        """n faces as uint8, like the real ones (a quarter of float's memory); the noise is drawn in chunks of 500
-        keyed by their start, so a seed keeps its scores."""
-        z = torch.cat([noise(min(500, n - i), cfg, "evaluate", i) for i in range(0, n, 500)])
-        return generate(G, z, as_uint8=True)
-
-    labels = balanced_labels(args.n, len(cfg.classes)) if cfg.conditional else None  # what generate() draws
-    if not metric.needs_real:
-        print(metric.report(Scoring(generated(args.n), labels=labels, condition=cfg.condition)))
-        return
-    record = state.get("data") or {}
-    if not (args.data or record.get("name")):
-        raise GanLibError(f"{args.checkpoint} does not record the data it trained on: pass --data")
-    data = load_images(args.data or record["name"], cfg.image_size, record.get("files") or SYNTHETIC_COUNT,
-                       record.get("drop_duplicates", False))
-    holdout = record.get("holdout", 0) if data.summary.get("source") == record.get("source") else 0
-    real, other = reference_samples(data, holdout, args.n, args.seed)
-    n = len(real)
-    if holdout:
-        print(f"real images: {n} of the {printable(data.name)} images held out of training (1 in {holdout})",
-              file=sys.stderr)
-    else:
-        print(f"note: the checkpoint was not trained with --holdout on {printable(data.name)}, so it may have seen "
-              f"the {n} real images it is compared with; train with --holdout for a fair score", file=sys.stderr)
-    print(metric.report(Scoring(generated(n), real, other, args.inception_weights, device)))
+    print(evaluate(args.checkpoint, args.metric, args.n, args.data, args.seed, args.device, args.inception_weights))
 
 
 class Terminated(KeyboardInterrupt):

@@ -141,6 +141,10 @@ class Config:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def differing(self, wanted: dict) -> dict:
+        """The settings in `wanted` (name -> value) that differ from this config's."""
+        return {name: value for name, value in wanted.items() if getattr(self, name) != value}
+
     @classmethod
     def from_dict(cls, values: dict) -> Config:
         """Build from a dict, ignoring keys this version does not know (older or newer checkpoints)."""

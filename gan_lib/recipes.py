@@ -12,6 +12,9 @@ from .config import DCGAN_RECIPE, Config
 # --minutes); a GPU trains the DCGAN paper's widths.
 CPU_WIDTHS_AT_64 = 32
 
+_CLINIC_BASE = {"image_size": 32, "g_width": 32, "d_width": 32, "log_every": 5, "sample_every": 10**6,
+                "checkpoint_every": 10**6}
+
 RECIPES: dict[str, dict] = {
     "default": {},  # ours: the DCGAN paper's recipe, an EMA of G and one-sided label smoothing (config.Config)
     "dcgan": DCGAN_RECIPE,  # the paper's alone
@@ -19,6 +22,12 @@ RECIPES: dict[str, dict] = {
     "tiny": {"image_size": 32, "g_width": 16, "d_width": 16, "batch_size": 32, "sample_every": 10,
              "checkpoint_every": 20, "log_every": 5},
     "demo": {"image_size": 32, "g_width": 32, "d_width": 32, "sample_every": 200},
+    # notebook 03's failure clinic: the demo's widths, one change each (CLINIC names them)
+    "clinic": _CLINIC_BASE,
+    "clinic+sn": {**_CLINIC_BASE, "spectral_norm": True},
+    "clinic+ema999": {**_CLINIC_BASE, "ema_decay": 0.999},
+    "clinic+lr-x10": {**_CLINIC_BASE, "lr_g": 2e-3, "lr_d": 2e-3},
+    "clinic+fake-smoothed": {**_CLINIC_BASE, "fake_label": 0.1},
     # benchmarks/quality.py's ablations of the paper's recipe, and of ours
     "dcgan+ema": {**DCGAN_RECIPE, "ema_decay": 0.99},
     "dcgan+ema999": {**DCGAN_RECIPE, "ema_decay": 0.999},
@@ -44,6 +53,15 @@ RECIPES: dict[str, dict] = {
     "w48+lr4e-4": {"g_width": 48, "d_width": 48, "lr_g": 4e-4, "lr_d": 4e-4},
     "w32+batch32": {"g_width": 32, "d_width": 32, "batch_size": 32},
 }
+
+# The clinic's runs as notebook 03's table names them.
+CLINIC = {"default": "clinic", "spectral norm": "clinic+sn", "EMA 0.999": "clinic+ema999", "lr x10": "clinic+lr-x10",
+          "fake side smoothed": "clinic+fake-smoothed"}
+
+
+def recipe(name: str, **changes) -> Config:
+    """The config of a named recipe, with `changes` over it (Config's defaults where neither says)."""
+    return Config(**{**RECIPES[name], **changes})
 
 
 @dataclass(frozen=True)

@@ -1,15 +1,20 @@
 """A run folder, opened the one way the CLI and the notebooks share: checked before any work (not a file, writable,
-not inside the data it trains on), refused while another process trains into it, and the rule for what a resumed
-run may change."""
+not inside the data it trains on), refused while another process trains into it, the rule for what a resumed run
+may change, and the Trainer of the run, new or resumed (open_run, start_or_resume)."""
 
 from __future__ import annotations
 
+import sys
 from dataclasses import replace
 from pathlib import Path
 
+from .checkpoint import CHECKPOINT_FILE, data_change, run_state
 from .config import Config
-from .errors import GanLibError
+from .data import ImageSet
+from .errors import GanLibError, printable
 from .files import check_free, check_writable, remove_dead_temporaries
+from .runtime import is_main
+from .train import Trainer
 
 # What --resume (or a notebook resuming its run) may change: the learning rates (the advice after a divergence) and
 # how often the run logs, samples and saves. Everything else would make the resumed run another run.
@@ -37,11 +42,6 @@ def check_run_folder(run_dir: Path, data_source: str, fix: str) -> None:
         run_dir.rmdir()  # made only to test it: a refused command leaves no empty folder behind
 
 
-def differing(saved: Config, wanted: dict) -> dict:
-    """The settings in `wanted` (name -> value) that differ from the saved config's."""
-    return {name: value for name, value in wanted.items() if getattr(saved, name) != value}
-
-
 def resumed_config(saved: Config, changes: dict, fix: str, recorded: dict | None = None) -> Config:
     """The saved config with `changes` (settings that differ from it) applied, if resuming allows them all; else one
     line that names the others.
@@ -54,3 +54,33 @@ def resumed_config(saved: Config, changes: dict, fix: str, recorded: dict | None
         raise GanLibError(f"a resumed run keeps its settings, but these differ from its checkpoint: {shown} (only "
                           f"{', '.join(RESUMABLE)} may change); {fix}")
     return replace(saved, **changes)  # only RESUMABLE settings are left: every one a Config field
+
+
+def open_run(state: dict | None, cfg: Config | None, data: ImageSet, run_dir: str | Path, device: str = "auto",
+             on_data_change: str = "refuse") -> Trainer:
+    """The trainer of a run: a new one for cfg when state is None, else the run that the checkpoint `state` (see
+    checkpoint.run_state) recorded, whose config must equal cfg unless cfg is None. If the checkpoint trained on
+    other data, on_data_change='refuse' stops with an error and 'warn' goes on with `data` after a warning."""
+    if state is None:
+        return Trainer(cfg, data, run_dir, device)
+    checkpoint = Path(run_dir) / CHECKPOINT_FILE
+    saved = Config.from_dict(state["config"])
+    if cfg is not None:
+        cfg = resumed_config(saved, saved.differing(cfg.to_dict()), f"delete {run_dir} or choose another run folder "
+                             "(GAN_LIB_RUN_DIR) to start again")
+    if change := data_change(state, data):
+        if on_data_change == "refuse":
+            raise GanLibError(f"{checkpoint} was trained on {change[0]}, not on {change[1]}; choose another run "
+                              "folder (GAN_LIB_RUN_DIR)")
+        if is_main():
+            print(printable(f"warning: this run trained on {change[0]} and goes on with {change[1]}"), file=sys.stderr)
+    return Trainer.resume(state, data, run_dir, device, cfg)
+
+
+def start_or_resume(cfg: Config, data: ImageSet, run_dir: str | Path, device: str = "auto") -> Trainer:
+    """Resume the run in run_dir if it has a checkpoint (after a disconnect, say), else start a new one; a run
+    trained with other settings or on other data is refused. A run folder that cannot be written (or a file in its
+    place) is refused before any work."""
+    run_dir = Path(run_dir).expanduser()
+    check_run_folder(run_dir, str(data.identity["source"]), "choose another folder (GAN_LIB_RUN_DIR in the notebooks)")
+    return open_run(run_state(run_dir, None), cfg, data, run_dir, device, on_data_change="refuse")

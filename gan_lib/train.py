@@ -1,5 +1,5 @@
-"""The Trainer: the DCGAN training step, the loop around it (EMA, history, sample grids, atomic checkpoints), and
-opening a run, new or resumed."""
+"""The Trainer: the DCGAN training step and the loop around it (EMA, history, sample grids, atomic checkpoints);
+run_folder opens a run with it, new or resumed."""
 
 from __future__ import annotations
 
@@ -19,13 +19,12 @@ from tqdm.auto import tqdm
 
 from . import losses
 from .augment import diff_augment, parse_policy
-from .checkpoint import CHECKPOINT_FILE, CHECKPOINT_FORMAT, HISTORY_FIELDS, data_change, read_checkpoint, run_state
+from .checkpoint import CHECKPOINT_FILE, CHECKPOINT_FORMAT, HISTORY_FIELDS, read_checkpoint
 from .config import Config, seeded
 from .data import DeviceBatches, ImageSet
 from .errors import GanLibError, printable
 from .files import atomic_path, file_stamp, run_lock, save_atomically
 from .models import Generator, build_models, generate, noise, recompute_batchnorm
-from .run_folder import check_run_folder, differing, resumed_config
 from .runtime import (
     amp_dtype,
     is_main,
@@ -320,7 +319,7 @@ class Trainer:
                               "(the file is damaged, was edited or holds only weights); generate and evaluate can "
                               "still read its generator") from exc
         trainer._checkpoint_stamp = stamp
-        if changed := differing(Config.from_dict(state["config"]), trainer.cfg.to_dict()):
+        if changed := Config.from_dict(state["config"]).differing(trainer.cfg.to_dict()):
             if is_main():  # the resumed run now differs from one uninterrupted run: say so
                 print(printable("resuming with " + ", ".join(f"{name} {state['config'].get(name)!r} -> {value!r}"
                                                              for name, value in changed.items())), file=sys.stderr)
@@ -352,33 +351,3 @@ def _what_failed(exc: Exception) -> str:
     if "state_dict for " in message:  # torch's "Error(s) in loading state_dict for Generator: ..."
         return f"{message.split('state_dict for ')[1].split(':')[0]} weights"
     return "optimiser state" if "optim" in message or "param" in message else "content"
-
-
-def open_run(state: dict | None, cfg: Config | None, data: ImageSet, run_dir: str | Path, device: str = "auto",
-             on_data_change: str = "refuse") -> Trainer:
-    """The trainer of a run: a new one for cfg when state is None, else the run that the checkpoint `state` (see
-    checkpoint.run_state) recorded, whose config must equal cfg unless cfg is None. If the checkpoint trained on
-    other data, on_data_change='refuse' stops with an error and 'warn' goes on with `data` after a warning."""
-    if state is None:
-        return Trainer(cfg, data, run_dir, device)
-    checkpoint = Path(run_dir) / CHECKPOINT_FILE
-    saved = Config.from_dict(state["config"])
-    if cfg is not None:
-        cfg = resumed_config(saved, differing(saved, cfg.to_dict()), f"delete {run_dir} or choose another run folder "
-                             "(GAN_LIB_RUN_DIR) to start again")
-    if change := data_change(state, data):
-        if on_data_change == "refuse":
-            raise GanLibError(f"{checkpoint} was trained on {change[0]}, not on {change[1]}; choose another run "
-                              "folder (GAN_LIB_RUN_DIR)")
-        if is_main():
-            print(printable(f"warning: this run trained on {change[0]} and goes on with {change[1]}"), file=sys.stderr)
-    return Trainer.resume(state, data, run_dir, device, cfg)
-
-
-def start_or_resume(cfg: Config, data: ImageSet, run_dir: str | Path, device: str = "auto") -> Trainer:
-    """Resume the run in run_dir if it has a checkpoint (after a disconnect, say), else start a new one; a run
-    trained with other settings or on other data is refused. A run folder that cannot be written (or a file in its
-    place) is refused before any work."""
-    run_dir = Path(run_dir).expanduser()
-    check_run_folder(run_dir, str(data.identity["source"]), "choose another folder (GAN_LIB_RUN_DIR in the notebooks)")
-    return open_run(run_state(run_dir, None), cfg, data, run_dir, device, on_data_change="refuse")

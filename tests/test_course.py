@@ -100,7 +100,7 @@ def test_the_run_folder_and_the_cache_expand_home(local, monkeypatch, tmp_path):
 
 def test_a_file_in_place_of_the_run_folder_fails_before_the_first_step(tmp_path, tiny_cfg, tiny_data):
     from gan_lib.errors import GanLibError
-    from gan_lib.train import start_or_resume
+    from gan_lib.run_folder import start_or_resume
 
     (tmp_path / "run").write_text("my notes")
     with pytest.raises(GanLibError, match="is a file"):
@@ -137,3 +137,19 @@ def test_the_command_line_and_the_notebooks_pick_one_recipe_for_each_device(loca
     assert cli.main(["train", "--data", "synthetic", "--synthetic-count", "512", "--out", str(tmp_path / "r64"),
                      "--image-size", "64"]) == 0
     assert opened["cfg"].g_width == (32 if kind == "cpu" else 64)  # the CPU's 64 px runs are narrower
+
+
+def test_each_clinic_run_is_a_named_recipe_one_change_from_the_clinics_base(tmp_path):
+    """Notebook 03's clinic trains recipes of recipes.py, which `train --recipe` also knows."""
+    from dataclasses import asdict
+
+    from gan_lib import cli
+    from gan_lib.recipes import CLINIC, recipe
+
+    base = asdict(recipe("clinic"))
+    changed = {name: {k for k, v in asdict(recipe(r)).items() if base[k] != v} for name, r in CLINIC.items()}
+    assert changed == {"default": set(), "spectral norm": {"spectral_norm"}, "EMA 0.999": {"ema_decay"},
+                       "lr x10": {"lr_g", "lr_d"}, "fake side smoothed": {"fake_label"}}
+    assert cli.main(["train", "--data", "synthetic", "--synthetic-count", "64", "--recipe", "clinic+sn",
+                     "--steps", "1", "--batch-size", "8", "--g-width", "8", "--d-width", "8",
+                     "--out", str(tmp_path / "run")]) == 0

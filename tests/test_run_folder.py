@@ -15,7 +15,8 @@ from gan_lib.cli import main
 from gan_lib.data import synthetic_set
 from gan_lib.errors import GanLibError
 from gan_lib.files import file_stamp
-from gan_lib.train import Trainer, start_or_resume
+from gan_lib.run_folder import start_or_resume
+from gan_lib.train import Trainer
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--data", "synthetic", "--synthetic-count", "64", "--image-size", "32", "--g-width", "8", "--d-width", "8",

@@ -295,7 +295,7 @@ def test_start_or_resume_continues_its_own_run_and_refuses_another_recipe_or_oth
 
     from gan_lib.data import synthetic_set
     from gan_lib.errors import GanLibError
-    from gan_lib.train import start_or_resume
+    from gan_lib.run_folder import start_or_resume
 
     first = start_or_resume(tiny_cfg, tiny_data, tmp_path)
     first.fit(4, progress=False)
@@ -311,7 +311,7 @@ def test_a_resumed_run_may_lower_its_learning_rates_and_its_optimisers_then_use_
     """The advice after a divergence (resume with learning rates halved) can be followed."""
     from dataclasses import replace
 
-    from gan_lib.train import start_or_resume
+    from gan_lib.run_folder import start_or_resume
 
     start_or_resume(tiny_cfg, tiny_data, tmp_path).fit(2, progress=False)
     lower = replace(tiny_cfg, lr_g=tiny_cfg.lr_g / 2, lr_d=tiny_cfg.lr_d / 4)
