@@ -48,7 +48,7 @@ from torchvision.datasets import ImageFolder
 from gan_lib.cli import OneLineParser, at_least, run_script
 from gan_lib.config import DCGAN_RECIPE, Config
 from gan_lib.data import prepare_folder
-from gan_lib.models import build_models
+from gan_lib.networks import build_models
 from gan_lib.runtime import resolve_device
 from gan_lib.train import Trainer
 

@@ -10,7 +10,8 @@ import torch
 from .config import Config
 from .data import ImageSet
 from .errors import GanLibError, printable
-from .models import Generator, recompute_batchnorm
+from .models import recompute_batchnorm
+from .networks import build_generator
 from .runtime import resolve_device
 
 CHECKPOINT_FILE = "checkpoint.pt"  # the latest checkpoint of a run, in its run folder
@@ -104,12 +105,12 @@ def ema_weights(state: dict) -> dict:
     return {k.removeprefix("module."): v for k, v in state["ema"].items() if k.startswith("module.")}
 
 
-def load_generator(checkpoint: str | Path | dict, device: str = "auto") -> tuple[Generator, Config]:
+def load_generator(checkpoint: str | Path | dict, device: str = "auto") -> tuple[torch.nn.Module, Config]:
     """The trained generator of a checkpoint (a path, or one already read), in eval mode, and its config: its EMA
     weights when it has them, with BatchNorm statistics recomputed from them as the Trainer samples them."""
     state = checkpoint if isinstance(checkpoint, dict) else read_checkpoint(checkpoint)
     cfg = Config.from_dict(state["config"])
-    G = Generator(cfg)
+    G = build_generator(cfg)
     try:
         if state.get("ema"):
             G.load_state_dict(ema_weights(state))

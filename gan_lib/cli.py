@@ -147,6 +147,8 @@ def _parser() -> argparse.ArgumentParser:
     generate.add_argument("--device", default="auto")
     generate.add_argument("--scale", type=int, default=1, help="enlarge each face this many times (nearest)")
     generate.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    generate.add_argument("--truncation", type=float, metavar="PSI",
+                          help="a style-based G: move each w towards the average w, to PSI of the way (1: as drawn)")
     generate.add_argument("--class", dest="class_name", metavar="NAME",
                           help="a conditional DCGAN's class to draw (default: every class in turn)")
 
@@ -276,8 +278,9 @@ def _train_in_folder(args: argparse.Namespace, device: str) -> None:
     where = (f"{world} processes ({trainer.precision}), {cfg.batch_size // world} images each" if world > 1
              else trainer.precision)
     if runtime.is_main():
-        print(f"training on {len(data)} images{kept_out} from {printable(data.name)} at {cfg.image_size} px, {where}, "
-              f"steps {trainer.step} -> {steps}", file=sys.stderr)
+        which = "a style-based G " if cfg.arch == "style" else ""
+        print(f"training {which}on {len(data)} images{kept_out} from {printable(data.name)} at {cfg.image_size} px, "
+              f"{where}, steps {trainer.step} -> {steps}", file=sys.stderr)
     trainer.fit(steps, progress=not args.quiet)
     if runtime.is_main():
         print(f"wrote {printable(str(args.out))}/{CHECKPOINT_FILE}, samples/, losses.png, progress.gif, history.csv")
@@ -295,6 +298,13 @@ def _generate(args: argparse.Namespace) -> None:
                           f"{', '.join(sorted(IMAGE_EXTENSIONS))}")
     G, cfg = load_generator(args.checkpoint, args.device)
     cfg = _seeded(cfg, args.seed)
+    if args.truncation is not None:
+        if cfg.arch != "style":
+            raise GanLibError("--truncation moves w towards its average: it needs a style-based G (train --arch style)")
+        if not 0.0 <= args.truncation <= 1.0:
+            raise GanLibError(f"--truncation must be in [0, 1] (0: the average face, 1: as drawn), got "
+                              f"{args.truncation}")
+        G.psi = args.truncation
     side = math.ceil(math.sqrt(args.n)) * (cfg.image_size * args.scale + 2) + 2  # make_grid pads by 2
     if side > MAX_GRID_SIDE:
         raise GanLibError(f"{args.n:,} faces at {cfg.image_size} px x {args.scale} make a grid of {side:,} pixels a "

@@ -25,6 +25,7 @@ def seeded(rng: torch.Generator, *key: object) -> torch.Generator:
 
 
 LOSSES = ("bce", "hinge", "wgan-gp")
+ARCHS = ("dcgan", "style")  # G's architecture: the DCGAN's, or the style-based generator (gan_lib/style.py)
 MAX_STEPS = 10**9  # a run's length: more steps than any GPU trains in a month
 MAX_CLASSES = 1000  # a conditional DCGAN's classes: G's first layer grows by one input per class
 D_NORMS = ("auto", "batch", "layer", "instance", "none")
@@ -34,7 +35,7 @@ INTEGER_RANGES = {
     "latent_dim": (1, 4096, "memory"), "g_width": (1, 256, "memory"), "d_width": (1, 256, "memory"),
     "batch_size": (1, 8192, "memory"), "d_steps": (1, 100, "time"), "log_every": (1, 2**62, "a 64-bit count"),
     "sample_every": (1, 2**62, "a 64-bit count"), "checkpoint_every": (1, 2**62, "a 64-bit count"),
-    "seed": (0, 2**63 - 1, "a 64-bit seed"),
+    "seed": (0, 2**63 - 1, "a 64-bit seed"), "mapping_layers": (1, 16, "time"),
 }
 
 
@@ -53,6 +54,10 @@ class Config:
     g_width: int = 64  # G's channels at its last hidden layer (ngf)
     d_width: int = 64  # D's channels at its first layer (ndf)
     dense_projection: bool = False  # a variant many DCGAN ports use: G starts with a dense layer to 4x4xC
+    arch: str = "dcgan"  # G's architecture: dcgan, or style (a mapping network, AdaIN, noise; D stays the DCGAN's)
+    mapping_layers: int = 4  # style: the mapping network's layers (StyleGAN: 8)
+    mapping_lr_mul: float = 0.01  # style: the mapping network learns at this multiple of lr_g (StyleGAN's 0.01)
+    style_mixing: float = 0.9  # style: the share of training images whose later layers read another z's w
     # optimisation
     batch_size: int = 64
     lr_g: float = 2e-4
@@ -109,7 +114,8 @@ class Config:
         if not 0.0 <= self.ema_decay < 1.0:
             raise GanLibError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
         for name, allowed in (("amp", ("auto", "bf16", "fp16", "off")), ("channels_last", ("auto", "on", "off")),
-                              ("fused_adam", ("auto", "on", "off")), ("loss", LOSSES), ("d_norm", D_NORMS)):
+                              ("fused_adam", ("auto", "on", "off")), ("loss", LOSSES), ("d_norm", D_NORMS),
+                              ("arch", ARCHS)):
             if getattr(self, name) not in allowed:
                 raise GanLibError(f"{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
         if self.loss == "wgan-gp" and self.discriminator_norm == "batch":
@@ -123,6 +129,13 @@ class Config:
                                  and all(isinstance(c, str) and c for c in self.classes)
                                  and len(set(self.classes)) == len(self.classes)):
             raise GanLibError(f"classes must be 2 to {MAX_CLASSES:,} distinct non-empty names, got {len(self.classes)}")
+        if not 0.0 < self.mapping_lr_mul <= 1.0:
+            raise GanLibError(f"mapping_lr_mul must be in (0, 1], got {self.mapping_lr_mul}")
+        if not 0.0 <= self.style_mixing <= 1.0:
+            raise GanLibError(f"style_mixing must be a probability in [0, 1], got {self.style_mixing}")
+        if self.arch == "style" and self.classes:
+            raise GanLibError("the style-based generator is unconditional here: drop --conditional, or train a "
+                              "conditional DCGAN (--arch dcgan)")
         if not 0.0 <= self.gp_weight < 1e6:
             raise GanLibError(f"gp_weight must be in [0, 1e6), got {self.gp_weight}")
         parse_policy(self.augment)

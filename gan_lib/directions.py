@@ -175,11 +175,19 @@ def entanglement(G: Generator, classifier, directions: Directions, n: int = 500,
 
 # --- Unsupervised: GANSpace and SeFa ------------------------------------------------------------------------
 
+def _check_dcgan(G: torch.nn.Module, method: str) -> None:
+    """GANSpace and SeFa as written here read a DCGAN G's first layer (G.project)."""
+    if not hasattr(G, "project"):
+        raise GanLibError(f"{method} here reads a DCGAN generator's first layer, and this generator has none (a "
+                          "style-based G?): find its directions with InterFaceGAN (attribute_directions)")
+
+
 @torch.no_grad()
 def ganspace_directions(G: Generator, k: int = 10, n: int = 4000, seed: int = 0) -> Directions:
     """The top k principal components of G's first-block output (4x4 features), as directions in z."""
     from sklearn.decomposition import PCA
 
+    _check_dcgan(G, "GANSpace")
     z = sample_latents(n, G.latent_dim, seed)
     G.eval()  # the first block's BatchNorm with its running statistics, as in sampling
     features = generate(G.project, G.inputs(z)).flatten(1)
@@ -195,6 +203,7 @@ def ganspace_directions(G: Generator, k: int = 10, n: int = 4000, seed: int = 0)
 def sefa_directions(G: Generator, k: int = 10) -> Directions:
     """The top k eigenvectors of A^T A, where A is G's first layer with its (eval-mode) BatchNorm scale folded in:
     the directions in z that change the first feature map the most."""
+    _check_dcgan(G, "SeFa")
     layer = next(m for m in G.project if isinstance(m, (torch.nn.Linear, torch.nn.ConvTranspose2d)))
     norm = next(m for m in G.project if isinstance(m, torch.nn.BatchNorm2d))
     latent = slice(0, G.latent_dim)  # a conditional G's inputs go on with the one-hot class: not a direction in z

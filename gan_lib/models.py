@@ -137,12 +137,6 @@ def init_weights(model: nn.Module) -> None:
             nn.init.zeros_(m.bias)
 
 
-def build_models(cfg: Config, device: torch.device | str = "cpu") -> tuple[Generator, Discriminator]:
-    """G and D for this config, seeded from cfg.seed so the same seed gives the same weights."""
-    torch.manual_seed(cfg.seed)
-    return Generator(cfg).to(device), Discriminator(cfg).to(device)
-
-
 def noise(n: int, cfg: Config, *key: object, device: torch.device | str = "cpu") -> torch.Tensor:
     """Latent vectors (n, latent_dim), a pure function of (cfg.seed, key): the same on every device."""
     return torch.randn(n, cfg.latent_dim, generator=seeded(torch.Generator(), cfg.seed, *key)).to(device)
@@ -151,16 +145,17 @@ def noise(n: int, cfg: Config, *key: object, device: torch.device | str = "cpu")
 BATCHNORM_BATCHES = 16  # batches of noise that measure an averaged G's BatchNorm statistics (1,024 faces at 64)
 
 
-def recompute_batchnorm(G: Generator, cfg: Config, batches: int = BATCHNORM_BATCHES) -> Generator:
+def recompute_batchnorm(G: nn.Module, cfg: Config, batches: int = BATCHNORM_BATCHES) -> nn.Module:
     """A copy of G, in eval mode, whose BatchNorm running statistics are measured on its own activations (torch's
     update_bn, on `batches` batches of fixed noise), for a G whose weights are an average (the EMA): the average of
     another generator's statistics does not fit the averaged weights (at 64 px it cost about 11% SWD at 1,000
-    steps). The copy is a plain Generator, so a G with cross-process BatchNorm is measured in this process alone."""
+    steps). The copy is a plain module of G's class, so a G with cross-process BatchNorm is measured in this process
+    alone; a G without BatchNorm (the style-based one) is copied as it is."""
     from torch.optim.swa_utils import update_bn
 
     device = next(G.parameters()).device
     with torch.random.fork_rng(devices=[]):  # its initial weights are replaced: the global generator stays as it was,
-        copy = Generator(cfg).to(device)  # so a run's checkpoint does not depend on when it sampled
+        copy = type(G)(cfg).to(device)  # so a run's checkpoint does not depend on when it sampled
     copy.load_state_dict(G.state_dict())
     update_bn([noise(cfg.batch_size, cfg, "batchnorm", i, device=device) for i in range(batches)], copy)
     return copy.eval()

@@ -24,7 +24,8 @@ from .config import Config, seeded
 from .data import DeviceBatches, ImageSet
 from .errors import GanLibError, printable
 from .files import atomic_path, file_stamp, run_lock, save_atomically
-from .models import Generator, build_models, generate, noise, recompute_batchnorm
+from .models import generate, noise, recompute_batchnorm
+from .networks import build_models
 from .runtime import (
     amp_dtype,
     is_main,
@@ -64,6 +65,9 @@ class Trainer:
         self.device = resolve_device(device)
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.writes = self.out_dir is not None and is_main()
+        if cfg.arch == "style" and world_size() > 1:
+            raise GanLibError("the style-based generator trains in one process for now (its noise and mixing draws "
+                              "are not split over processes): run it without torchrun, or train --arch dcgan")
         self.G, self.D = build_models(cfg, self.device)
         if cfg.sync_batchnorm and world_size() > 1:
             self.G, self.D = sync_batchnorm(self.G, self.device), sync_batchnorm(self.D, self.device)
@@ -102,10 +106,11 @@ class Trainer:
         self.data_identity = data.identity
         # reseeded from (seed, step) at every step, and drawn on the device: no copy from the host in the step
         self.latent_rng, self.augment_rng = torch.Generator(self.device), torch.Generator(self.device)
+        self.style_rng = torch.Generator(self.device)  # a style G's noise inputs and mixing, reseeded like z
         self.fixed_noise = noise(64, cfg, "fixed", device=self.device)
         self.step = 0
         self.history: list[dict[str, float]] = []
-        self._sampler: tuple[int, Generator] | None = None  # (step, the EMA G with its own BatchNorm statistics)
+        self._sampler: tuple[int, torch.nn.Module] | None = None  # (step, the EMA G with its own BatchNorm statistics)
         self._checkpoint_stamp = None  # the run folder's checkpoint as this trainer last read or wrote it (None: none)
 
     def train_step(self, real: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
@@ -143,9 +148,11 @@ class Trainer:
 
     def latents(self, step: int, repeat: int = 0) -> torch.Tensor:
         """This process's share of the step's noise z (its repeat-th, with several D steps), a pure function of
-        (seed, step, repeat)."""
+        (seed, step, repeat); a style-based G's own draws for that pass are seeded from the same key."""
         rng = seeded(self.latent_rng, self.cfg.seed, "z", *self.draw_key(repeat, step))
         z = torch.randn(self.cfg.batch_size, self.cfg.latent_dim, generator=rng, device=self.device)
+        if self.cfg.arch == "style":  # its noise inputs and mixing with z: a pure function of (seed, step, repeat)
+            self.G.draws = seeded(self.style_rng, self.cfg.seed, "style", *self.draw_key(repeat, step))
         return z[self.batches.share]
 
     def discriminator_for_step(self, step: int, labels: torch.Tensor | None = None
@@ -240,7 +247,7 @@ class Trainer:
                           "train --resume) to go on from it, or train into another folder; nothing was written")
 
     @property
-    def sampling_generator(self) -> Generator:
+    def sampling_generator(self) -> torch.nn.Module:
         """The generator for samples and evaluation: the EMA average when enabled (a copy with BatchNorm statistics
         of its own, recomputed once per step when asked for; training never sees it), else G itself."""
         if self.ema is None:

@@ -4,7 +4,8 @@ from torch import nn
 
 from gan_lib.config import Config
 from gan_lib.errors import GanLibError
-from gan_lib.models import Discriminator, Generator, build_models
+from gan_lib.models import Discriminator, Generator
+from gan_lib.networks import build_models
 
 
 @pytest.mark.parametrize("size", [32, 64, 128])
