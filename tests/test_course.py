@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from gan_lib import course
+from gan_lib.course import settings as course
 from gan_lib.config import Config
 
 

@@ -13,7 +13,7 @@ from torch import nn
 
 from gan_lib import losses, metrics, models
 from gan_lib.config import Config
-from gan_lib.exercises import (
+from gan_lib.course.exercises import (
     check,
     check_critic_loss,
     check_d_loss,

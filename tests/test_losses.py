@@ -6,7 +6,7 @@ import torch
 from conftest import resumed_equals_straight
 
 from gan_lib import losses, theory
-from gan_lib.toy import train_toy_gan
+from gan_lib.course.toy import train_toy_gan
 from gan_lib.train import Trainer
 
 LOGITS_REAL = torch.tensor([2.0, -1.0, 0.5])
@@ -117,7 +117,7 @@ def test_wgan_gp_trains_a_critic_without_batchnorm_and_refuses_one_with_it():
 def test_the_penalised_critic_maximises_its_objective_and_overshoots_by_w_squared_over_two_lambda():
     import torch
 
-    from gan_lib.theory import penalised_critic
+    from gan_lib.course.theory import penalised_critic
 
     for distance, weight in ((0.5, 10.0), (4.0, 10.0), (2.0, 1.0)):
         slopes = torch.linspace(0, 5, 500_001, dtype=torch.float64)

@@ -166,7 +166,8 @@ def test_a_checkpoint_of_weights_only_still_generates(tmp_path, capsys):
     ("GAN_LIB_RUN_DIR", "", "GAN_LIB_RUN_DIR is set but empty"),
 ])
 def test_every_setting_is_read_by_one_function_that_names_it(monkeypatch, name, value, says):
-    from gan_lib import course, files, runtime
+    from gan_lib import files, runtime
+    from gan_lib.course import settings as course
 
     for other in ("GAN_LIB_TINY", "GAN_LIB_STEPS", "GAN_LIB_DATA", "GAN_LIB_RUN_DIR"):
         monkeypatch.delenv(other, raising=False)

@@ -9,9 +9,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .. import losses, models
-from ..config import Config
-from ..models import Discriminator, Generator, init_weights
+from ... import losses, models
+from ...config import Config
+from ...models import Discriminator, Generator, init_weights
 from .guard import guarded_call, preserved_state
 from .verdicts import Case, Signature, _raised, implementation_verdict
 

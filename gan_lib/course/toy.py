@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from .losses import GENERATOR_LOSSES, by_name
+from ..losses import GENERATOR_LOSSES, by_name
 
 
 def ring(n: int, modes: int = 8, radius: float = 2.0, std: float = 0.05, seed: int = 0) -> torch.Tensor:

@@ -9,7 +9,7 @@ import math
 
 import torch
 
-from .losses import GENERATOR_LOSSES, critic_wasserstein, gradient_penalty
+from ..losses import GENERATOR_LOSSES, critic_wasserstein, gradient_penalty
 
 GRID = torch.linspace(-6, 8, 2801, dtype=torch.float64)  # where the 1-D densities below are evaluated
 

@@ -9,10 +9,10 @@ import io
 import torch
 from PIL import Image
 
-from .directions import Directions, gallery
-from .errors import GanLibError
-from .pixels import enlarge, to_uint8
-from .viz import grid
+from ..directions import Directions, gallery
+from ..errors import GanLibError
+from ..pixels import enlarge, to_uint8
+from ..viz import grid
 
 
 def as_text(text: str) -> str:

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from .config import MAX_STEPS, Config
-from .data import HOLDOUT_EVERY, SYNTHETIC_COUNT
-from .environment import count_setting, path_setting, switch_setting, text_setting
-from .recipes import RECIPES, for_device
-from .runtime import resolve_device
+from ..config import MAX_STEPS, Config
+from ..data import HOLDOUT_EVERY, SYNTHETIC_COUNT
+from ..environment import count_setting, path_setting, switch_setting, text_setting
+from ..recipes import RECIPES, for_device
+from ..runtime import resolve_device
 
 DRIVE_MOUNT = Path("/content/drive")
 DRIVE_FOLDER = DRIVE_MOUNT / "MyDrive" / "anime-face-gan"  # where every notebook keeps its runs on Colab

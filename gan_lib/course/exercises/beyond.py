@@ -8,8 +8,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .. import losses
-from ..models import Discriminator, Generator
+from ... import losses
+from ...models import Discriminator, Generator
 from .architecture import D_LOSS_CASES
 from .guard import preserved_state
 from .verdicts import Case, Signature, implementation_verdict
