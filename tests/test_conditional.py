@@ -157,8 +157,8 @@ def test_conditioning_by_class_gives_real_faces_full_marks_and_sinks_one_face_pe
 
 
 def test_the_explorer_and_the_directions_work_on_a_conditional_generator():
-    from gan_lib.directions import ganspace_directions, sefa_directions
     from gan_lib.course.widgets import LatentExplorer
+    from gan_lib.directions import ganspace_directions, sefa_directions
 
     cfg = Config(image_size=32, g_width=8, latent_dim=16, condition="folder", classes=("a", "b"))
     G = Generator(cfg).eval()

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from gan_lib.course import settings as course
 from gan_lib.config import Config
+from gan_lib.course import settings as course
 
 
 @pytest.fixture

@@ -102,8 +102,8 @@ def test_style_mixing_gives_the_later_layers_another_zs_w():
 
 def test_a_style_run_resumes_exactly_and_generate_evaluate_and_the_explorer_read_it(tmp_path, capsys):
     from gan_lib.checkpoint import load_generator, read_checkpoint
-    from gan_lib.directions import Directions
     from gan_lib.course.widgets import LatentExplorer
+    from gan_lib.directions import Directions
 
     assert main(["train", *TINY, "--out", str(tmp_path / "straight"), "--steps", "6"]) == 0
     assert "training a style-based G" in capsys.readouterr().err

@@ -164,8 +164,8 @@ def test_a_checkpoint_without_its_generator_or_with_other_shapes_is_one_line(tmp
 
 def test_library_calls_a_learner_makes_fail_in_a_sentence(tiny_cfg, tiny_data):
     pytest.importorskip("ipywidgets")
-    from gan_lib.models import Generator
     from gan_lib.course.widgets import LatentExplorer
+    from gan_lib.models import Generator
 
     with pytest.raises(GanLibError, match="has no run folder"):
         Trainer(tiny_cfg, tiny_data).save_checkpoint()

@@ -5,9 +5,9 @@ import torch
 from PIL import Image
 
 from gan_lib.config import Config
+from gan_lib.course.widgets import LatentExplorer, png_bytes
 from gan_lib.directions import Directions, sefa_directions
 from gan_lib.models import Generator
-from gan_lib.course.widgets import LatentExplorer, png_bytes
 
 pytest.importorskip("ipywidgets")
 
