@@ -12,9 +12,8 @@ import sys
 
 import torch
 
-from gan_lib.checkpoint import ema_weights, read_checkpoint
+from gan_lib.checkpoint import read_checkpoint
 from gan_lib.cli import OneLineParser, at_least, run_script
-from gan_lib.config import Config
 from gan_lib.data import load_images, reference_samples
 from gan_lib.metrics import sliced_wasserstein
 from gan_lib.models import Generator, generate, noise, recompute_batchnorm
@@ -28,15 +27,15 @@ def main() -> None:
     args = parser.parse_args()
 
     state = read_checkpoint(args.checkpoint)
-    cfg, record = Config.from_dict(state["config"]), state["data"]
-    if not state.get("ema"):
+    cfg, record = state.config, state.data
+    if state.ema is None:
         raise SystemExit(f"{args.checkpoint} has no EMA generator (trained with --ema-decay 0)")
     averaged = Generator(cfg)
-    averaged.load_state_dict(ema_weights(state))
+    averaged.load_state_dict(state.sampling_weights)
     data = load_images(record["name"], cfg.image_size, record["files"], record.get("drop_duplicates", False))
     real, other = reference_samples(data, record.get("holdout", 0), args.n)
     z = torch.cat([noise(min(500, len(real) - i), cfg, "evaluate", i) for i in range(0, len(real), 500)])
-    print(f"step {state['step']}, {len(real)} held-out faces, {cfg.image_size} px; SWD x1e3, real-vs-real floor "
+    print(f"step {state.step}, {len(real)} held-out faces, {cfg.image_size} px; SWD x1e3, real-vs-real floor "
           f"{sliced_wasserstein(real, other)['mean']:.2f}")
     for name, G in [("averaged statistics (gan_lib before)", averaged.eval()),
                     ("recomputed, 16 batches (gan_lib now)", recompute_batchnorm(averaged, cfg)),

@@ -1,8 +1,10 @@
-"""The checkpoint file: its name and format, reading it safely (weights only) with a clear error for a missing or
-foreign file, the trained generator it holds, and what it says about the run's data."""
+"""The checkpoint file: its name and format, reading it safely (weights only) into one checked record
+(`Checkpoint`) with a clear error for a missing, foreign or damaged file, the trained generator it holds, and the
+data it trained on."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -19,8 +21,52 @@ CHECKPOINT_FORMAT = 1
 HISTORY_FIELDS = ("step", "loss_d", "loss_g", "d_real", "d_fake")  # a row of a run's history, and of history.csv
 
 
-def read_checkpoint(path: str | Path) -> dict:
-    """Load a checkpoint on the CPU with a clear error for a missing or foreign file."""
+@dataclass(frozen=True)
+class Checkpoint:
+    """A checkpoint, read and checked once: what generate, evaluate and --resume read (its config, step, weights,
+    history and the data it trained on), and `state`, the file's whole table, which Trainer.load_state_dict restores.
+    """
+    config: Config
+    step: int
+    generator: dict[str, torch.Tensor]
+    discriminator: dict[str, torch.Tensor]
+    ema: dict[str, torch.Tensor] | None
+    history: list[dict[str, float]]
+    data: dict  # the data's identity (name, source, images, files, holdout, ...); empty if not recorded
+    state: dict
+
+    @classmethod
+    def from_state(cls, state: object, where: str = "this checkpoint") -> Checkpoint:
+        """The record of a checkpoint's table (a Trainer's state_dict, or a file's), refused in one line if it is not
+        one this gan_lib wrote whole."""
+        version = state.get("format") if isinstance(state, dict) else None
+        if isinstance(version, int) and not isinstance(version, bool) and version > CHECKPOINT_FORMAT:
+            raise GanLibError(f"{where} was written by a newer gan_lib (checkpoint format {version}; this one reads "
+                              f"format {CHECKPOINT_FORMAT}): update gan_lib (git pull, or pip install -U) to read it")
+        if version != CHECKPOINT_FORMAT:
+            raise GanLibError(f"{where} is not a gan_lib checkpoint (format {CHECKPOINT_FORMAT})")
+        if problem := _malformed(state):
+            raise GanLibError(f"{where} is a damaged gan_lib checkpoint ({problem}): the file was damaged or edited; "
+                              "train again, or use another checkpoint")
+        return cls(Config.from_dict(state["config"]), state["step"], state["generator"], state["discriminator"],
+                   state.get("ema") or None, list(state.get("history", [])), dict(state.get("data") or {}), state)
+
+    @property
+    def holdout(self) -> int:
+        """One image in `holdout` was kept out of training (0: none)."""
+        return self.data.get("holdout") or 0
+
+    @property
+    def sampling_weights(self) -> dict[str, torch.Tensor]:
+        """The trained generator's weights: the EMA average's when the run kept one (AveragedModel keeps them under
+        "module.", beside its step count), else G's."""
+        if self.ema is None:
+            return self.generator
+        return {k.removeprefix("module."): v for k, v in self.ema.items() if k.startswith("module.")}
+
+
+def read_checkpoint(path: str | Path) -> Checkpoint:
+    """Load a checkpoint on the CPU with a clear error for a missing, foreign or damaged file."""
     path = Path(path)
     if not path.is_file():
         raise GanLibError(f"no checkpoint at {path}: train first (python -m gan_lib train --out RUN_DIR) "
@@ -30,17 +76,7 @@ def read_checkpoint(path: str | Path) -> dict:
     except Exception as exc:
         raise GanLibError(f"{printable(str(path))} is not a gan_lib checkpoint (it cannot be read as one: "
                           f"{type(exc).__name__}); pass the {CHECKPOINT_FILE} of a run folder") from exc
-    version = state.get("format") if isinstance(state, dict) else None
-    if isinstance(version, int) and not isinstance(version, bool) and version > CHECKPOINT_FORMAT:
-        raise GanLibError(f"{printable(str(path))} was written by a newer gan_lib (checkpoint format {version}; this "
-                          f"one reads format {CHECKPOINT_FORMAT}): update gan_lib (git pull, or pip install -U) to "
-                          "read it")
-    if version != CHECKPOINT_FORMAT:
-        raise GanLibError(f"{printable(str(path))} is not a gan_lib checkpoint (format {CHECKPOINT_FORMAT})")
-    if problem := _malformed(state):
-        raise GanLibError(f"{printable(str(path))} is a damaged gan_lib checkpoint ({problem}): the file was damaged "
-                          "or edited; train again, or use another checkpoint")
-    return state
+    return Checkpoint.from_state(state, printable(str(path)))
 
 
 def _weights(value: object) -> bool:
@@ -86,7 +122,7 @@ def _malformed(state: dict) -> str:
     return ""
 
 
-def run_state(run_dir: str | Path, resume: bool | None) -> dict | None:
+def run_state(run_dir: str | Path, resume: bool | None) -> Checkpoint | None:
     """The checkpoint of the run in run_dir to go on with, or None to start a new run. resume=True needs one,
     resume=False refuses to start over one, resume=None takes what is there. Cheap: call it before loading data."""
     checkpoint = Path(run_dir) / CHECKPOINT_FILE
@@ -99,34 +135,25 @@ def run_state(run_dir: str | Path, resume: bool | None) -> dict | None:
     return None
 
 
-def ema_weights(state: dict) -> dict:
-    """The EMA generator's weights in a checkpoint, as a Generator's state dict (AveragedModel keeps them under
-    "module.", beside its step count)."""
-    return {k.removeprefix("module."): v for k, v in state["ema"].items() if k.startswith("module.")}
-
-
-def load_generator(checkpoint: str | Path | dict, device: str = "auto") -> tuple[torch.nn.Module, Config]:
+def load_generator(checkpoint: str | Path | Checkpoint, device: str = "auto") -> tuple[torch.nn.Module, Config]:
     """The trained generator of a checkpoint (a path, or one already read), in eval mode, and its config: its EMA
     weights when it has them, with BatchNorm statistics recomputed from them as the Trainer samples them."""
-    state = checkpoint if isinstance(checkpoint, dict) else read_checkpoint(checkpoint)
-    cfg = Config.from_dict(state["config"])
+    record = checkpoint if isinstance(checkpoint, Checkpoint) else read_checkpoint(checkpoint)
+    cfg = record.config
     G = build_generator(cfg)
     try:
-        if state.get("ema"):
-            G.load_state_dict(ema_weights(state))
-        else:
-            G.load_state_dict(state["generator"])
+        G.load_state_dict(record.sampling_weights)
     except (RuntimeError, AttributeError, TypeError) as exc:
-        where = "this checkpoint" if isinstance(checkpoint, dict) else printable(str(checkpoint))
+        where = "this checkpoint" if isinstance(checkpoint, Checkpoint) else printable(str(checkpoint))
         raise GanLibError(f"{where} holds a generator that does not fit its own config (missing weights or other "
                           "shapes): the file is damaged or was edited") from exc
     G = G.to(resolve_device(device))
-    return (recompute_batchnorm(G, cfg) if state.get("ema") else G).eval(), cfg
+    return (recompute_batchnorm(G, cfg) if record.ema is not None else G).eval(), cfg
 
 
-def data_change(state: dict, data: ImageSet) -> tuple[str, str] | None:
+def data_change(record: Checkpoint, data: ImageSet) -> tuple[str, str] | None:
     """(what a checkpoint trained on, what `data` is), e.g. ('x (64 images)', 'y (96 images)'), when they differ."""
-    before, now = state.get("data") or {}, data.identity
+    before, now = record.data, data.identity
     if before and (before.get("source"), before.get("images")) != (now["source"], now["images"]):
         return f"{before.get('source')} ({before.get('images')} images)", f"{now['source']} ({now['images']} images)"
     return None

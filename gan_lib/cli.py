@@ -232,8 +232,7 @@ def _train_in_folder(args: argparse.Namespace, device: str) -> None:
     holdout = args.holdout or 0
     condition = _condition(args)
     if state is not None:
-        saved = Config.from_dict(state["config"])
-        recorded = (state.get("data") or {}).get("holdout", 0)
+        saved, recorded = state.config, state.holdout
         changed = saved.differing(given)
         if args.holdout is not None and args.holdout != recorded:
             changed["holdout"] = args.holdout

@@ -39,12 +39,12 @@ def evaluate(checkpoint: str | Path, metric: str = "swd", n: int = 2000, data: s
     if not scoring.needs_real:
         labels = balanced_labels(n, len(cfg.classes)) if cfg.conditional else None  # what generate() draws
         return scoring.report(Scoring(generated(n), labels=labels, condition=cfg.condition))
-    record = state.get("data") or {}
+    record = state.data
     if not (data or record.get("name")):
         raise GanLibError(f"{checkpoint} does not record the data it trained on: pass --data")
     images = load_images(data or record["name"], cfg.image_size, record.get("files") or SYNTHETIC_COUNT,
                          record.get("drop_duplicates", False))
-    holdout = record.get("holdout", 0) if images.summary.get("source") == record.get("source") else 0
+    holdout = state.holdout if images.summary.get("source") == record.get("source") else 0
     real, other = reference_samples(images, holdout, n, seed)
     if holdout:
         print(f"real images: {len(real)} of the {printable(images.name)} images held out of training (1 in "

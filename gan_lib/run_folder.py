@@ -8,7 +8,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from .checkpoint import CHECKPOINT_FILE, data_change, run_state
+from .checkpoint import CHECKPOINT_FILE, Checkpoint, data_change, run_state
 from .config import Config
 from .data import ImageSet
 from .errors import GanLibError, printable
@@ -56,7 +56,7 @@ def resumed_config(saved: Config, changes: dict, fix: str, recorded: dict | None
     return replace(saved, **changes)  # only RESUMABLE settings are left: every one a Config field
 
 
-def open_run(state: dict | None, cfg: Config | None, data: ImageSet, run_dir: str | Path, device: str = "auto",
+def open_run(state: Checkpoint | None, cfg: Config | None, data: ImageSet, run_dir: str | Path, device: str = "auto",
              on_data_change: str = "refuse") -> Trainer:
     """The trainer of a run: a new one for cfg when state is None, else the run that the checkpoint `state` (see
     checkpoint.run_state) recorded, whose config must equal cfg unless cfg is None. If the checkpoint trained on
@@ -64,7 +64,7 @@ def open_run(state: dict | None, cfg: Config | None, data: ImageSet, run_dir: st
     if state is None:
         return Trainer(cfg, data, run_dir, device)
     checkpoint = Path(run_dir) / CHECKPOINT_FILE
-    saved = Config.from_dict(state["config"])
+    saved = state.config
     if cfg is not None:
         cfg = resumed_config(saved, saved.differing(cfg.to_dict()), f"delete {run_dir} or choose another run folder "
                              "(GAN_LIB_RUN_DIR) to start again")

@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 
 from . import losses
 from .augment import diff_augment, parse_policy
-from .checkpoint import CHECKPOINT_FILE, CHECKPOINT_FORMAT, HISTORY_FIELDS, read_checkpoint
+from .checkpoint import CHECKPOINT_FILE, CHECKPOINT_FORMAT, HISTORY_FIELDS, Checkpoint, read_checkpoint
 from .config import Config, seeded
 from .data import DeviceBatches, ImageSet
 from .errors import GanLibError, printable
@@ -309,26 +309,28 @@ class Trainer:
         return path
 
     @classmethod
-    def resume(cls, checkpoint: str | Path | dict, data: ImageSet, out_dir: str | Path | None = None,
+    def resume(cls, checkpoint: str | Path | Checkpoint, data: ImageSet, out_dir: str | Path | None = None,
                device: str = "auto", cfg: Config | None = None) -> Trainer:
         """A trainer in exactly the state the checkpoint (a path, or one already read from out_dir) recorded. Its
         config wins, unless `cfg` gives the one to go on with (run_folder.resumed_config says which changes may)."""
-        own = out_dir is not None and (isinstance(checkpoint, dict) or Path(checkpoint).expanduser().resolve()
+        read = isinstance(checkpoint, Checkpoint)
+        own = out_dir is not None and (read or Path(checkpoint).expanduser().resolve()
                                        == (Path(out_dir).expanduser() / CHECKPOINT_FILE).resolve())
         stamp = file_stamp(Path(out_dir).expanduser() / CHECKPOINT_FILE) if own else None
-        state = checkpoint if isinstance(checkpoint, dict) else read_checkpoint(checkpoint)
-        trainer = cls(cfg or Config.from_dict(state["config"]), data, out_dir, device)
+        record = checkpoint if read else read_checkpoint(checkpoint)
+        trainer = cls(cfg or record.config, data, out_dir, device)
         try:
-            trainer.load_state_dict(state)
+            trainer.load_state_dict(record.state)
         except (KeyError, ValueError, RuntimeError, TypeError, IndexError) as exc:
-            where = "this checkpoint" if isinstance(checkpoint, dict) else printable(str(checkpoint))
+            where = "this checkpoint" if read else printable(str(checkpoint))
             raise GanLibError(f"{where} cannot be resumed: its {_what_failed(exc)} is missing or does not fit this run "
                               "(the file is damaged, was edited or holds only weights); generate and evaluate can "
                               "still read its generator") from exc
         trainer._checkpoint_stamp = stamp
-        if changed := Config.from_dict(state["config"]).differing(trainer.cfg.to_dict()):
+        if changed := record.config.differing(trainer.cfg.to_dict()):
             if is_main():  # the resumed run now differs from one uninterrupted run: say so
-                print(printable("resuming with " + ", ".join(f"{name} {state['config'].get(name)!r} -> {value!r}"
+                before = record.config.to_dict()
+                print(printable("resuming with " + ", ".join(f"{name} {before.get(name)!r} -> {value!r}"
                                                              for name, value in changed.items())), file=sys.stderr)
         return trainer
 

@@ -34,12 +34,12 @@ def test_two_processes_train_one_run_that_rank_0_writes_and_one_process_resumes(
     assert result.stdout.count("wrote ") == 1
     run = tmp_path / "run"
     assert sorted(p.name for p in (run / "samples").iterdir()) == ["step_0000002.png", "step_0000004.png"]
-    assert [row["step"] for row in read_checkpoint(run / "checkpoint.pt")["history"]] == [1, 2, 3, 4]
+    assert [row["step"] for row in read_checkpoint(run / "checkpoint.pt").history] == [1, 2, 3, 4]
     G, _ = load_generator(run / "checkpoint.pt", "cpu")  # the checkpoint loads in one process, no DDP prefixes
     assert G(torch.randn(2, 100)).shape == (2, 3, 32, 32)
     resumed = _train(tmp_path / "run", "--steps", "6", "--resume", processes=0)  # another number of processes
     assert resumed.returncode == 0, resumed.stderr
-    assert read_checkpoint(run / "checkpoint.pt")["step"] == 6
+    assert read_checkpoint(run / "checkpoint.pt").step == 6
 
 
 def test_with_sync_batchnorm_two_processes_follow_one(tmp_path):
@@ -49,10 +49,11 @@ def test_with_sync_batchnorm_two_processes_follow_one(tmp_path):
     assert all(r.returncode == 0 for r in runs.values()), [r.stderr for r in runs.values()]
     one, sync, per_rank = (read_checkpoint(tmp_path / name / "checkpoint.pt") for name in runs)
     for net in ("generator", "discriminator"):
-        assert _largest_difference(one[net], sync[net]) < 1e-4
+        synced = _largest_difference(getattr(one, net), getattr(sync, net))
+        assert synced < 1e-4
         # BatchNorm over each half of the batch is another computation: that is what --sync-batchnorm removes
-        assert _largest_difference(one[net], per_rank[net]) > 10 * _largest_difference(one[net], sync[net])
-    assert one["history"][-1]["loss_d"] == pytest.approx(sync["history"][-1]["loss_d"], abs=1e-5)
+        assert _largest_difference(getattr(one, net), getattr(per_rank, net)) > 10 * synced
+    assert one.history[-1]["loss_d"] == pytest.approx(sync.history[-1]["loss_d"], abs=1e-5)
 
 
 @pytest.mark.parametrize("loss", ["bce", "hinge", "wgan-gp"])
@@ -66,8 +67,8 @@ def test_each_process_draws_its_share_of_the_penalty_and_augmentation_so_two_fol
     assert one.returncode == 0 and two.returncode == 0, (one.stderr, two.stderr)
     one, two = (read_checkpoint(tmp_path / name / "checkpoint.pt") for name in ("one", "two"))
     for net in ("generator", "discriminator"):
-        assert _largest_difference(one[net], two[net]) < 5e-4, net
-    assert one["history"][-1]["loss_d"] == pytest.approx(two["history"][-1]["loss_d"], abs=1e-4)
+        assert _largest_difference(getattr(one, net), getattr(two, net)) < 5e-4, net
+    assert one.history[-1]["loss_d"] == pytest.approx(two.history[-1]["loss_d"], abs=1e-4)
 
 
 def test_a_failure_stops_every_process_with_the_one_line_error(tmp_path):
@@ -149,7 +150,7 @@ def test_when_one_process_dies_the_others_end_in_one_line_naming_the_last_checkp
     err, _ = _rank_1_signalled_after_the_first_checkpoint(run, signal.SIGKILL)
     assert _one_line_naming_the_checkpoint(err, run).startswith((
         "error: another process of this run stopped (Connection", "stopped by SIGTERM (torchrun stops every process"))
-    assert read_checkpoint(run / "checkpoint.pt")["step"] >= 2
+    assert read_checkpoint(run / "checkpoint.pt").step >= 2
 
 
 def test_when_one_process_stalls_the_others_stop_after_the_peer_timeout_in_one_line(tmp_path):

@@ -359,7 +359,7 @@ def test_nan_weights_never_replace_the_last_good_checkpoint(tmp_path, tiny_cfg, 
     with pytest.raises(TrainingDiverged, match=f"the last good checkpoint, {tmp_path / 'run' / 'checkpoint.pt'}"):
         trainer.save_checkpoint()
     state = read_checkpoint(tmp_path / "run" / "checkpoint.pt")
-    assert state["step"] == 4 and all(torch.isfinite(w).all() for w in state["generator"].values())
+    assert state.step == 4 and all(torch.isfinite(w).all() for w in state.generator.values())
 
 
 # 7. Interrupts read cleanly ---------------------------------------------------------------------------------------
@@ -406,7 +406,7 @@ def test_ctrl_c_during_training_names_what_is_kept(open_dir):
     err = _interrupt_when(popen, lambda: (run / "checkpoint.pt").exists())
     assert err.strip().splitlines()[-1] == (f"interrupted: the last checkpoint, {run / 'checkpoint.pt'}, is kept; "
                                             "continue with --resume")
-    assert read_checkpoint(run / "checkpoint.pt")["step"] >= 2
+    assert read_checkpoint(run / "checkpoint.pt").step >= 2
     assert not list(run.glob(".*.tmp"))
 
 

@@ -83,7 +83,7 @@ def test_a_new_trainer_in_a_folder_with_a_checkpoint_keeps_that_checkpoint(tmp_p
     assert (tmp_path / "checkpoint.pt").read_bytes() == earlier
     resumed = Trainer.resume(tmp_path / "checkpoint.pt", data, tmp_path)  # its own checkpoint: it may go on
     resumed.fit(4, progress=False)
-    assert read_checkpoint(tmp_path / "checkpoint.pt")["step"] == 4
+    assert read_checkpoint(tmp_path / "checkpoint.pt").step == 4
     assert file_stamp(tmp_path / "checkpoint.pt") == resumed._checkpoint_stamp
 
 
@@ -145,7 +145,7 @@ def test_the_advice_after_a_divergence_fits_the_loss_and_can_be_followed(tmp_pat
         advised = err.split("train --resume ")[1].split(";")[0].split()  # --lr-g 0.0001 --lr-d 0.0001
         assert main(["train", *TINY, "--out", str(run), "--steps", "4", "--resume", *advised]) == 0
         assert "resuming with lr_g 0.0002 -> 0.0001, lr_d 0.0002 -> 0.0001" in capsys.readouterr().err
-        assert read_checkpoint(run / "checkpoint.pt")["config"]["lr_d"] == 1e-4
+        assert read_checkpoint(run / "checkpoint.pt").config.lr_d == 1e-4
 
 
 def test_an_option_the_loss_does_not_use_is_refused_not_ignored(tmp_path, capsys):

@@ -111,10 +111,11 @@ def test_a_style_run_resumes_exactly_and_generate_evaluate_and_the_explorer_read
     assert main(["train", *TINY, "--out", str(tmp_path / "resumed"), "--steps", "6", "--resume"]) == 0
     straight, resumed = (read_checkpoint(tmp_path / name / "checkpoint.pt") for name in ("straight", "resumed"))
     for part in ("generator", "discriminator", "ema"):
-        assert straight[part].keys() == resumed[part].keys()
-        assert all(torch.equal(straight[part][k], resumed[part][k]) for k in straight[part]), part
-    assert straight["history"] == resumed["history"]
-    assert any(k.endswith("w_avg") for k in straight["generator"])
+        ours, theirs = getattr(straight, part), getattr(resumed, part)
+        assert ours.keys() == theirs.keys()
+        assert all(torch.equal(ours[k], theirs[k]) for k in ours), part
+    assert straight.history == resumed.history
+    assert any(k.endswith("w_avg") for k in straight.generator)
 
     checkpoint = str(tmp_path / "straight" / "checkpoint.pt")
     for psi in ("1", "0.7"):

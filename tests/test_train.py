@@ -45,7 +45,7 @@ def test_run_writes_checkpoint_samples_history_and_reports(tiny_cfg, tiny_data, 
     rows = list(csv.DictReader(open(tmp_path / "history.csv")))
     assert len(rows) == 8 and set(rows[0]) == {"step", "loss_d", "loss_g", "d_real", "d_fake"}
     state = read_checkpoint(tmp_path / "checkpoint.pt")
-    assert state["step"] == 8 and state["config"]["g_width"] == 8
+    assert state.step == 8 and state.config.g_width == 8
 
 
 def test_checkpoint_round_trip(tiny_cfg, tiny_data, tmp_path):
@@ -86,7 +86,7 @@ def test_nan_loss_stops_with_a_clear_error_and_keeps_the_last_good_checkpoint(ti
     with pytest.raises(TrainingDiverged, match=r"NaN or infinite at step 5.*checkpoint\.pt"):
         trainer.fit(8, progress=False)
     state = read_checkpoint(tmp_path / "checkpoint.pt")
-    assert state["step"] == 4 and same_tensors(state["generator"], good)
+    assert state.step == 4 and same_tensors(state.generator, good)
 
 
 def test_a_crash_while_saving_leaves_the_previous_checkpoint(tiny_cfg, tiny_data, tmp_path, monkeypatch):
@@ -100,7 +100,7 @@ def test_a_crash_while_saving_leaves_the_previous_checkpoint(tiny_cfg, tiny_data
     monkeypatch.setattr(train.torch, "save", dies_halfway)
     with pytest.raises(KeyboardInterrupt):
         trainer.fit(8, progress=False)
-    assert read_checkpoint(tmp_path / "checkpoint.pt")["step"] == 4
+    assert read_checkpoint(tmp_path / "checkpoint.pt").step == 4
 
 
 def test_foreign_or_missing_checkpoints_are_clear_errors(tmp_path):
@@ -285,7 +285,7 @@ def test_each_steps_noise_is_a_pure_function_of_seed_and_step(tiny_cfg, tiny_dat
 def test_checkpoint_records_the_data_it_trained_on(tiny_cfg, tiny_data, tmp_path):
     train_part, _ = tiny_data.split(8)
     Trainer(tiny_cfg, train_part, tmp_path, device="cpu").fit(1, progress=False)
-    record = read_checkpoint(tmp_path / "checkpoint.pt")["data"]
+    record = read_checkpoint(tmp_path / "checkpoint.pt").data
     assert record["name"] == "synthetic" and record["holdout"] == 8 and record["part"] == "train"
     assert record["images"] == len(train_part) and record["files"] == len(tiny_data)
 
@@ -320,7 +320,7 @@ def test_a_resumed_run_may_lower_its_learning_rates_and_its_optimisers_then_use_
     assert [g["lr"] for g in resumed.opt_g.param_groups] == [1e-4] and resumed.opt_d.param_groups[0]["lr"] == 5e-5
     assert resumed.step == 2 and resumed.opt_d.state  # Adam's moments came back with the run
     resumed.fit(3, progress=False)
-    assert read_checkpoint(tmp_path / "checkpoint.pt")["config"]["lr_d"] == 5e-5
+    assert read_checkpoint(tmp_path / "checkpoint.pt").config.lr_d == 5e-5
 
 
 def test_the_step_is_the_dcgan_algorithm_written_plainly(tiny_cfg, tiny_data):
@@ -379,5 +379,5 @@ def test_a_resumed_runs_checkpoint_is_the_straight_runs_in_every_tensor(tmp_path
     assert main([*tiny, "--out", str(tmp_path / "resumed"), "--steps", "3"]) == 0
     assert main([*tiny, "--out", str(tmp_path / "resumed"), "--steps", "6", "--resume"]) == 0
     straight, resumed = (read_checkpoint(tmp_path / name / "checkpoint.pt") for name in ("straight", "resumed"))
-    assert _every_difference(straight, resumed) == []
-    assert straight["ema"] and straight["opt_d"]["state"]  # the parts compared are there
+    assert _every_difference(straight.state, resumed.state) == []
+    assert straight.ema and straight.state["opt_d"]["state"]  # the parts compared are there
