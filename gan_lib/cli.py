@@ -16,22 +16,20 @@ from collections.abc import Callable
 from dataclasses import fields, replace
 from pathlib import Path
 
-import torch
-
 from . import runtime
-from .checkpoint import CHECKPOINT_FILE, load_generator, run_state
+from .checkpoint import CHECKPOINT_FILE, run_state
 from .config import MAX_STEPS, Config
 from .data import HOLDOUT_EVERY, SYNTHETIC_COUNT, check_condition, describe, load_images
 from .datasets import NAMED_DATASETS
 from .errors import GanLibError, printable
 from .evaluation import evaluate
-from .files import IMAGE_EXTENSIONS, run_lock
+from .files import run_lock
+from .generation import generate_grid
 from .metrics import METRICS
-from .models import generate, noise
 from .recipes import CPU_WIDTHS_AT_64, RECIPES, for_device
-from .run_folder import check_run_folder, open_run, resumed_config
+from .reports import missing_reports, write_reports
+from .run_folder import check_run_folder, open_run, train_config
 from .synthetic import ATTRIBUTES
-from .viz import save_grid
 
 DATA_HELP = f"'synthetic', a Kaggle dataset ({', '.join(NAMED_DATASETS)}) or a folder of images"
 INTERRUPTED = {
@@ -39,7 +37,6 @@ INTERRUPTED = {
     "generate": "interrupted: nothing was written",
     "evaluate": "interrupted: nothing was written",
 }
-MAX_GRID_SIDE = 16384  # generate's grid, in pixels per side: about 800 MB of RGB at most
 OPTION_HELP = {"image_size": "32, 64 or 128 (default: 64 on a GPU, 32 on the CPU, where 64 px is 5x slower)",
                "g_width": f"default 64 ({CPU_WIDTHS_AT_64} on the CPU at 64 px)",
                "d_width": f"default 64 ({CPU_WIDTHS_AT_64} on the CPU at 64 px)"}
@@ -174,37 +171,10 @@ def _check_length(args: argparse.Namespace) -> None:
         raise GanLibError(f"--epochs must be a positive number, got {args.epochs}")
 
 
-def _check_loss_options(given: dict, loss: str) -> None:
-    """A setting that the chosen loss does not use is refused, not silently ignored."""
-    uses = {"label_smoothing": "bce", "fake_label": "bce", "gp_weight": "wgan-gp"}
-    for name, owner in uses.items():
-        if name in given and loss != owner:
-            raise GanLibError(f"--{name.replace('_', '-')} applies to --loss {owner} only, and this run trains with "
-                              f"--loss {loss}: drop it")
-
-
-def _seeded(cfg: Config, seed: int) -> Config:
-    """The checkpoint's config with another seed, checked like any config."""
-    return replace(cfg, seed=seed)
-
-
-def _class_labels(cfg: Config, name: str | None, n: int):
-    """generate --class: n labels of that class, or None (every class in turn)."""
-
-    if name is None:
-        return None
-    if not cfg.conditional:
-        raise GanLibError("--class needs a conditional DCGAN (trained with --conditional); this one has no classes")
-    if name not in cfg.classes:
-        raise GanLibError(f"this DCGAN has no class {printable(repr(name))}: choose one of {', '.join(cfg.classes)}")
-    return torch.full((n,), cfg.classes.index(name))
-
-
-def _condition(args: argparse.Namespace) -> str:
-    """--conditional's labels, checked before any image is read: "" for an unconditional DCGAN."""
-
+def _condition(args: argparse.Namespace) -> str | None:
+    """--conditional's labels, checked before any image is read; None where it was not given."""
     if args.conditional is None:
-        return ""
+        return None
     condition = args.conditional
     if condition == "auto":
         condition = "hair_color" if args.data == "synthetic" else "folder"
@@ -227,29 +197,15 @@ def _train(args: argparse.Namespace) -> None:
 def _train_in_folder(args: argparse.Namespace, device: str) -> None:
     kind = runtime.resolve_device(device).type  # a device this machine lacks is refused before the data is read
     options = {f.name: getattr(args, f.name) for f in fields(Config) if getattr(args, f.name, None) is not None}
-    given = {**RECIPES[args.recipe], **options}  # the options over the recipe's settings
     state = run_state(args.out, args.resume)  # a missing or an existing checkpoint is refused before the data is read
-    holdout = args.holdout or 0
     condition = _condition(args)
-    if state is not None:
-        saved, recorded = state.config, state.holdout
-        changed = saved.differing(given)
-        if args.holdout is not None and args.holdout != recorded:
-            changed["holdout"] = args.holdout
-        if args.conditional is not None and condition != saved.condition:
-            changed["conditional"] = condition
-        cfg = resumed_config(saved, changed, "drop them or train into a new --out folder",
-                             recorded={"holdout": recorded, "conditional": saved.condition})
-        holdout = recorded
-    else:
-        _check_loss_options(options, given.get("loss", "bce"))
-        cfg = for_device(kind).config(**given)
+    cfg, holdout = train_config(state, args.recipe, options, kind, args.holdout, condition)
     if args.data == "synthetic" and args.synthetic_count < cfg.batch_size:
         raise GanLibError(f"--synthetic-count {args.synthetic_count} is below the batch size {cfg.batch_size}: "
                           "draw more faces or lower --batch-size")
     with runtime.main_first():  # rank 0 builds the cache, the others then read it
         data = load_images(args.data, cfg.image_size, args.synthetic_count, args.drop_duplicates,
-                           cfg.condition or condition)
+                           cfg.condition or condition or "")
     if state is None and condition:
         cfg = replace(cfg, condition=condition, classes=data.classes)
     if holdout:
@@ -265,9 +221,9 @@ def _train_in_folder(args: argparse.Namespace, device: str) -> None:
                           f"--epochs {1 / per_epoch:.3g} or more, or --steps")
     if trainer.step >= steps:
         if runtime.is_main():
-            missing = trainer.missing_reports()
+            missing = missing_reports(args.out)
             if missing:  # the last step was done, but the run stopped while its reports were written
-                trainer.write_reports()
+                write_reports(trainer.history, args.out, trainer.loss.scores)
             done = f"; wrote its missing {', '.join(missing)}" if missing else ""
             print(f"nothing to train: the run in {printable(str(args.out))} is already at step {trainer.step} "
                   f"(asked for {steps}){done}; pass a larger --steps to go on", file=sys.stderr)
@@ -286,33 +242,8 @@ def _train_in_folder(args: argparse.Namespace, device: str) -> None:
 
 
 def _generate(args: argparse.Namespace) -> None:
-    if args.n < 1:
-        raise GanLibError(f"--n must be at least 1, got {args.n}")
-    if args.scale < 1:
-        raise GanLibError(f"--scale must be at least 1, got {args.scale}")
-    if args.out.is_dir():
-        raise GanLibError(f"--out {args.out} is a folder: name an image file, e.g. {args.out / 'faces.png'}")
-    if args.out.suffix.lower() not in IMAGE_EXTENSIONS:
-        raise GanLibError(f"--out {args.out} is not an image file name: end it with "
-                          f"{', '.join(sorted(IMAGE_EXTENSIONS))}")
-    G, cfg = load_generator(args.checkpoint, args.device)
-    cfg = _seeded(cfg, args.seed)
-    if args.truncation is not None:
-        if cfg.arch != "style":
-            raise GanLibError("--truncation moves w towards its average: it needs a style-based G (train --arch style)")
-        if not 0.0 <= args.truncation <= 1.0:
-            raise GanLibError(f"--truncation must be in [0, 1] (0: the average face, 1: as drawn), got "
-                              f"{args.truncation}")
-        G.psi = args.truncation
-    side = math.ceil(math.sqrt(args.n)) * (cfg.image_size * args.scale + 2) + 2  # make_grid pads by 2
-    if side > MAX_GRID_SIDE:
-        raise GanLibError(f"{args.n:,} faces at {cfg.image_size} px x {args.scale} make a grid of {side:,} pixels a "
-                          f"side, more than {MAX_GRID_SIDE:,}: lower --n or --scale")
-    labels = _class_labels(cfg, args.class_name, args.n)
-    if args.out.exists() and not args.overwrite:
-        raise GanLibError(f"--out {args.out} exists: pass --overwrite to replace it, or choose another file name")
-    faces = generate(G, noise(args.n, cfg, "generate"), labels=labels, as_uint8=True)
-    print(save_grid(faces, args.out, scale=args.scale))
+    print(generate_grid(args.checkpoint, args.out, args.n, args.seed, args.device, args.scale, args.overwrite,
+                        args.truncation, args.class_name))
 
 
 def _prepare(args: argparse.Namespace) -> None:

@@ -83,6 +83,7 @@ class AdversarialLoss:
     doing: its mean score of real and of generated images (a critic's scores mean nothing as probabilities)."""
 
     scores = Scores("mean score, real", "mean score, generated", "D's mean score (logit)", probabilities=False)
+    remedy = ""  # a new run's setting that steadies this loss, for the advice after a divergence
 
     def diagnostics(self, logits_real: torch.Tensor, logits_fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The step's d_real and d_fake, read as `scores` says."""
@@ -100,6 +101,7 @@ class NonSaturatingGAN(AdversarialLoss):
     real_label: float = 1.0
     fake_label: float = 0.0
     scores = Scores("D(x), real", "D(G(z)), generated", "mean D output", probabilities=True)
+    remedy = "more label smoothing (--label-smoothing 0.2)"
 
     def diagnostics(self, logits_real: torch.Tensor, logits_fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """D(x) and D(G(z)): the mean probability D gives real and generated images of being real."""
@@ -116,6 +118,8 @@ class NonSaturatingGAN(AdversarialLoss):
 class Hinge(AdversarialLoss):
     """The hinge loss of SAGAN and BigGAN."""
 
+    remedy = "spectral normalisation on D (--spectral-norm)"
+
     def discriminator(self, logits_real: torch.Tensor, logits_fake: torch.Tensor) -> torch.Tensor:
         return discriminator_hinge(logits_real, logits_fake)
 
@@ -130,6 +134,7 @@ class WassersteinGP(AdversarialLoss):
 
     weight: float = 10.0
     seed: int = 0
+    remedy = "the paper's recipe (--lr-g 1e-4 --lr-d 1e-4 --beta1 0 --beta2 0.9 --d-steps 5)"
 
     def discriminator(self, logits_real: torch.Tensor, logits_fake: torch.Tensor) -> torch.Tensor:
         return critic_wasserstein(logits_real, logits_fake)

@@ -13,6 +13,7 @@ from .config import Config
 from .data import ImageSet
 from .errors import GanLibError, printable
 from .files import check_free, check_writable, remove_dead_temporaries
+from .recipes import RECIPES, for_device
 from .runtime import is_main
 from .train import Trainer
 
@@ -54,6 +55,36 @@ def resumed_config(saved: Config, changes: dict, fix: str, recorded: dict | None
         raise GanLibError(f"a resumed run keeps its settings, but these differ from its checkpoint: {shown} (only "
                           f"{', '.join(RESUMABLE)} may change); {fix}")
     return replace(saved, **changes)  # only RESUMABLE settings are left: every one a Config field
+
+
+def _check_loss_options(given: dict, loss: str) -> None:
+    """A setting that the chosen loss does not use is refused, not silently ignored."""
+    uses = {"label_smoothing": "bce", "fake_label": "bce", "gp_weight": "wgan-gp"}
+    for name, owner in uses.items():
+        if name in given and loss != owner:
+            raise GanLibError(f"--{name.replace('_', '-')} applies to --loss {owner} only, and this run trains with "
+                              f"--loss {loss}: drop it")
+
+
+def train_config(state: Checkpoint | None, recipe: str, options: dict, device_kind: str, holdout: int | None = None,
+                 condition: str | None = None) -> tuple[Config, int]:
+    """The config `train` runs with and the holdout (one image in N kept out; 0: none). A new run: the recipe with
+    the given `options` over it, on this device's defaults (a setting its loss does not use refused). A resumed run:
+    its checkpoint's, with what `options`, `holdout` and `condition` (None: not given) change, if resuming allows
+    it (see RESUMABLE)."""
+    given = {**RECIPES[recipe], **options}
+    if state is None:
+        _check_loss_options(options, given.get("loss", "bce"))
+        return for_device(device_kind).config(**given), holdout or 0
+    saved = state.config
+    changed = saved.differing(given)
+    if holdout is not None and holdout != state.holdout:
+        changed["holdout"] = holdout
+    if condition is not None and condition != saved.condition:
+        changed["conditional"] = condition
+    cfg = resumed_config(saved, changed, "drop them or train into a new --out folder",
+                         recorded={"holdout": state.holdout, "conditional": saved.condition})
+    return cfg, state.holdout
 
 
 def open_run(state: Checkpoint | None, cfg: Config | None, data: ImageSet, run_dir: str | Path, device: str = "auto",

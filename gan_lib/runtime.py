@@ -5,6 +5,7 @@ torchrun) is the world of size 1, and none of the distributed part changes anyth
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Callable
 from contextlib import contextmanager
 from datetime import timedelta
@@ -83,6 +84,14 @@ def precision_note(amp: str, dtype: torch.dtype | None, device: torch.device) ->
 def switched_on(setting: str, auto: bool) -> bool:
     """An 'auto', 'on' or 'off' setting of the config as a yes or no; `auto` is the answer for 'auto'."""
     return auto if setting == "auto" else setting == "on"
+
+
+def check_compiler() -> None:
+    """torch.compile builds its kernels with a C++ compiler: refuse, before any work, a machine without one."""
+    if not any(shutil.which(name) for name in (os.environ.get("CXX", "g++"), "c++", "clang++")):
+        raise GanLibError("compile needs a C++ compiler (torch.compile builds its kernels with one), and none was "
+                          "found: install one (Debian: apt-get install g++; macOS: xcode-select --install) or "
+                          "train without --compile")
 
 
 def launched() -> bool:

@@ -4,10 +4,7 @@ run_folder opens a run with it, new or resumed."""
 from __future__ import annotations
 
 import contextlib
-import csv
 import math
-import os
-import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -23,11 +20,13 @@ from .checkpoint import CHECKPOINT_FILE, CHECKPOINT_FORMAT, HISTORY_FIELDS, Chec
 from .config import Config, seeded
 from .data import DeviceBatches, ImageSet
 from .errors import GanLibError, printable
-from .files import atomic_path, file_stamp, run_lock, save_atomically
+from .files import file_stamp, run_lock, save_atomically
 from .models import generate, noise, recompute_batchnorm
 from .networks import build_models
+from .reports import write_history, write_reports
 from .runtime import (
     amp_dtype,
+    check_compiler,
     is_main,
     mean_over_ranks,
     precision_note,
@@ -36,9 +35,7 @@ from .runtime import (
     sync_batchnorm,
     world_size,
 )
-from .viz import make_gif, plot_history, save_grid
-
-REPORTS = ("losses.png", "progress.gif")  # written from the history and the sample grids when a run ends
+from .viz import save_grid
 
 
 class TrainingDiverged(GanLibError):
@@ -94,10 +91,8 @@ class Trainer:
         if world_size() > 1:
             ids = [self.device.index] if cuda else None
             g_forward, d_forward = (DistributedDataParallel(m, device_ids=ids) for m in (self.G, self.D))
-        if cfg.compile and not any(shutil.which(name) for name in (os.environ.get("CXX", "g++"), "c++", "clang++")):
-            raise GanLibError("compile needs a C++ compiler (torch.compile builds its kernels with one), and none was "
-                              "found: install one (Debian: apt-get install g++; macOS: xcode-select --install) or "
-                              "train without --compile")
+        if cfg.compile:
+            check_compiler()
         self.g_forward = torch.compile(g_forward) if cfg.compile else g_forward
         self.d_forward = torch.compile(d_forward) if cfg.compile else d_forward
         self.augment = parse_policy(cfg.augment)
@@ -207,7 +202,7 @@ class Trainer:
                 self.save_checkpoint()
         bar.close()
         if self.writes:
-            self.write_reports()
+            write_reports(self.history, self.out_dir, self.loss.scores)
 
     def _record(self, pending: list[torch.Tensor]) -> None:
         stats = mean_over_ranks(torch.stack(pending)).cpu().tolist()  # the global batch's means
@@ -232,10 +227,7 @@ class Trainer:
         advice = (f"resume it with learning rates halved (train --resume {lower}; in a notebook, the same run with "
                   "lr_g and lr_d halved in its config)" if kept else
                   f"train again with learning rates halved ({lower})")
-        other = {"bce": "more label smoothing (--label-smoothing 0.2)",
-                 "hinge": "spectral normalisation on D (--spectral-norm)",
-                 "wgan-gp": "the paper's recipe (--lr-g 1e-4 --lr-d 1e-4 --beta1 0 --beta2 0.9 --d-steps 5)"}
-        return f"{advice}, or start a new run with {other[self.cfg.loss]}"
+        return f"{advice}, or start a new run with {self.loss.remedy}"
 
     def _check_checkpoint_unchanged(self) -> None:
         """Refuse to write into the run folder if its checkpoint is not the one this trainer started from (or wrote
@@ -305,7 +297,7 @@ class Trainer:
             self._check_checkpoint_unchanged()
             path = save_atomically(self.state_dict(), self.out_dir / CHECKPOINT_FILE)
             self._checkpoint_stamp = file_stamp(path)
-            self.write_history()
+            write_history(self.history, self.out_dir)
         return path
 
     @classmethod
@@ -333,23 +325,6 @@ class Trainer:
                 print(printable("resuming with " + ", ".join(f"{name} {before.get(name)!r} -> {value!r}"
                                                              for name, value in changed.items())), file=sys.stderr)
         return trainer
-
-    def write_history(self) -> Path:
-        path = self.out_dir / "history.csv"
-        with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
-            writer = csv.DictWriter(f, HISTORY_FIELDS)
-            writer.writeheader()
-            writer.writerows(self.history)
-        return path
-
-    def write_reports(self) -> None:
-        """losses.png and progress.gif (see REPORTS) from the history and the sample grids written so far."""
-        plot_history(self.history, self.out_dir / "losses.png", self.loss.scores)
-        make_gif(sorted((self.out_dir / "samples").glob("step_*.png")), self.out_dir / "progress.gif")
-
-    def missing_reports(self) -> list[str]:
-        """The reports a finished run lacks (a kill while they were written, say): REPORTS not in the run folder."""
-        return [name for name in REPORTS if not (self.out_dir / name).exists()]
 
 
 def _what_failed(exc: Exception) -> str:

@@ -126,10 +126,10 @@ def test_the_command_line_and_the_notebooks_pick_one_recipe_for_each_device(loca
 
     def open_run(state, cfg, data, out, device, on_data_change):
         opened["cfg"] = cfg  # a trainer already past any length: the CLI then says what it was asked for
-        return types.SimpleNamespace(step=10**9, batches=types.SimpleNamespace(steps_per_epoch=8),
-                                     missing_reports=lambda: [], cfg=cfg)
+        return types.SimpleNamespace(step=10**9, batches=types.SimpleNamespace(steps_per_epoch=8), cfg=cfg)
 
     monkeypatch.setattr(cli, "open_run", open_run)
+    monkeypatch.setattr(cli, "missing_reports", lambda run_dir: [])
     assert cli.main(["train", "--data", "synthetic", "--synthetic-count", "512", "--out", str(tmp_path / "run")]) == 0
     settings = course.course_settings()
     assert opened["cfg"] == settings.config and (settings.config.image_size, settings.config.g_width) == (size, widths)

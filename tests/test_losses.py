@@ -5,7 +5,8 @@ import pytest
 import torch
 from conftest import resumed_equals_straight
 
-from gan_lib import losses, theory
+from gan_lib import losses
+from gan_lib.course import theory
 from gan_lib.course.toy import train_toy_gan
 from gan_lib.train import Trainer
 

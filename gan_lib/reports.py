@@ -1,0 +1,34 @@
+"""What a run folder shows of its run besides the checkpoint: history.csv (written with every checkpoint),
+losses.png and progress.gif (written from the history and the sample grids when the run ends)."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from .checkpoint import HISTORY_FIELDS
+from .files import atomic_path
+from .losses import Scores
+from .viz import make_gif, plot_history
+
+REPORTS = ("losses.png", "progress.gif")  # written from the history and the sample grids when a run ends
+
+
+def write_history(history: list[dict[str, float]], run_dir: Path) -> Path:
+    path = run_dir / "history.csv"
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
+        writer = csv.DictWriter(f, HISTORY_FIELDS)
+        writer.writeheader()
+        writer.writerows(history)
+    return path
+
+
+def write_reports(history: list[dict[str, float]], run_dir: Path, scores: Scores) -> None:
+    """losses.png and progress.gif (see REPORTS) from the history and the sample grids written so far."""
+    plot_history(history, run_dir / "losses.png", scores)
+    make_gif(sorted((run_dir / "samples").glob("step_*.png")), run_dir / "progress.gif")
+
+
+def missing_reports(run_dir: Path) -> list[str]:
+    """The reports a finished run lacks (a kill while they were written, say): REPORTS not in the run folder."""
+    return [name for name in REPORTS if not (run_dir / name).exists()]
