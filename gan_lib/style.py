@@ -153,6 +153,12 @@ class StyleGenerator(nn.Module):
         later = torch.arange(self.num_ws, device=device)[None, :] >= cut[:, None]  # (N, num_ws)
         return torch.where(later[:, :, None], other[:, None, :], ws)
 
+    def styles_mixed(self, w_coarse: torch.Tensor, w_fine: torch.Tensor, crossover: int) -> torch.Tensor:
+        """Images whose layers before `crossover` (a layer index, 0..num_ws) read w_coarse and the others w_fine, each
+        (N, latent_dim): the coarse layers set pose and face shape, the fine ones colours and texture."""
+        later = torch.arange(self.num_ws, device=w_coarse.device)[None, :, None] >= crossover
+        return self.synthesis(torch.where(later, w_fine[:, None, :], w_coarse[:, None, :]))
+
     def synthesis(self, ws: torch.Tensor, noise_mode: str | None = None) -> torch.Tensor:
         """Images from one w per layer, ws (N, num_ws, latent_dim); noise_mode: one of NOISE_MODES (default:
         random in training, self.noise_mode in eval mode)."""

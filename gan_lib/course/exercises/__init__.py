@@ -11,11 +11,18 @@ from .beyond import (
                      check_projection,
 )
 from .results import check_frechet_distance, check_slerp, check_sliced_wasserstein, check_wasserstein_1d
+from .style import (
+                    check_adain,
+                    check_mapping_network,
+                    check_noise_injection,
+                    check_style_mixing,
+                    check_truncation,
+)
 from .training import check_ema, check_train_step
 from .verdicts import check, implementation_verdict, verdict
 
-__all__ = ["check", "check_critic_loss", "check_d_loss", "check_discriminator_block", "check_ema",
+__all__ = ["check", "check_adain", "check_critic_loss", "check_d_loss", "check_discriminator_block", "check_ema",
            "check_frechet_distance", "check_g_loss", "check_generator_block", "check_generator_input",
-           "check_gradient_penalty", "check_hinge_loss", "check_one_hot", "check_projection",
-           "check_sliced_wasserstein", "check_slerp", "check_train_step",
-           "check_wasserstein_1d", "implementation_verdict", "verdict"]
+           "check_gradient_penalty", "check_hinge_loss", "check_mapping_network", "check_noise_injection",
+           "check_one_hot", "check_projection", "check_sliced_wasserstein", "check_slerp", "check_style_mixing",
+           "check_train_step", "check_truncation", "check_wasserstein_1d", "implementation_verdict", "verdict"]
