@@ -118,25 +118,39 @@ def attribute_directions(G: Generator, classifier, n: int = 4000, seed: int = 0,
     the normal of a linear SVM that separates those latents from the others (class-balanced). conditional=True
     projects out the other attributes' directions, so that moving changes the others less.
     """
-    from sklearn.svm import LinearSVC
-
     z = sample_latents(n, G.latent_dim, seed)
     labels = classifier.predict(generate(G, z))
-    vectors, names, notes, owners = [], [], [], []
+    return directions_from_boundaries(z, labels, attribute_boundaries(z, labels, min_count), conditional)
+
+
+def attribute_boundaries(latents: torch.Tensor, labels: dict[str, torch.Tensor],
+                         min_count: int = 40) -> list[tuple[str, int, object]]:
+    """The linear boundaries behind attribute_directions, in any latent space: (attribute, value index, a LinearSVC
+    fitted class-balanced to separate the latents with that value from the others) for each value that at least
+    min_count of the latents have and as many lack."""
+    from sklearn.svm import LinearSVC
+
+    x, boundaries = latents.numpy(), []
     for attribute, values in ATTRIBUTES.items():
-        for k, value in enumerate(values):
-            positive = labels[attribute] == k
-            count = int(positive.sum())
-            if not min_count <= count <= n - min_count:
-                continue
-            svm = LinearSVC(C=0.1, class_weight="balanced", random_state=0).fit(z.numpy(), positive.numpy())
-            vectors.append(torch.from_numpy(svm.coef_[0]).float())
-            names.append(attribute_label(attribute, value))
-            notes.append(f"{count / n:.0%} of faces; boundary accuracy {svm.score(z.numpy(), positive.numpy()):.0%}")
-            owners.append(attribute)
-    if not vectors:
-        return Directions(torch.empty(0, G.latent_dim), [], [], "interfacegan")
-    directions = torch.stack(vectors)
+        for k in range(len(values)):
+            positive = (labels[attribute] == k).numpy()
+            if min_count <= int(positive.sum()) <= len(x) - min_count:
+                svm = LinearSVC(C=0.1, class_weight="balanced", random_state=0).fit(x, positive)
+                boundaries.append((attribute, k, svm))
+    return boundaries
+
+
+def directions_from_boundaries(latents: torch.Tensor, labels: dict[str, torch.Tensor],
+                               boundaries: list[tuple[str, int, object]], conditional: bool = False) -> Directions:
+    """attribute_directions from boundaries that attribute_boundaries fitted to these latents and labels."""
+    x, n = latents.numpy(), len(latents)
+    if not boundaries:
+        return Directions(torch.empty(0, latents.shape[1]), [], [], "interfacegan")
+    names = [attribute_label(attribute, ATTRIBUTES[attribute][k]) for attribute, k, _ in boundaries]
+    notes = [f"{int((labels[attribute] == k).sum()) / n:.0%} of faces; boundary accuracy "
+             f"{svm.score(x, (labels[attribute] == k).numpy()):.0%}" for attribute, k, svm in boundaries]
+    owners = [attribute for attribute, _, _ in boundaries]
+    directions = torch.stack([torch.from_numpy(svm.coef_[0]).float() for _, _, svm in boundaries])
     directions = directions / directions.norm(dim=1, keepdim=True)
     if conditional:
         directions = torch.stack([_project_out(d, directions[[o != owner for o in owners]])
@@ -165,10 +179,16 @@ def entanglement(G: Generator, classifier, directions: Directions, n: int = 500,
     """(directions, attributes): the share of n faces whose attribute the classifier reads differently after a
     move of `step` along each direction. A clean slider changes its own attribute and leaves the others."""
     z = sample_latents(n, G.latent_dim, seed)
-    before = classifier.predict(generate(G, z))
+    return changed_shares(lambda latents: generate(G, latents), classifier, z, step * directions.vectors)
+
+
+def changed_shares(render, classifier, latents: torch.Tensor, moves: torch.Tensor) -> torch.Tensor:
+    """(moves, attributes): entanglement in any latent space: the share of the faces render(latents) whose attribute
+    the classifier reads differently once the latents move by each row of moves."""
+    before = classifier.predict(render(latents))
     rows = []
-    for vector in directions.vectors:
-        after = classifier.predict(generate(G, z + step * vector))
+    for move in moves:
+        after = classifier.predict(render(latents + move))
         rows.append(torch.tensor([float((after[a] != before[a]).float().mean()) for a in ATTRIBUTES]))
     return torch.stack(rows) if rows else torch.empty(0, len(ATTRIBUTES))
 

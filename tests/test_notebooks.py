@@ -16,7 +16,7 @@ def test_the_course_is_complete():
     names = [p.relative_to(ROOT).as_posix() for p in NOTEBOOKS]
     assert names == ["notebooks/01_data_exploration.ipynb", "notebooks/02_architecture.ipynb",
                      "notebooks/03_training.ipynb", "notebooks/04_results.ipynb", "notebooks/05_beyond_dcgan.ipynb",
-                     "final/capstone.ipynb"]
+                     "notebooks/06_style_based_generator.ipynb", "final/capstone.ipynb"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
@@ -105,6 +105,39 @@ PENALTY = """def my_gradient_penalty(critic, real, fake, rng):
     between = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
     grad, = torch.autograd.grad(critic(between).sum(), between, create_graph=True)
     return (NORM - 1).pow(2).mean()"""
+MAPPING = """class MyMappingNetwork(torch.nn.Module):
+    def __init__(self, latent_dim, layers, lr_mul):
+        super().__init__()
+        self.weights = torch.nn.ParameterList([torch.nn.Parameter(torch.randn(latent_dim, latent_dim) / lr_mul)
+                                               for _ in range(layers)])
+        self.biases = torch.nn.ParameterList([torch.nn.Parameter(torch.zeros(latent_dim)) for _ in range(layers)])
+        self.scale, self.lr_mul = lr_mul / latent_dim**0.5, lr_mul
+
+    def forward(self, z):
+        x = NORMALISED
+        for weight, bias in zip(self.weights, self.biases):
+            x = torch.nn.functional.leaky_relu(x @ (weight * self.scale).T + bias * self.lr_mul, 0.2)
+        return x"""
+
+NOISE = """class MyNoiseInjection(torch.nn.Module):
+    def __init__(self, channels):
+        super().__init__()
+        self.strength = torch.nn.Parameter(STRENGTH)
+
+    def forward(self, x, noise=None, rng=None):
+        if noise is None:
+            noise = torch.randn(len(x), 1, *x.shape[2:], generator=rng, dtype=x.dtype, device=x.device)
+        return x + self.strengthVIEW * noise"""
+
+ADAIN = """def my_adain(x, scale, bias):
+    mean, var = x.mean(DIMS, keepdim=True), x.var(DIMS, keepdim=True, unbiased=False)
+    return scale[:, :, None, None] * (x - mean) / (var + 1e-5).sqrt() + bias[:, :, None, None]"""
+
+STYLE_MIX = """def my_style_mix(G, w1, w2, crossover):
+    ws = w1[:, None, :].repeat(1, G.num_ws, 1)
+    ws[:, CROSS:] = w2[:, None, :]
+    return G.synthesis(ws)"""
+
 # For every exercise with a self-check, in tiny mode (GAN_LIB_TINY=1's config): the start of its answer cell, a
 # plausible wrong answer, and a right one.
 ANSWERS = {
@@ -157,6 +190,19 @@ ANSWERS = {
                                     "    return torch.cat([z, torch.eye(k, dtype=z.dtype)[y]], 1)"),
         "def my_projection(": ("def my_projection(f, e):\n    return (e * f.mean((2, 3))).sum(1)",
                                "def my_projection(f, e):\n    return torch.einsum('nchw,nc->n', f, e)"),
+    },
+    "06_style_based_generator.ipynb": {
+        "def my_truncate(": ("def my_truncate(ws, w_avg, psi):\n    return ws * psi",
+                             "def my_truncate(ws, w_avg, psi):\n    psi = torch.as_tensor(psi, dtype=ws.dtype)\n"
+                             "    psi = psi.reshape(-1, *[1] * (ws.dim() - 1)) if psi.dim() else psi\n"
+                             "    return w_avg + psi * (ws - w_avg)"),
+        "class MyMappingNetwork(": (MAPPING.replace("NORMALISED", "z"),
+                                    MAPPING.replace("NORMALISED", "z * (z.square().mean(1, keepdim=True) + 1e-8).rsqrt()")),
+        "class MyNoiseInjection(": (NOISE.replace("STRENGTH", "torch.zeros(1)").replace("VIEW", ""),
+                                    NOISE.replace("STRENGTH", "torch.zeros(channels)")
+                                    .replace("VIEW", ".view(1, -1, 1, 1)")),
+        "def my_adain(": (ADAIN.replace("DIMS", "(0, 2, 3)"), ADAIN.replace("DIMS", "(2, 3)")),
+        "def my_style_mix(": (STYLE_MIX.replace("CROSS", "crossover + 1"), STYLE_MIX.replace("CROSS", "crossover")),
     },
 }
 
