@@ -197,7 +197,8 @@ ANSWERS = {
                              "    psi = psi.reshape(-1, *[1] * (ws.dim() - 1)) if psi.dim() else psi\n"
                              "    return w_avg + psi * (ws - w_avg)"),
         "class MyMappingNetwork(": (MAPPING.replace("NORMALISED", "z"),
-                                    MAPPING.replace("NORMALISED", "z * (z.square().mean(1, keepdim=True) + 1e-8).rsqrt()")),
+                                    MAPPING.replace("NORMALISED",
+                                                    "z * (z.square().mean(1, keepdim=True) + 1e-8).rsqrt()")),
         "class MyNoiseInjection(": (NOISE.replace("STRENGTH", "torch.zeros(1)").replace("VIEW", ""),
                                     NOISE.replace("STRENGTH", "torch.zeros(channels)")
                                     .replace("VIEW", ".view(1, -1, 1, 1)")),
