@@ -177,3 +177,27 @@ class StyleGenerator(nn.Module):
         if self.training and self.mixing:
             ws = self.mix(ws)
         return self.synthesis(ws if self.training else self.truncate(ws, self.psi))
+
+
+class InW(nn.Module):
+    """A style-based G read from w: w (N, latent_dim) -> images, every layer reading the same w (no mapping, no
+    truncation). The latent explorer and gallery move in w through it; `centre`, the average w, is where the
+    explorer's truncation slider draws a face towards."""
+
+    def __init__(self, G: StyleGenerator):
+        super().__init__()
+        self.G, self.latent_dim, self.classes = G, G.latent_dim, ()
+
+    @property
+    def centre(self) -> torch.Tensor:
+        return self.G.w_avg
+
+    @torch.no_grad()
+    def from_z(self, z: torch.Tensor) -> torch.Tensor:
+        """The w of latents z (N, latent_dim): a random face's place in w."""
+        return self.G.mapping(z)
+
+    def forward(self, w: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        if labels is not None:
+            raise GanLibError("this generator is unconditional: it takes no class labels")
+        return self.G.synthesis(w[:, None, :].expand(-1, self.G.num_ws, -1))

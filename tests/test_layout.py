@@ -22,8 +22,9 @@ FLOORS = [
     # the notebooks' wing (gan_lib.course) and the commands: nothing in the library imports them
     {"course.settings", "course.theory", "course.toy", "course.exercises.guard"},
     {"course.widgets", "course.exercises.verdicts", "course"},
-    {"course.exercises.architecture", "course.exercises.results", "course.exercises.style"},
-    {"course.exercises.beyond", "course.exercises.training"},
+    {"course.exercises.architecture", "course.exercises.results", "course.exercises.style_common"},
+    {"course.exercises.beyond", "course.exercises.training", "course.exercises.style_layers",
+     "course.exercises.style_noise", "course.exercises.style_networks"},
     {"course.exercises", "cli"},
     {"__main__", "__init__"},
 ]

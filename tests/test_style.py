@@ -144,3 +144,24 @@ def test_what_the_style_generator_does_not_do_is_refused_in_one_line(tmp_path, c
     assert "needs a style-based G" in capsys.readouterr().err
     with pytest.raises(GanLibError, match="InterFaceGAN"):
         sefa_directions(build_models(style_cfg())[0])
+
+
+def test_the_explorer_moves_in_w_and_its_truncation_draws_towards_the_average_w():
+    from gan_lib.course.widgets import LatentExplorer
+    from gan_lib.directions import Directions
+    from gan_lib.style import InW
+
+    torch.manual_seed(0)
+    G = StyleGenerator(Config(image_size=32, latent_dim=8, g_width=4, arch="style", mapping_layers=2)).eval()
+    G.w_avg.copy_(torch.randn(8))
+    start = G.mapping(torch.randn(1, 8))[0].detach()
+    explorer = LatentExplorer(InW(G), Directions(torch.eye(8)[:2], ["first", "second"]), start)
+    broadcast = start[None, None].expand(1, G.num_ws, -1)
+    assert torch.equal(explorer.latent(), start) and torch.equal(InW(G)(start[None]), G.synthesis(broadcast))
+    explorer.truncation.value = 0.0
+    assert torch.allclose(explorer.latent(), G.w_avg)  # the average face, not w = 0
+    before = explorer.image.value
+    explorer.sliders[1].value = 2.0
+    assert explorer.image.value != before and torch.allclose(explorer.latent(), G.w_avg + 2 * torch.eye(8)[1])
+    explorer._random_face()
+    assert explorer.start.shape == (8,) and not torch.allclose(explorer.start, start)

@@ -1,5 +1,6 @@
 """The latent-space explorer: from a face the learner picked, one slider per latent direction, a strip of the
-current direction's effect, truncation and a random face. Works on ipywidgets 7.7 (Colab) and 8 (JupyterLab)."""
+current direction's effect, truncation and a random face; in z, or in a style-based G's w (style.InW). Works on
+ipywidgets 7.7 (Colab) and 8 (JupyterLab)."""
 
 from __future__ import annotations
 
@@ -55,6 +56,8 @@ class LatentExplorer:
         self.device = next(generator.parameters()).device
         self.directions, self.span, self.strip_frames, self.display_px = directions, span, strip_frames, display_px
         self.start = start.detach().float().cpu().flatten()
+        centre = getattr(generator, "centre", None)  # style.InW's average w; z's centre is the origin
+        self.centre = torch.zeros_like(self.start) if centre is None else centre.detach().float().cpu().flatten()
         self.rng = torch.Generator()
         self.rng.seed()  # its own randomness: "random face" differs in every session, whatever training seeded
         self._holding = False
@@ -93,9 +96,10 @@ class LatentExplorer:
             widget.add_class(name)  # handles for the browser test (browser_tests/) and for styling
 
     def latent(self) -> torch.Tensor:
-        """The latent now shown: the start scaled by truncation, moved along the directions by the sliders."""
+        """The latent now shown: the start drawn towards the centre by truncation (z's origin; in w, through
+        style.InW, the average w), moved along the directions by the sliders."""
         offsets = torch.tensor([s.value for s in self.sliders], dtype=torch.float)
-        return self.start * self.truncation.value + offsets @ self.directions.vectors
+        return self.centre.lerp(self.start, self.truncation.value) + offsets @ self.directions.vectors
 
     def label(self) -> int | None:
         """The class chosen for a conditional G (its index), or None."""
@@ -136,7 +140,10 @@ class LatentExplorer:
         self._reset()
 
     def _random_face(self, button=None) -> None:
-        self.set_start(torch.randn(len(self.start), generator=self.rng))
+        z = torch.randn(len(self.start), generator=self.rng)
+        if hasattr(self.G, "from_z"):  # in w (style.InW): the w of a random z
+            z = self.G.from_z(z[None].to(self.device))[0].float().cpu()
+        self.set_start(z)
 
     def _reset(self, button=None) -> None:
         self._holding = True  # one update at the end, not one per slider
