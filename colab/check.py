@@ -30,7 +30,8 @@ KEPT = ("torch", "torchvision", "numpy", "matplotlib", "pillow", "scikit-learn",
         "ipykernel", "ipython", "jupyter_client", "traitlets", "tornado", "pyzmq", "nbclient", "nbformat",
         "kagglehub")
 NOTEBOOKS = [*(f"notebooks/{name}" for name in ("01_data_exploration.ipynb", "02_architecture.ipynb",
-                                                "03_training.ipynb", "04_results.ipynb", "05_beyond_dcgan.ipynb")),
+                                                "03_training.ipynb", "04_results.ipynb", "05_beyond_dcgan.ipynb",
+                                                "06_style_based_generator.ipynb")),
              "final/capstone.ipynb"]  # in the course's order: 04 and the capstone find 03's run
 
 
