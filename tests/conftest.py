@@ -1,6 +1,8 @@
 import os
+import random
 import re
 
+import numpy as np
 import pytest
 import torch
 
@@ -79,3 +81,16 @@ def verdicts(cell) -> list[str]:
     """The verdicts ('right', 'not yet', 'not answered yet') an executed cell printed."""
     return [m.group(1) for out in cell.outputs for line in out.get("text", "").splitlines()
             if (m := VERDICT.match(line))]
+
+
+def said(check_fn, answer, capsys) -> str:
+    """The one verdict line a check prints for an answer; the check must leave global state as it found it."""
+    before = (torch.is_grad_enabled(), torch.get_default_dtype(), torch.random.get_rng_state(), random.getstate(),
+              np.random.get_state()[1].tolist(), torch.get_num_threads())
+    check_fn(answer)
+    after = (torch.is_grad_enabled(), torch.get_default_dtype(), torch.random.get_rng_state(), random.getstate(),
+             np.random.get_state()[1].tolist(), torch.get_num_threads())
+    assert before[:2] == after[:2] and torch.equal(before[2], after[2]) and before[3:] == after[3:]
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1, out  # one verdict line, nothing else
+    return out.strip()

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import said
 from torch import nn
 
 from gan_lib import losses, metrics, models
@@ -249,18 +250,6 @@ PENALTY = {
 }
 
 
-def _said(check_fn, answer, capsys) -> str:
-    before = (torch.is_grad_enabled(), torch.get_default_dtype(), torch.random.get_rng_state(), random.getstate(),
-              np.random.get_state()[1].tolist(), torch.get_num_threads())
-    check_fn(answer)
-    after = (torch.is_grad_enabled(), torch.get_default_dtype(), torch.random.get_rng_state(), random.getstate(),
-             np.random.get_state()[1].tolist(), torch.get_num_threads())
-    assert before[:2] == after[:2] and torch.equal(before[2], after[2]) and before[3:] == after[3:]
-    out = capsys.readouterr().out
-    assert out.count("\n") == 1, out  # one verdict line, nothing else
-    return out.strip()
-
-
 @pytest.mark.parametrize("check_fn, answers", [(check_d_loss, D_LOSS), (check_g_loss, G_LOSS),
                                                (check_critic_loss, CRITIC), (check_hinge_loss, HINGE),
                                                (check_gradient_penalty, PENALTY)],
@@ -268,7 +257,7 @@ def _said(check_fn, answer, capsys) -> str:
 def test_a_loss_check_judges_value_and_gradients_and_names_each_class_of_mistake(check_fn, answers, capsys):
     for expected, forms in answers.items():
         for form in forms:
-            line = _said(check_fn, form, capsys)
+            line = said(check_fn, form, capsys)
             if expected == "right":
                 assert line.endswith(": right"), line
             else:
@@ -278,7 +267,7 @@ def test_a_loss_check_judges_value_and_gradients_and_names_each_class_of_mistake
 def test_a_check_leaves_grad_mode_and_the_default_dtype_as_the_notebook_had_them(capsys):
     torch.set_grad_enabled(False)
     try:
-        assert _said(check_d_loss, D_LOSS["right"][0], capsys).endswith(": right")  # judged with grad mode on
+        assert said(check_d_loss, D_LOSS["right"][0], capsys).endswith(": right")  # judged with grad mode on
         assert not torch.is_grad_enabled()
     finally:
         torch.set_grad_enabled(True)
@@ -337,7 +326,7 @@ def _d_block(*, bn=True, bias=False, act=lambda: nn.LeakyReLU(0.2, True), act_fi
 
 
 def _verdicts(check_fn, answers, capsys):
-    return {label: _said(check_fn, answer, capsys) for label, answer in answers.items()}
+    return {label: said(check_fn, answer, capsys) for label, answer in answers.items()}
 
 
 def test_the_block_checks_copy_gan_libs_weights_in_by_layer_kind_and_name_each_mistake(capsys):

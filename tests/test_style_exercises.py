@@ -4,13 +4,12 @@ mistake is named; an answer that raises or returns the wrong shape or kind gets 
 copy of gan_lib's own answer is noticed; no check leaves the global RNG or torch's settings changed."""
 
 import math
-import random
 from types import SimpleNamespace
 
-import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import said
 from torch import nn
 
 from gan_lib.course.exercises import (
@@ -23,20 +22,8 @@ from gan_lib.course.exercises import (
 from gan_lib.style import EqualLinear, MappingNetwork, NoiseInjection, StyleGenerator, adain, normalize_latent
 
 
-def _said(check_fn, answer, capsys) -> str:
-    before = (torch.is_grad_enabled(), torch.get_default_dtype(), torch.random.get_rng_state(), random.getstate(),
-              np.random.get_state()[1].tolist(), torch.get_num_threads())
-    check_fn(answer)
-    after = (torch.is_grad_enabled(), torch.get_default_dtype(), torch.random.get_rng_state(), random.getstate(),
-             np.random.get_state()[1].tolist(), torch.get_num_threads())
-    assert before[:2] == after[:2] and torch.equal(before[2], after[2]) and before[3:] == after[3:]
-    out = capsys.readouterr().out
-    assert out.count("\n") == 1, out  # one verdict line, nothing else
-    return out.strip()
-
-
 def _judged(check_fn, expected, answer, capsys):
-    line = _said(check_fn, answer, capsys)
+    line = said(check_fn, answer, capsys)
     if expected.startswith("right"):
         assert line.endswith(": right"), line
     else:
@@ -441,8 +428,8 @@ def test_the_style_mixing_check(expected, capsys):
 def test_the_checks_leave_grad_mode_as_the_notebook_had_it(capsys):
     torch.set_grad_enabled(False)
     try:
-        assert _said(check_adain, ADAIN["right"], capsys).endswith(": right")  # judged with grad mode on
-        assert _said(check_mapping_network, _GanLibsCopy, capsys).endswith(": right")
+        assert said(check_adain, ADAIN["right"], capsys).endswith(": right")  # judged with grad mode on
+        assert said(check_mapping_network, _GanLibsCopy, capsys).endswith(": right")
         assert not torch.is_grad_enabled()
     finally:
         torch.set_grad_enabled(True)
