@@ -108,7 +108,6 @@ D_LOSS = {
               lambda r, f, a: F.binary_cross_entropy_with_logits(torch.cat([r, f]), torch.cat(
                   [torch.full_like(r, 1 - a), torch.zeros_like(f)]), reduction="none").split([len(r), len(f)])[0].mean()
               + _bce(f, 0.0),
-              _reseeds,
               lambda r, f, a: F.binary_cross_entropy_with_logits(r, torch.ones(len(r)) * (1 - a))  # float32 targets
               + F.binary_cross_entropy_with_logits(f, torch.zeros(len(f)))],
     "smoothing on both sides": [lambda r, f, a: _bce(r, 1 - a) + _bce(f, a)],
@@ -128,6 +127,7 @@ D_LOSS = {
     "no gradient reaches logits_fake": [lambda r, f, a: _bce(r, 1 - a) + _bce(f.detach(), 0.0)],
     "an in-place operation": [_clamped_bce, lambda r, f, a: _bce(r.sigmoid_(), 1 - a)],
     "turns grad mode off": [_grad_off],
+    "it reseeds torch's global random number generator (torch.manual_seed)": [_reseeds],
     "default dtype": [_float64_default],
     "calls gan_lib's own losses.discriminator_bce": [lambda r, f, a: losses.discriminator_bce(r, f, 1 - a)],
     "shape (": [lambda r, f, a: F.binary_cross_entropy_with_logits(r, torch.full_like(r, 1 - a), reduction="none")],

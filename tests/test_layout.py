@@ -24,7 +24,7 @@ FLOORS = [
     {"course.widgets", "course.exercises.verdicts", "course"},
     {"course.exercises.architecture", "course.exercises.results", "course.exercises.style_common"},
     {"course.exercises.beyond", "course.exercises.training", "course.exercises.style_layers",
-     "course.exercises.style_noise", "course.exercises.style_networks"},
+     "course.exercises.style_noise", "course.exercises.style_networks", "course.exercises.style_mixing"},
     {"course.exercises", "cli"},
     {"__main__", "__init__"},
 ]

@@ -47,6 +47,16 @@ def _resampled(ws, w_avg, psi):
     return torch.where(ws.abs() > 1, again, ws)
 
 
+def _under_no_grad(compute):
+    with torch.no_grad():
+        return compute()
+
+
+def _reseeding(ws, w_avg, psi):
+    torch.manual_seed(0)  # a learner's habit: right values, but every call would draw the same numbers after it
+    return w_avg + _psi(psi, ws) * (ws - w_avg)
+
+
 def _in_place(ws, w_avg, psi):
     return ws.sub_(w_avg).mul_(_psi(psi, ws)).add_(w_avg)
 
@@ -65,13 +75,16 @@ TRUNCATION = {
     "truncated-noise trick ": _resampled,
     "one psi per image not broadcast": lambda ws, a, p: a + p * (ws - a),
     "one psi per image not broadcast ": lambda ws, a, p: a + (p[:, None] if torch.is_tensor(p) else p) * (ws - a),
-    "changes its input ws in place": _in_place,
+    "an in-place operation": _in_place,  # on ws, which requires grad
     "not answered yet": _stub,
     "not answered yet ": lambda ws, a, p: None,
     "raised ZeroDivisionError": lambda ws, a, p: 1 / 0,
     "it gives shape": lambda ws, a, p: (a + _psi(p, ws) * (ws - a)).mean(0),
     "it returns a list": lambda ws, a, p: list(a + _psi(p, ws) * (ws - a)),
     "a string": lambda ws, a, p: "ws",
+    "autograd cannot follow": lambda ws, a, p: (a + _psi(p, ws) * (ws - a)).detach(),
+    "autograd cannot follow ": lambda ws, a, p: _under_no_grad(lambda: a + _psi(p, ws) * (ws - a)),
+    "it reseeds torch's global random number generator (torch.manual_seed)": _reseeding,
     "calls gan_lib's own style.StyleGenerator.truncate":
         lambda ws, a, p: StyleGenerator.truncate(SimpleNamespace(w_avg=a), ws, p),
 }
@@ -115,19 +128,23 @@ class _Mapping(nn.Module):
 
     def __init__(self, latent_dim, layers, lr_mul, *, normalise="rms", act=lambda x: F.leaky_relu(x, 0.2),
                  last=True, gain="equal", bias_lr=True, count=None, weight_std=None, bias_init=0.0, transposed=False,
-                 extra=False, frozen=False):
+                 extra=False, frozen=False, eps=1e-8, start=None):
         super().__init__()
         count = layers if count is None else count
         std = 1 / lr_mul if weight_std is None else weight_std
-        self.weights = nn.ParameterList([nn.Parameter(torch.randn(latent_dim, latent_dim) * std)
-                                         for _ in range(count)])
+        first = torch.randn(latent_dim, latent_dim) * std
+        starts = {None: lambda: torch.randn(latent_dim, latent_dim) * std,
+                  "mean 300": lambda: torch.randn(latent_dim, latent_dim) * std + 300,
+                  "identity": lambda: torch.eye(latent_dim) * std * latent_dim**0.5,
+                  "one drawn": lambda: first.clone()}[start]
+        self.weights = nn.ParameterList([nn.Parameter(starts()) for _ in range(count)])
         self.biases = nn.ParameterList([nn.Parameter(torch.zeros(latent_dim) + bias_init * torch.randn(latent_dim))
                                         for _ in range(count)])
         if extra:
             self.gain = nn.Parameter(torch.ones(1))
         if frozen:
             self.biases[0].requires_grad_(False)
-        self.normalise, self.act, self.last, self.bias_lr = normalise, act, last, bias_lr
+        self.normalise, self.act, self.last, self.bias_lr, self.eps = normalise, act, last, bias_lr, eps
         self.lr_mul = 0.01 if gain == "fixed" else lr_mul
         self.scale = {"equal": lr_mul / math.sqrt(latent_dim), "fan_in": 1 / math.sqrt(latent_dim), "none": 1.0,
                       "lr_mul": lr_mul, "fixed": 0.01 / math.sqrt(latent_dim)}[gain]
@@ -135,9 +152,11 @@ class _Mapping(nn.Module):
 
     def forward(self, z):
         if self.normalise == "rms":
-            x = z / torch.sqrt((z**2).mean(dim=1, keepdim=True) + 1e-8)
+            x = z / torch.sqrt((z**2).mean(dim=1, keepdim=True) + self.eps)
         elif self.normalise == "norm":
             x = z / z.norm(dim=1, keepdim=True)
+        elif self.normalise == "F.normalize":
+            x = F.normalize(z, dim=1) * math.sqrt(z.shape[1])
         elif self.normalise == "batch":
             x = z / torch.sqrt((z**2).mean(dim=0, keepdim=True) + 1e-8)
         else:
@@ -197,6 +216,11 @@ MAPPING = {
     "the wrong number of layers": lambda d, layers, lr_mul: _Mapping(d, layers, lr_mul, count=layers - 1),
     "weights start with std": _mapping(weight_std=1.0),
     "biases do not start at 0": _mapping(bias_init=0.1),
+    "starts with mean": _mapping(start="mean 300"),
+    "of its entries 0 (an identity": _mapping(start="identity"),
+    "start with the same weight matrix": _mapping(start="one drawn"),
+    "eps missing in z's normalisation": _mapping(eps=0.0),
+    "right, F.normalize": _mapping(normalise="F.normalize"),
     "its structure differs": _mapping(extra=True),
     "does not require grad": _mapping(frozen=True),
     "not answered yet": _MappingStub,
@@ -253,7 +277,7 @@ class _Noise(nn.Module):
     """A learner's noise injection written independently (its strength (1, C, 1, 1)), one thing changed where asked."""
 
     def __init__(self, channels, *, init="zeros", scalar=False, buffer=False, draw="image", mix="noise",
-                 view=True, use_given=True):
+                 view=True, use_given=True, eval_mode="same"):
         super().__init__()
         shape = (1,) if scalar else (1, channels, 1, 1) if view else (channels,)
         start = {"zeros": torch.zeros, "ones": torch.ones, "randn": torch.randn}[init](shape)
@@ -261,17 +285,23 @@ class _Noise(nn.Module):
             self.register_buffer("strength", start)
         else:
             self.strength = nn.Parameter(start)
-        self.draw, self.mix, self.use_given = draw, mix, use_given
+        self.draw, self.mix, self.use_given, self.eval_mode, self.kept = draw, mix, use_given, eval_mode, None
 
     def forward(self, x, noise=None, rng=None):
         n, c, h, w = x.shape
         if noise is None or not self.use_given:
-            noise = {"image": lambda: torch.randn(n, 1, h, w, generator=rng),
+            noise = {"image": lambda: torch.randn(n, 1, h, w, generator=rng, dtype=x.dtype),
+                     "float32": lambda: torch.randn(n, 1, h, w, generator=rng),
                      "channel": lambda: torch.randn(n, c, h, w, generator=rng),
                      "batch": lambda: torch.randn(1, 1, h, w, generator=rng),
                      "uniform": lambda: torch.rand(n, 1, h, w, generator=rng),
-                     "global": lambda: torch.randn(n, 1, h, w)}[self.draw]()
-        if self.mix == "x":
+                     "global": lambda: torch.randn(n, 1, h, w),
+                     "once": lambda: self.kept if self.kept is not None and self.kept.shape == (n, 1, h, w)
+                     else torch.randn(n, 1, h, w, generator=rng, dtype=x.dtype),
+                     "own generator": lambda: torch.randn(n, 1, h, w, generator=rng or torch.Generator(),
+                                                          dtype=x.dtype)}[self.draw]()
+            self.kept = noise
+        if self.mix == "x" or (self.eval_mode == "x" and not self.training):
             return x * self.strength + noise
         if self.mix == "none":
             return x
@@ -315,6 +345,10 @@ NOISE = {
     "the same noise map for every image": _noise(draw="batch"),
     "uniform noise": _noise(draw="uniform"),
     "never draws from rng": _noise(draw="global"),
+    "float32 noise for float64 images": _noise(draw="float32"),
+    "noise drawn once and kept": _noise(draw="once"),
+    "not in eval mode": _noise(eval_mode="x"),
+    "called as layer(x), with neither noise nor rng": _noise(draw="own generator"),
     "the strength multiplying x instead of the noise": _noise(mix="x"),
     "the strength broadcast along the width": _noise(view=False),
     "x as it is": _noise(mix="none"),
@@ -373,7 +407,16 @@ ADAIN = {
     "it returns a tuple of 2": lambda x, s, b: (_by_hand(x, s, b), s),
     "autograd cannot follow": lambda x, s, b: _by_hand(x, s, b).detach(),
     "calls gan_lib's own style.adain": adain,
+    "not yet, on case": lambda x, s, b: _square_only(x) * s[:, :, None, None] + b[:, :, None, None],
+    "sparse coo tensor": lambda x, s, b: _by_hand(x, s, b).to_sparse(),
 }
+
+
+def _square_only(x):
+    """Instance norm with the variance's count written H * H (right only for square images)."""
+    mean = x.mean((2, 3), keepdim=True)
+    var = ((x - mean) ** 2).sum((2, 3), keepdim=True) / (x.shape[2] * x.shape[2])
+    return (x - mean) / torch.sqrt(var + 1e-5)
 
 
 @pytest.mark.parametrize("expected", ADAIN, ids=[k.strip() for k in ADAIN])
@@ -417,6 +460,11 @@ MIXING = {
     "not answered yet": _stub,
     "not answered yet ": lambda G, a, b, c: None,
     "autograd cannot follow": lambda G, a, b, c: _mix(G, a, b, c).detach(),
+    "not yet, on case": lambda G, a, b, c: _mix(G, a, b, max(c, 1)),  # crossover 0 read as 1
+    "not yet, on case ": lambda G, a, b, c: G.synthesis(torch.where(
+        torch.arange(G.num_ws)[None, :, None] >= c, b[:, None], a[:, None]), noise_mode="none"),
+    "it changes its mode (G.train() or G.eval())": lambda G, a, b, c: (_mix(G, a, b, c), G.train())[0],
+    "it changes G.psi": lambda G, a, b, c: (setattr(G, "psi", 0.7), _mix(G, a, b, c))[1],
 }
 
 

@@ -12,7 +12,8 @@ from .beyond import (
 )
 from .results import check_frechet_distance, check_slerp, check_sliced_wasserstein, check_wasserstein_1d
 from .style_layers import check_adain, check_truncation
-from .style_networks import check_mapping_network, check_style_mixing
+from .style_mixing import check_style_mixing
+from .style_networks import check_mapping_network
 from .style_noise import check_noise_injection
 from .training import check_ema, check_train_step
 from .verdicts import check, implementation_verdict, verdict

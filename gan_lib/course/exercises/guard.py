@@ -1,5 +1,6 @@
 """What a check protects from the learner's code: torch's global state (grad mode, default dtype, random number
-generators, threads, anomaly mode) is put back as it was, and calls into gan_lib's own answers are noticed."""
+generators, threads, anomaly mode) is put back as it was, and calls into gan_lib's own answers, and torch's global
+random number generator reseeded by the learner's own lines, are noticed."""
 
 from __future__ import annotations
 
@@ -104,18 +105,40 @@ def changed_global_state(before: dict) -> str | None:
     return None
 
 
+RESEEDS = ("it reseeds torch's global random number generator ({}) each time it runs, so every call draws the same "
+           "\"random\" numbers: seed once, in a cell of its own, or draw from a torch.Generator it is given")
+SEEDING_CODES = {torch.random.manual_seed.__code__: "torch.manual_seed", torch.random.seed.__code__: "torch.seed"}
+
+
+def _module(frame) -> str:
+    return frame.f_globals.get("__name__", "").split(".")[0] if frame is not None else ""
+
+
+def _learners_frame(frame) -> bool:
+    """Whether the frame, or the first one outside torch's wrappers that called it, runs the learner's code (a
+    notebook cell or their module), not a library's."""
+    while _module(frame) == "torch":
+        frame = frame.f_back
+    return frame is not None and _module(frame) not in {"gan_lib", "contextlib"}
+
+
 @contextmanager
-def calls_into(functions: Iterable[Callable]) -> Iterator[set[str]]:
+def calls_into(functions: Iterable[Callable], seeded: list[str] | None = None) -> Iterator[set[str]]:
     """Within the block, the names of `functions` that were called (at any depth): a learner's answer that calls
-    gan_lib's own reference copies the answer instead of writing it."""
+    gan_lib's own reference copies the answer instead of writing it; and, into `seeded`, the global generators the
+    learner's own lines reseed."""
     codes = {f.__code__: f"{f.__module__.removeprefix('gan_lib.')}.{f.__qualname__.removesuffix('.__init__')}"
              for f in functions}
     called: set[str] = set()
+    seeded = [] if seeded is None else seeded
     previous = sys.getprofile()
 
     def watch(frame, event, arg):
-        if event == "call" and frame.f_code in codes:
-            called.add(codes[frame.f_code])
+        if event == "call":
+            if frame.f_code in codes:
+                called.add(codes[frame.f_code])
+            elif frame.f_code in SEEDING_CODES and _learners_frame(frame.f_back):
+                seeded.append(SEEDING_CODES[frame.f_code])
 
     sys.setprofile(watch)
     try:
@@ -138,13 +161,13 @@ class Call:
 def guarded_call(fn: Callable, *args: object, watched: Iterable[Callable] = ()) -> Call:
     """Call a learner's function in the clean state, its warnings silenced (a check prints one line), and leave the
     clean state behind whatever it did; nothing it raises escapes."""
-    before, call = global_state(), Call()
+    before, call, seeded = global_state(), Call(), []
     try:
-        with calls_into(watched) as call.called, warnings.catch_warnings():
+        with calls_into(watched, seeded) as call.called, warnings.catch_warnings():
             warnings.simplefilter("ignore")
             call.value = fn(*args)
     except (Exception, SystemExit) as exc:  # the learner's code: reported by the check, never re-raised
         call.error = exc
-    call.changed = changed_global_state(before)
+    call.changed = changed_global_state(before) or (RESEEDS.format(seeded[0]) if seeded else None)
     clean_state()
     return call

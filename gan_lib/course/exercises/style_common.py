@@ -1,7 +1,7 @@
 """Helpers shared by notebook 06's implement-it checks on the style-based generator's parts (style_layers,
-style_noise and style_networks): seeded generators, the learner's code run safely with the untouched stub read as not
-answered, verdicts that name no mistake told apart, and the learner's module built and read before gan_lib's weights
-are copied in.
+style_noise, style_networks and style_mixing): seeded generators, the learner's code run safely with the untouched
+stub read as not answered, verdicts that name no mistake told apart, and the learner's module built and read before
+gan_lib's weights are copied in.
 
 The untouched stub, a function or forward that returns None or raises NotImplementedError (or a class without a
 forward), is not answered yet; a learner's code that uses gan_lib's own answer is told to write it."""
@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from .guard import guarded_call, preserved_state
-from .verdicts import NOT_ANSWERED, _raised
+from .verdicts import NOT_ANSWERED, _raised, exception_line
 
 
 def _rng(seed: int) -> torch.Generator:
@@ -49,7 +49,7 @@ def _safely(name: str, make_line: Callable[[], str]) -> str:
         try:
             return make_line()
         except Exception as exc:  # what the learner's code returned resists reading: one line all the same
-            return f"{name}: not yet, its result could not be read: {type(exc).__name__}: {exc}"
+            return f"{name}: not yet, its result could not be read: {exception_line(exc)}"
 
 
 def _generic(line: str) -> bool:

@@ -82,7 +82,7 @@ def _clips_large_values(fn: Callable) -> bool:
 def truncation_verdict(truncate: Callable) -> str:
     """The verdict check_truncation prints."""
     name = "the truncation"
-    signature = Signature(("ws", "w_avg", "psi"), watched=(StyleGenerator.truncate,))
+    signature = Signature(("ws", "w_avg", "psi"), wrt=(0,), watched=(StyleGenerator.truncate,))
 
     def judge() -> str:
         learner = _answering(truncate)
@@ -104,7 +104,8 @@ def check_truncation(truncate: Callable) -> None:
     w_avg + psi * (ws - w_avg) (StyleGenerator.truncate; psi 1 leaves ws as they are, 0 gives w_avg, and below 0 goes
     past it). ws: (N, latent_dim), or (N, num_ws, latent_dim) with one w per layer; w_avg: (latent_dim,); psi: a
     number, or a tensor (N,) of one psi per image, to broadcast over that image's w or ws. ws itself must stay as it
-    was (the caller still needs it)."""
+    was (the caller still needs it). Compared in value and in the gradient with respect to ws (a truncated w
+    must still carry a gradient back to the mapping network and to z)."""
     print(truncation_verdict(truncate))
 
 
@@ -132,6 +133,7 @@ def _adain_cases() -> list[Case]:
     tiny[1, 2] = 0.3 + 1e-3 * torch.randn(4, 4, generator=_rng(6), dtype=torch.float64)
     return [Case((torch.randn(3, 4, 5, 5, generator=_rng(0)) * 2 + 1, *style(1, 3, 4)), "3 images, 4 channels, 5x5"),
             Case((torch.randn(2, 3, 2, 2, generator=_rng(3)) * 3 - 1, *style(3, 2, 3)), "2x2 images: 4 pixels each"),
+            Case((torch.randn(1, 3, 3, 5, generator=_rng(11)) - 2, *style(12, 1, 3)), "one image, 3x5: not square"),
             Case((tiny, *style(7, 2, 3, torch.float64)), "a channel of tiny variance (1e-6: where eps is added shows)"),
             Case((torch.randn(2, 2, 3, 3, generator=_rng(9), dtype=torch.float64) + 2,
                   *style(10, 2, 2, torch.float64)), "float64"),

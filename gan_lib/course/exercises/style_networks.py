@@ -1,5 +1,5 @@
-"""Notebook 06's implement-it checks on the style-based generator's networks (gan_lib/style.py), each run beside
-gan_lib's own, with its weights copied in where the learner builds a module: the mapping network and style mixing.
+"""Notebook 06's implement-it check on the style-based generator's mapping network (style.MappingNetwork), run beside
+gan_lib's own with its weights copied into the learner's module (style mixing's check is in style_mixing).
 
 The untouched stub, a function or forward that returns None or raises NotImplementedError (or a class without a
 forward), is not answered yet; a learner's code that uses gan_lib's own answer is told to write it."""
@@ -13,8 +13,8 @@ from torch import nn
 from torch.func import functional_call
 from torch.nn import functional as F
 
-from ...config import Config
-from ...style import EqualLinear, MappingNetwork, StyleGenerator, normalize_latent
+from ...style import EqualLinear, MappingNetwork, normalize_latent
+from .guard import guarded_call
 from .style_common import _answering, _build, _forward_unanswered, _frozen, _rng, _safely
 from .verdicts import NOT_ANSWERED, Case, Signature, implementation_verdict
 
@@ -146,17 +146,44 @@ def _mapping_structure(name: str, network: nn.Module, latent_dim: int, layers: i
 
 
 def _mapping_init(name: str, network: nn.Module, latent_dim: int, lr_mul: float) -> str | None:
-    """What is wrong with how the learner's network starts (read before any weights are copied in), or None."""
+    """What is wrong with how the learner's network starts (read before any weights are copied in), or None: each
+    weight drawn on its own from N(0, 1/lr_mul^2), each bias zeros."""
+    right = (f"gan_lib's start as torch.randn(latent_dim, latent_dim) / lr_mul, mean 0 and std 1/lr_mul = "
+             f"{1 / lr_mul:g}, so that the weights in use, w * lr_mul / sqrt(latent_dim), start at std "
+             "1/sqrt(latent_dim)")
+    start = f"{name}: not yet, its outputs and gradients are right with gan_lib's weights copied in, but"
     layers = _layers_of(network, latent_dim)
-    spread = torch.cat([w.detach().flatten() for w, _ in layers]).double().std().item()
-    if abs(spread * lr_mul - 1) > 0.15:
-        return (f"{name}: not yet, its outputs and gradients are right with gan_lib's weights copied in, but its "
-                f"weights start with std {spread:.3g} where gan_lib's start with std 1/lr_mul = {1 / lr_mul:g} "
-                "(torch.randn(latent_dim, latent_dim) / lr_mul, so that the weights in use, w * lr_mul / "
-                "sqrt(latent_dim), start at std 1/sqrt(latent_dim))")
+    weights = [w.detach().double() * lr_mul for w, _ in layers]  # each N(0, 1) when drawn as gan_lib's
+    for number, w in enumerate(weights, 1):
+        if (w == 0).double().mean() > 0.01:
+            return (f"{start} its weight {number} starts with {(w == 0).double().mean():.0%} of its entries 0 (an "
+                    f"identity or a sparse start?) where {right}")
+        if abs(w.mean()) > 4 / w.numel() ** 0.5:
+            return f"{start} its weight {number} starts with mean {w.mean() / lr_mul:.3g} where {right}"
+        if abs(w.std() - 1) > 0.15:
+            return f"{start} its weights start with std {w.std() / lr_mul:.3g} where {right}"
+    if any(torch.equal(a, b) for i, a in enumerate(weights) for b in weights[i + 1:]):
+        return (f"{start} its layers start with the same weight matrix (one drawn and reused?) where each layer draws "
+                "its own, torch.randn(latent_dim, latent_dim) / lr_mul")
     if any(b.detach().any() for _, b in layers):
-        return (f"{name}: not yet, its outputs and gradients are right with gan_lib's weights copied in, but its "
-                "biases do not start at 0 (torch.zeros(latent_dim), as gan_lib's)")
+        return f"{start} its biases do not start at 0 (torch.zeros(latent_dim), as gan_lib's)"
+    return None
+
+
+def _zero_latent(name: str, network: nn.Module, latent_dim: int, lr_mul: float) -> str | None:
+    """Whether z = 0 gives gan_lib's w (normalize_latent's eps keeps 0 / 0 away), or what it gives."""
+    z = torch.zeros(2, latent_dim)
+    with torch.no_grad():
+        call = guarded_call(_answering(network), z.clone())
+        expected = [_mapping(network, z, lr_mul, transposed) for transposed in (False, True)]
+    w = call.value
+    if call.error is not None or not isinstance(w, torch.Tensor) or w.shape != expected[0].shape:
+        return None  # judged on the other cases already
+    if not torch.isfinite(w).all():
+        return (f"{name}: not yet, this looks like eps missing in z's normalisation: z = 0 gives NaN (0 / 0); "
+                "z * rsqrt(mean(z^2) + 1e-8), as normalize_latent, keeps it finite")
+    if not any(torch.allclose(w.double(), e.double(), rtol=1e-4, atol=1e-4) for e in expected):
+        return f"{name}: not yet, for z = 0 it gives a w that differs from gan_lib's (is eps 1e-8, in the mean square?)"
     return None
 
 
@@ -192,6 +219,9 @@ def mapping_network_verdict(network_class: Callable) -> str:
                                       tolerance=1e-4)  # float32 through 4 layers, lr_mul 0.01's large raw weights
         if not line.endswith(": right"):
             return line
+        zero = _zero_latent(name, cases[-1].args[0], MAPPING_CONFIGS[1][0], MAPPING_CONFIGS[1][2])
+        if zero:
+            return zero
         torch.manual_seed(2)
         d, layers, lr_mul = INIT_CONFIG
         network = _build(name, network_class, INIT_CONFIG, watched)
@@ -212,81 +242,5 @@ def check_mapping_network(network_class: Callable) -> None:
     The check builds it for two (latent_dim, layers, lr_mul), copies gan_lib's weights into its parameters by shape
     (its weights (latent_dim, latent_dim) in the order it defines them, its biases (latent_dim,) likewise; a weight
     used as x @ w is read transposed), compares outputs and the gradients with respect to z and every parameter,
-    then reads how its weights start."""
+    then its w for z = 0 (finite: the eps), then reads how its weights start (each layer's own draw)."""
     print(mapping_network_verdict(network_class))
-
-
-# --- 5. Style mixing -----------------------------------------------------------------------------------------------
-
-MIXING_CONFIG = Config(image_size=32, latent_dim=8, g_width=4, arch="style", mapping_layers=1)  # 8 layers
-
-
-def _mixing_generator() -> StyleGenerator:
-    """A small style-based G in eval mode (each layer's fixed noise map: the same images every time)."""
-    torch.manual_seed(0)
-    return StyleGenerator(MIXING_CONFIG).eval()
-
-
-def _mixed_ws(G, w1: torch.Tensor, w2: torch.Tensor, crossover: int) -> torch.Tensor:
-    """One w per layer: w1's for layers before the crossover, w2's from it on (StyleGenerator.mix's rule, with the
-    cut given)."""
-    later = torch.arange(G.num_ws, device=w1.device)[None, :, None] >= crossover
-    return torch.where(later, w2[:, None, :], w1[:, None, :])
-
-
-def _style_mixed(G, w1, w2, crossover):
-    return G.synthesis(_mixed_ws(G, w1, w2, crossover))
-
-
-def _rows_mixed(G, w1, w2, crossover):
-    w = torch.cat([w1[:crossover], w2[crossover:]])
-    return G.synthesis(w[:, None, :].expand(-1, G.num_ws, -1))
-
-
-MIXING_MISTAKES = {
-    "the crossover off by one (layer `crossover` itself reads w2: layers 0 to crossover - 1 read w1)":
-        lambda G, a, b, c: _style_mixed(G, a, b, c + 1),
-    "the crossover off by one the other way (the first `crossover` layers, 0 to crossover - 1, read w1)":
-        lambda G, a, b, c: _style_mixed(G, a, b, c - 1),
-    "w1 and w2 swapped (the coarse layers, before the crossover, read w1, the fine ones w2)":
-        lambda G, a, b, c: _style_mixed(G, b, a, c),
-    "the crossover counted in resolutions (it is a layer index, of G.num_ws layers: two layers per resolution)":
-        lambda G, a, b, c: _style_mixed(G, a, b, 2 * c),
-    "the batch mixed instead of the layers (images 0 to crossover - 1 from w1: mixing is per layer, each image's "
-    "coarse layers from w1 and its fine layers from w2)": _rows_mixed,
-    "no mixing: every layer reads w1 (the layers from the crossover on read w2)":
-        lambda G, a, b, c: _style_mixed(G, a, b, G.num_ws),
-    "no mixing: every layer reads w2 (the layers before the crossover read w1)":
-        lambda G, a, b, c: _style_mixed(G, a, b, 0),
-    "w1 and w2 passed through the mapping network again (they are already w: give them to G.synthesis as they are)":
-        lambda G, a, b, c: _style_mixed(G, G.mapping(a), G.mapping(b), c),
-    "the per-layer ws themselves (give them to G.synthesis and return its images)": _mixed_ws,
-}
-
-
-def style_mixing_verdict(style_mix: Callable) -> str:
-    """The verdict check_style_mixing prints."""
-    name = "style mixing"
-
-    def judge() -> str:
-        G = _mixing_generator()
-
-        def w(seed, n):
-            return torch.randn(n, G.latent_dim, generator=_rng(seed))
-
-        cases = [Case((G, w(1, 5), w(2, 5), 3), "5 pairs, crossover 3"),
-                 Case((G, w(3, 4), w(4, 4), 1), "4 pairs, crossover 1: only the 4x4 constant's layer reads w1"),
-                 Case((G, w(5, 3), w(6, 3), 6), "3 pairs, crossover 6: only the 32x32 layers read w2")]
-        return implementation_verdict(name, _answering(style_mix), _style_mixed, cases,
-                                      Signature(("G", "w1", "w2", "crossover"), wrt=(1, 2)), MIXING_MISTAKES)
-
-    return _safely(name, judge)
-
-
-def check_style_mixing(style_mix: Callable) -> None:
-    """style_mix(G, w1, w2, crossover) -> images: G a StyleGenerator (in eval mode), w1 and w2 (N, latent_dim) two
-    batches of w (from G.mapping), crossover a layer index in 0..G.num_ws; each image's layers before the crossover
-    (0 to crossover - 1, the coarse styles: pose, shape) read its w1 and those from it on (the fine styles: colour,
-    texture) its w2; the G.num_ws per-layer ws, (N, G.num_ws, latent_dim), go to G.synthesis, and its images are
-    returned. Compared in value and in the gradients with respect to w1 and w2."""
-    print(style_mixing_verdict(style_mix))

@@ -6,6 +6,7 @@ forward), is not answered yet; a learner's code that uses gan_lib's own answer i
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 
 import torch
@@ -113,7 +114,32 @@ def _drawn_noise_problem(layer: nn.Module) -> str | None:
                 "check (and a resumed run) sees the same noise")
     if noise.min() >= 0 and noise.max() <= 1:
         return UNIFORM
+    x64 = x.double()
+    noise64 = _noise_used(layer, x64, (None, _rng(6)))
+    if noise64 is not None and torch.allclose(noise64, _drawn(x, _rng(6)).double().expand_as(noise64), atol=1e-5):
+        return ("float32 noise for float64 images (torch.randn draws float32 unless told): "
+                "torch.randn(N, 1, H, W, generator=rng, dtype=x.dtype, device=x.device)")
     return None
+
+
+def _keeps_noise(layer: nn.Module) -> bool:
+    """Whether the learner's layer, called twice with two generators, adds the same noise both times (drawn once
+    and kept)."""
+    x = torch.randn(2, len(_strength_of(layer)), 4, 4, generator=_rng(16))
+    first, second = (_noise_used(layer, x, (None, _rng(seed))) for seed in (17, 18))
+    return first is not None and second is not None and torch.allclose(first, second, atol=1e-5)
+
+
+def _from_global_rng(layer: nn.Module, x: torch.Tensor, seed: int) -> torch.Tensor:
+    """The learner's layer called as layer(x), no noise and no rng, after the global RNG is seeded: it draws from
+    torch's global generator (generator=None)."""
+    torch.manual_seed(seed)
+    return layer(x)
+
+
+def _injected_global(layer: nn.Module, x: torch.Tensor, seed: int) -> torch.Tensor:
+    torch.manual_seed(seed)
+    return _injected(layer, x, _drawn(x, None))
 
 
 def noise_injection_verdict(layer_class: Callable) -> str:
@@ -145,10 +171,16 @@ def noise_injection_verdict(layer_class: Callable) -> str:
         given = [Case((layers[4], *x_and_noise(0, 2, 4, 3, 4)), "2 images of 4 channels, 3x4"),
                  Case((layers[4], *x_and_noise(2, 1, 4, 5, 4)), "one image of 4 channels, 5x4"),
                  Case((layers[3], *x_and_noise(4, 3, 3, 2, 3)), "3 images of 3 channels, 2x3")]
+        in_eval = Case((copy.deepcopy(layers[4]).eval(), *x_and_noise(12, 2, 4, 2, 4)), "in eval mode")
         watched = (NoiseInjection.forward,)
-        line = implementation_verdict(name, _answering(lambda layer, x, noise: layer(x, noise)), _injected, given,
-                                      Signature(("layer", "x", "noise"), wrt=(0, 1, 2), watched=watched),
+        given_signature = Signature(("layer", "x", "noise"), wrt=(0, 1, 2), watched=watched)
+        given_call = _answering(lambda layer, x, noise: layer(x, noise))
+        line = implementation_verdict(name, given_call, _injected, given + [in_eval], given_signature,
                                       GIVEN_NOISE_MISTAKES)
+        if not line.endswith(": right") and implementation_verdict(name, given_call, _injected, given,
+                                                                   given_signature).endswith(": right"):
+            return (f"{name}: not yet, it is right in training mode but not in eval mode (self.training): the noise "
+                    "it is given is added in both (which noise, random or fixed, is the caller's choice)")
         if _generic(line):
             first = given[0].args
             once, twice = (_noise_used(first[0], first[1], (first[2],)) for _ in range(2))
@@ -158,7 +190,11 @@ def noise_injection_verdict(layer_class: Callable) -> str:
         if not line.endswith(": right"):
             return line
         drawn = [Case((layers[4], torch.randn(3, 4, 5, 6, generator=_rng(6)), _rng(7)), "3 images of 4 channels"),
-                 Case((layers[3], torch.randn(2, 3, 4, 4, generator=_rng(8)), _rng(9)), "2 images of 3 channels")]
+                 Case((layers[3], torch.randn(2, 3, 4, 4, generator=_rng(8)), _rng(9)), "2 images of 3 channels"),
+                 Case((layers[4], torch.randn(3, 4, 5, 6, generator=_rng(10)), _rng(11)),
+                      "3 images of 4 channels again, another rng: fresh noise"),
+                 Case((layers[3], torch.randn(2, 3, 4, 4, generator=_rng(12), dtype=torch.float64), _rng(13)),
+                      "float64 images: float64 noise")]
         line = implementation_verdict(name, _answering(lambda layer, x, rng: layer(x, None, rng)), _injected_drawn,
                                       drawn, Signature(("layer", "x", "rng"), wrt=(0, 1), watched=watched),
                                       DRAWN_NOISE_MISTAKES)
@@ -176,6 +212,16 @@ def noise_injection_verdict(layer_class: Callable) -> str:
         if line.endswith(NOT_ANSWERED):
             return (f"{name}: not yet, given noise=None it returns None: then draw the noise itself, one map per "
                     "image, torch.randn(N, 1, H, W, generator=rng)")
+        if line.endswith(": right") and _keeps_noise(layers[4]):
+            return (f"{name}: not yet, this looks like noise drawn once and kept (the same map on every call, whatever "
+                    "the rng): draw it fresh on every call, torch.randn(N, 1, H, W, generator=rng)")
+        if line.endswith(": right"):
+            global_rng = [Case((layers[4], torch.randn(2, 4, 3, 5, generator=_rng(14)), 15), "2 images of 4 channels")]
+            line = implementation_verdict(name, _answering(_from_global_rng), _injected_global, global_rng,
+                                          Signature(("layer", "x", "seed"), wrt=(0, 1), watched=watched))
+            if not line.endswith(": right"):
+                return line.replace(": not yet, ", ": not yet, called as layer(x), with neither noise nor rng (torch's "
+                                    "global generator: generator=None), ", 1)
         if line.endswith(": right") and not starts_at_zero:
             return (f"{name}: not yet, its output and gradients are right, but this looks like a strength "
                     "initialised non-zero: it starts at 0, nn.Parameter(torch.zeros(channels)), as in NVIDIA's code "
@@ -193,5 +239,7 @@ def check_noise_injection(layer_class: Callable) -> None:
     torch.randn(N, 1, H, W, generator=rng, dtype=x.dtype, device=x.device).
 
     The check copies strengths into its parameter, compares it with gan_lib's given a noise (outputs, and gradients
-    with respect to x, the noise and the strength), then given rng (the noise it draws), and reads its start."""
+    with respect to x, the noise and the strength; in training and in eval mode alike), then given rng (the noise it
+    draws: fresh on every call, in x's dtype), then called as layer(x) (drawn from torch's global generator), and
+    reads its start."""
     print(noise_injection_verdict(layer_class))

@@ -120,8 +120,15 @@ def _unchanged(arg: object, pristine: object, watched: bool) -> bool:
     return True
 
 
+def exception_line(exc: BaseException) -> str:
+    """The exception's type and the first line of its message, cut to a line's length (a verdict is one line)."""
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    text = f"{type(exc).__name__}: {first}".rstrip(": ")
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
 def _raised(exc: Exception) -> str:
-    text = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}".rstrip(": ")
+    text = exception_line(exc)
     if "leaf Variable that requires grad" in str(exc) or "modified by an inplace operation" in str(exc):
         return (f"an in-place operation (a method ending in _, or +=) changes a tensor that autograd needs, so "
                 f"training would stop with an error: use the out-of-place form ({text})")
@@ -146,6 +153,9 @@ def _kind_problem(value: object, differentiable: bool) -> str | None:
         return (f"it returns a {type(value).__name__} of {len(value)}{comma} where one tensor is expected "
                 "(torch.stack joins a list of tensors)")
     if isinstance(value, torch.Tensor):
+        if value.layout != torch.strided:
+            return (f"it returns a {str(value.layout).removeprefix('torch.').replace('_', ' ')} tensor where an "
+                    "ordinary (dense) one is expected: .to_dense() it, or build it without to_sparse")
         if value.is_complex():
             return ("its result is complex (a square root of a negative or complex number?): take the real part "
                     "with .real where the maths says the result is real")
@@ -251,7 +261,7 @@ def implementation_verdict(name: str, learner: Callable, reference: Callable, ca
             return _implementation_verdict(name, learner, reference, cases, signature, mistakes or {}, also_right,
                                            tolerance)
         except Exception as exc:  # what it returned resists reading (a tensor subclass, a meta tensor): one line
-            return f"{name}: not yet, its result could not be read: {type(exc).__name__}: {exc}"
+            return f"{name}: not yet, its result could not be read: {exception_line(exc)}"
 
 
 def _implementation_verdict(name, learner, reference, cases, signature, mistakes, also_right, tolerance) -> str:
