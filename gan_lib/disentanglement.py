@@ -24,6 +24,7 @@ from .directions import (
     sample_latents,
 )
 from .errors import GanLibError, printable
+from .metrics import diversity, mode_coverage, sliced_wasserstein
 from .models import generate, lerp, slerp
 from .synthetic import ATTRIBUTES
 
@@ -196,3 +197,23 @@ def format_table(tables: dict | list[dict], digits: int = 3) -> str:
             cells.append(cell + (f" ± {float(values.std()):.{digits}g}" if len(values) > 1 else ""))
         lines.append(f"| {row} | {cells[0]} | {cells[1]} |")
     return "\n".join(lines)
+
+
+def truncation_sweep(G: nn.Module, z: torch.Tensor, reference: torch.Tensor, psis: tuple[float, ...],
+                     classifier: nn.Module | None = None) -> dict[float, dict[str, float]]:
+    """The truncation trade-off of a style-based G in eval mode: for each psi, the SWD x 1e3 of its samples of z
+    against the reference faces (quality and variety together), their diversity (variety alone) and, given the
+    synthetic faces' classifier, the attribute values they cover. G.psi is put back as it was."""
+    kept, sweep = G.psi, {}
+    try:
+        for psi in psis:
+            G.psi = psi
+            images = generate(G, z, as_uint8=True)
+            sweep[psi] = {"swd": sliced_wasserstein(reference, images[:len(reference)])["mean"],
+                          "diversity": diversity(images)}
+            if classifier is not None:
+                sweep[psi]["covered"] = sum(m["covered"] for m in mode_coverage(images, classifier).values())
+    finally:
+        G.psi = kept
+    return sweep
+

@@ -159,6 +159,12 @@ class StyleGenerator(nn.Module):
         later = torch.arange(self.num_ws, device=w_coarse.device)[None, :, None] >= crossover
         return self.synthesis(torch.where(later, w_fine[:, None, :], w_coarse[:, None, :]))
 
+    def mixing_grid(self, w_rows: torch.Tensor, w_columns: torch.Tensor, crossover: int) -> torch.Tensor:
+        """A style-mixing grid, row by row: image (i, j) takes its coarse layers from w_rows[i] and its fine layers
+        from w_columns[j] (len(w_rows) * len(w_columns) images)."""
+        return self.styles_mixed(w_rows.repeat_interleave(len(w_columns), 0), w_columns.repeat(len(w_rows), 1),
+                                 crossover)
+
     def synthesis(self, ws: torch.Tensor, noise_mode: str | None = None) -> torch.Tensor:
         """Images from one w per layer, ws (N, num_ws, latent_dim); noise_mode: one of NOISE_MODES (default:
         random in training, self.noise_mode in eval mode)."""

@@ -91,6 +91,31 @@ def show_rows(images: torch.Tensor, labels: Sequence[str], title: str | None = N
     return ax
 
 
+def show_noise(G: torch.nn.Module, w: torch.Tensor, draws: int = 16, seed: int = 0) -> torch.Tensor:
+    """What a style-based G's noise does to its image of one w (1, latent_dim): four fresh draws of the noise, no
+    noise, and each pixel's standard deviation over `draws` draws, averaged over the colour channels (its colours
+    scaled to its own range, its largest value in the title). Returns that map."""
+    import matplotlib.pyplot as plt
+
+    ws = w[:1, None, :].expand(draws, G.num_ws, -1)
+    kept = G.draws
+    try:
+        with torch.no_grad():
+            G.draws = torch.Generator(w.device).manual_seed(seed)
+            fresh = G.synthesis(ws, noise_mode="random").cpu()
+            without = G.synthesis(ws[:1], noise_mode="none").cpu()
+    finally:
+        G.draws = kept
+    spread = fresh.std(0).mean(0)
+    fig, axes = plt.subplots(1, 3, figsize=(9, 3))
+    show_grid(fresh[:4], nrow=2, title="the same w, 4 noise draws", ax=axes[0])
+    show_grid(without, nrow=1, title="no noise", ax=axes[1])
+    axes[2].imshow(spread, cmap="magma")
+    axes[2].set_title(f"std over {draws} noise draws (max {float(spread.max()):.3f})")
+    axes[2].axis("off")
+    return spread
+
+
 def plot_entanglement(matrices: dict[str, torch.Tensor], rows: Sequence[str], columns: Sequence[str]):
     """Heat maps side by side: for each slider (row), the share of faces whose attribute (column) changed."""
     import matplotlib.pyplot as plt

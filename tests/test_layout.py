@@ -18,6 +18,7 @@ FLOORS = [
     {"checkpoint"},
     {"reports"},
     {"train"},
+    {"race"},
     {"run_folder", "evaluation", "generation"},
     # the notebooks' wing (gan_lib.course) and the commands: nothing in the library imports them
     {"course.settings", "course.theory", "course.toy", "course.exercises.guard"},

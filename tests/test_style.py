@@ -165,3 +165,64 @@ def test_the_explorer_moves_in_w_and_its_truncation_draws_towards_the_average_w(
     assert explorer.image.value != before and torch.allclose(explorer.latent(), G.w_avg + 2 * torch.eye(8)[1])
     explorer._random_face()
     assert explorer.start.shape == (8,) and not torch.allclose(explorer.start, start)
+
+
+def test_a_mixing_grid_takes_each_rows_coarse_layers_and_each_columns_fine_ones():
+    G = StyleGenerator(style_cfg()).eval()
+    with torch.no_grad():
+        w_rows, w_columns = G.map(torch.randn(2, 16)), G.map(torch.randn(3, 16))
+        grid = G.mixing_grid(w_rows, w_columns, 4)
+        assert grid.shape == (6, 3, 32, 32)
+        for i in range(2):
+            for j in range(3):  # image (i, j), row by row, is row i's coarse layers with column j's fine ones
+                assert torch.allclose(grid[3 * i + j], G.styles_mixed(w_rows[i:i + 1], w_columns[j:j + 1], 4)[0],
+                                      atol=1e-4)  # a batch of 1 against 6: the convolutions round apart
+        assert not torch.allclose(grid[0], grid[1])  # the columns' fine layers show
+
+
+def test_the_truncation_sweep_trades_variety_for_the_average_face_and_puts_psi_back(classifier):
+    from gan_lib.disentanglement import truncation_sweep
+    from gan_lib.models import generate
+
+    G = StyleGenerator(style_cfg()).eval()
+    G.psi = 0.9
+    reference = generate(G, torch.randn(64, 16), as_uint8=True)
+    sweep = truncation_sweep(G, torch.randn(64, 16), reference, (0.0, 1.0), classifier)
+    assert G.psi == 0.9
+    assert sweep[0.0]["diversity"] < 1e-6 < sweep[1.0]["diversity"]  # psi 0: every face the average face
+    assert sweep[0.0]["covered"] <= sweep[1.0]["covered"]
+    assert set(truncation_sweep(G, torch.randn(8, 16), reference[:8], (0.5,))[0.5]) == {"swd", "diversity"}
+
+
+def test_show_noise_draws_fresh_noise_and_leaves_gs_draws_alone():
+    from gan_lib.viz import show_noise
+
+    G = StyleGenerator(style_cfg()).eval()
+    with torch.no_grad():
+        for layer in G.layers:
+            layer.noise.strength.fill_(0.5)
+    kept = G.draws = torch.Generator()
+    spread = show_noise(G, G.map(torch.randn(1, 16)), draws=4)
+    assert G.draws is kept and spread.shape == (32, 32) and spread.max() > 0
+    with torch.no_grad():
+        for layer in G.layers:
+            layer.noise.strength.zero_()
+    assert show_noise(G, G.map(torch.randn(1, 16)), draws=4).max() == 0  # no noise strength: nothing varies
+
+
+def test_a_race_trains_to_equal_steps_then_on_to_equal_time(tiny_data):
+    from gan_lib.data import reference_samples
+    from gan_lib.race import Race
+    from gan_lib.train import Trainer
+
+    reference, _ = reference_samples(tiny_data, 8, 16)
+    cfg = Config(image_size=32, g_width=8, d_width=8, latent_dim=16, batch_size=8)
+    race = Race({"dcgan": Trainer(cfg, tiny_data), "style": Trainer(style_cfg(), tiny_data)}, reference, chunk=2)
+    for name in race.runs:
+        race.train(name, until_step=4)
+        assert [step for step, _ in race.by_steps[name]] == [2, 4] and race.runs[name].step == 4
+    race.train("dcgan", until_seconds=race.seconds["style"])
+    assert race.seconds["dcgan"] >= race.seconds["style"] and race.runs["dcgan"].step > 4
+    seconds = [s for s, _ in race.by_seconds["dcgan"]]
+    assert seconds == sorted(seconds) and len(seconds) == len(race.by_steps["dcgan"])
+    assert race.score("style") == race.by_steps["style"][-1][1]  # the same latents every time

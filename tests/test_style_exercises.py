@@ -74,7 +74,8 @@ TRUNCATION = {
     "truncated-noise trick": lambda ws, a, p: ws.clamp(-abs(p), abs(p)) if not torch.is_tensor(p) else ws,
     "truncated-noise trick ": _resampled,
     "one psi per image not broadcast": lambda ws, a, p: a + p * (ws - a),
-    "one psi per image not broadcast ": lambda ws, a, p: a + (p[:, None] if torch.is_tensor(p) else p) * (ws - a),
+    "it is right for one psi but not for one psi per image":
+        lambda ws, a, p: a + (p[:, None] if torch.is_tensor(p) else p) * (ws - a),
     "an in-place operation": _in_place,  # on ws, which requires grad
     "not answered yet": _stub,
     "not answered yet ": lambda ws, a, p: None,
@@ -83,6 +84,7 @@ TRUNCATION = {
     "it returns a list": lambda ws, a, p: list(a + _psi(p, ws) * (ws - a)),
     "a string": lambda ws, a, p: "ws",
     "autograd cannot follow": lambda ws, a, p: (a + _psi(p, ws) * (ws - a)).detach(),
+    "not yet, on case": lambda ws, a, p: a + _psi(p if torch.is_tensor(p) else p or 1.0, ws) * (ws - a),  # psi 0 as 1
     "autograd cannot follow ": lambda ws, a, p: _under_no_grad(lambda: a + _psi(p, ws) * (ws - a)),
     "it reseeds torch's global random number generator (torch.manual_seed)": _reseeding,
     "calls gan_lib's own style.StyleGenerator.truncate":
@@ -134,6 +136,7 @@ class _Mapping(nn.Module):
         std = 1 / lr_mul if weight_std is None else weight_std
         first = torch.randn(latent_dim, latent_dim) * std
         starts = {None: lambda: torch.randn(latent_dim, latent_dim) * std,
+                  "uniform": lambda: (torch.rand(latent_dim, latent_dim) * 2 - 1) * 3**0.5 * std,
                   "mean 300": lambda: torch.randn(latent_dim, latent_dim) * std + 300,
                   "identity": lambda: torch.eye(latent_dim) * std * latent_dim**0.5,
                   "one drawn": lambda: first.clone()}[start]
@@ -167,6 +170,30 @@ class _Mapping(nn.Module):
             if self.last or i < len(self.weights) - 1:
                 x = self.act(x)
         return x
+
+
+class _KeepsItsW(_Mapping):
+    """Right, and it keeps its last output (part of a graph) as an attribute."""
+
+    def forward(self, z):
+        self.last_w = super().forward(z)
+        return self.last_w
+
+
+class _WeightsAsBuffers(_Mapping):
+    def __init__(self, latent_dim, layers, lr_mul):
+        super().__init__(latent_dim, layers, lr_mul)
+        weights = [w.detach().clone() for w in self.weights]
+        del self.weights
+        for i, w in enumerate(weights):
+            self.register_buffer(f"weight{i}", w)
+        self.weights = weights
+
+
+class _SharedWeight(_Mapping):
+    def __init__(self, latent_dim, layers, lr_mul):
+        super().__init__(latent_dim, layers, lr_mul)
+        self.weights = nn.ParameterList([self.weights[0]] * layers)
 
 
 def _mapping(**changes):
@@ -219,6 +246,10 @@ MAPPING = {
     "starts with mean": _mapping(start="mean 300"),
     "of its entries 0 (an identity": _mapping(start="identity"),
     "start with the same weight matrix": _mapping(start="one drawn"),
+    "do not start Gaussian": _mapping(start="uniform"),
+    "right, keeps its last w": lambda d, layers, lr_mul: _KeepsItsW(d, layers, lr_mul),
+    "its weights are buffers": lambda d, layers, lr_mul: _WeightsAsBuffers(d, layers, lr_mul),
+    "its layers share one parameter": lambda d, layers, lr_mul: _SharedWeight(d, layers, lr_mul),
     "eps missing in z's normalisation": _mapping(eps=0.0),
     "right, F.normalize": _mapping(normalise="F.normalize"),
     "its structure differs": _mapping(extra=True),
@@ -409,6 +440,10 @@ ADAIN = {
     "calls gan_lib's own style.adain": adain,
     "not yet, on case": lambda x, s, b: _square_only(x) * s[:, :, None, None] + b[:, :, None, None],
     "sparse coo tensor": lambda x, s, b: _by_hand(x, s, b).to_sparse(),
+    "not yet, on case ": lambda x, s, b: F.instance_norm(x) * s.abs()[..., None, None] + b[..., None, None],
+    "right, E[x^2] - mean^2": lambda x, s, b: (x - x.mean((2, 3), keepdim=True)) / torch.sqrt(
+        x.square().mean((2, 3), keepdim=True) - x.mean((2, 3), keepdim=True) ** 2 + 1e-5) * s[..., None, None]
+    + b[..., None, None],
 }
 
 
@@ -465,6 +500,14 @@ MIXING = {
         torch.arange(G.num_ws)[None, :, None] >= c, b[:, None], a[:, None]), noise_mode="none"),
     "it changes its mode (G.train() or G.eval())": lambda G, a, b, c: (_mix(G, a, b, c), G.train())[0],
     "it changes G.psi": lambda G, a, b, c: (setattr(G, "psi", 0.7), _mix(G, a, b, c))[1],
+    "it changes G.noise_mode": lambda G, a, b, c: (setattr(G, "noise_mode", "const"), _mix(G, a, b, c))[1],
+    "raised IndexError": lambda G, a, b, c: G.synthesis(torch.where(
+        torch.arange(8)[None, :, None] >= c, b[:, None], a[:, None])),  # num_ws written as 8
+    "not yet, on case   ": lambda G, a, b, c: G.synthesis(torch.where(
+        torch.arange(G.num_ws)[None, :, None] >= c, b[:, None], a[:, None]), noise_mode="const"),
+    "not yet, on case    ": lambda G, a, b, c: G.synthesis(G.truncate(torch.where(
+        torch.arange(G.num_ws)[None, :, None] >= c, b[:, None], a[:, None]), G.psi)),
+    "calls gan_lib's own style.StyleGenerator.styles_mixed": lambda G, a, b, c: G.styles_mixed(a, b, c),
 }
 
 

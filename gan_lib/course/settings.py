@@ -75,6 +75,7 @@ class CourseSettings:
     critic_steps: int = 400  # notebook 05's 1-D critics
     style_steps: int = 1000  # each of notebook 06's runs: the DCGAN and the style-based G (synthetic, 32 px)
     style_measure: int = 2000  # notebook 06's faces per measurement (truncation, z against w)
+    style_real_steps: int = 500  # each of notebook 06's runs on the real faces (32 px)
 
     @cached_property
     def run_dir(self) -> Path:
@@ -122,7 +123,7 @@ def course_settings(drive: bool | None = None) -> CourseSettings:
         return CourseSettings("synthetic", Config(**RECIPES["tiny"]), steps=40,
                               locate_run=lambda: Path("runs/course-tiny"), synthetic_count=512, toy_steps=100,
                               clinic_steps=20, beyond_steps=20, critic_steps=50, style_steps=20,
-                              style_measure=200)
+                              style_measure=200, style_real_steps=20)
     if "GAN_LIB_RUN_DIR" in os.environ:  # every setting is checked now, though the folder is located when first needed
         path_setting("GAN_LIB_RUN_DIR", Path("runs"))
     drive = switch_setting("GAN_LIB_DRIVE", default=True) if drive is None else drive

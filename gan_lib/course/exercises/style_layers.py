@@ -45,14 +45,17 @@ SCALAR_PSI_CASES = [
     Case((_ws(2, 5), W_AVG, 0.3), "w (5, 8), psi 0.3"),
     Case((_ws(3, 3), W_AVG, -0.4), "psi -0.4, past the average to the other side"),
     Case((_ws(4, 3), W_AVG, 1.0), "psi 1: w as it is"),
-    Case((_ws(5, 2, 6).double(), W_AVG, 0.8), "float64 ws"),
+    Case((_ws(5, 2, 6).double(), W_AVG.double(), 0.8), "float64 ws and w_avg"),
+    Case((_ws(8, 3), W_AVG, 0), "psi 0 (a plain 0): every w the average w"),
 ]
 TRUNCATION_CASES = SCALAR_PSI_CASES + [
     Case((_ws(6, 8, 3), W_AVG, torch.linspace(1.0, 0.0, 8)), "ws (8, 3, 8) and one psi per image, from 1 to 0"),
     Case((_ws(7, 8), W_AVG, torch.linspace(1.2, -0.2, 8)), "w (8, 8) and one psi per image"),
 ]
-ONE_PSI_PER_IMAGE = ("one psi per image not broadcast over its row (psi of shape (N,) lines up with w's last axis, "
-                     "the features: reshape it to (N, 1) for w, (N, 1, 1) for ws, psi.view(-1, *[1] * (ws.dim() - 1)))")
+PSI_PER_IMAGE = ("psi of shape (N,) must broadcast over each image's row: psi.view(-1, *[1] * (ws.dim() - 1)), "
+                 "(N, 1) for w and (N, 1, 1) for ws")
+ONE_PSI_PER_IMAGE = (f"one psi per image not broadcast over its row (psi (N,) lines up with w's last axis; "
+                     f"{PSI_PER_IMAGE})")
 TRUNCATION_MISTAKES = {
     "psi the wrong way round (w + psi * (w_avg - w) keeps 1 - psi of the distance: psi 1 must leave w as it is and "
     "psi 0 give w_avg, w_avg + psi * (w - w_avg))": lambda ws, a, p: _truncated(ws, a, 1 - p),
@@ -93,7 +96,8 @@ def truncation_verdict(truncate: Callable) -> str:
             return f"{name}: not yet, this looks like {TRUNCATED_NOISE}"
         scalar = implementation_verdict(name, learner, _truncated, SCALAR_PSI_CASES, signature)
         if scalar.endswith(": right"):  # right for one psi, wrong (or raising) for one psi per image
-            return f"{name}: not yet, this looks like {ONE_PSI_PER_IMAGE}"
+            return (f"{name}: not yet, it is right for one psi but not for one psi per image (each image's psi moves "
+                    f"its own w; {PSI_PER_IMAGE})")
         return line
 
     return _safely(name, judge)
@@ -123,8 +127,9 @@ def _styled(x: torch.Tensor, scale: torch.Tensor, bias: torch.Tensor) -> torch.T
 
 def _adain_cases() -> list[Case]:
     def style(seed, n, c, dtype=torch.float32):
-        return ((torch.rand(n, c, generator=_rng(seed), dtype=dtype) + 0.5),
-                torch.randn(n, c, generator=_rng(seed + 1), dtype=dtype))
+        scale = torch.rand(n, c, generator=_rng(seed), dtype=dtype) + 0.5
+        sign = torch.where(torch.arange(n * c).reshape(n, c) % 3 == 1, -1.0, 1.0).to(dtype)  # some negative scales
+        return scale * sign, torch.randn(n, c, generator=_rng(seed + 1), dtype=dtype)
 
     constant = torch.randn(2, 3, 4, 4, generator=_rng(4), dtype=torch.float64)
     constant[0, 1] = 0.7

@@ -6,6 +6,7 @@ The untouched stub, a function that returns None or raises NotImplementedError, 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 import torch
 from torch import nn
@@ -20,14 +21,16 @@ from .verdicts import Case, Signature, implementation_verdict
 MIXING_CONFIG = Config(image_size=32, latent_dim=8, g_width=4, arch="style", mapping_layers=1)  # 8 layers
 
 
-def _mixing_generator() -> StyleGenerator:
-    """A small style-based G in eval mode (each layer's fixed noise map: the same images every time), its noise
-    strengths non-zero (as after training: the noise mode shows in its images)."""
+def _mixing_generator(image_size: int = 32, noise_mode: str = "const", psi: float = 1.0) -> StyleGenerator:
+    """A small style-based G in eval mode (each layer's fixed noise map, or none: the same images every time), its
+    noise strengths non-zero (as after training: the noise mode shows in its images), its psi as the caller set it
+    (G.synthesis does not truncate: only G(z) does)."""
     torch.manual_seed(0)
-    G = StyleGenerator(MIXING_CONFIG).eval()
+    G = StyleGenerator(replace(MIXING_CONFIG, image_size=image_size)).eval()
     with torch.no_grad():
         for layer in G.layers:
             layer.noise.strength.normal_(0, 0.5)
+    G.noise_mode, G.psi = noise_mode, psi
     return G
 
 
@@ -96,14 +99,19 @@ def style_mixing_verdict(style_mix: Callable) -> str:
         def w(seed, n):
             return torch.randn(n, G.latent_dim, generator=_rng(seed))
 
+        other = _mixing_generator(64, noise_mode="none", psi=0.5)
         cases = [Case((G, w(1, 5), w(2, 5), 3), "5 pairs, crossover 3"),
                  Case((G, w(3, 4), w(4, 4), 1), "4 pairs, crossover 1: only the 4x4 constant's layer reads w1"),
                  Case((G, w(5, 3), w(6, 3), 6), "3 pairs, crossover 6: only the 32x32 layers read w2"),
                  Case((G, w(7, 2), w(8, 2), 0), "crossover 0: every layer reads w2"),
-                 Case((G, w(9, 2), w(10, 2), G.num_ws), f"crossover {G.num_ws}, G.num_ws: every layer reads w1")]
+                 Case((G, w(9, 2), w(10, 2), G.num_ws), f"crossover {G.num_ws}, G.num_ws: every layer reads w1"),
+                 Case((other, w(11, 3), w(12, 3), 7), f"a 64 px G of {other.num_ws} layers, its noise_mode 'none' "
+                      "and psi 0.5 as the caller set them, crossover 7")]
         changed: list[str] = []
         line = implementation_verdict(name, _watching_settings(_answering(style_mix), changed), _style_mixed, cases,
-                                      Signature(("G", "w1", "w2", "crossover"), wrt=(1, 2)), MIXING_MISTAKES)
+                                      Signature(("G", "w1", "w2", "crossover"), wrt=(1, 2),
+                                                watched=(StyleGenerator.styles_mixed, StyleGenerator.mixing_grid)),
+                                      MIXING_MISTAKES)
         if changed:
             return (f"{name}: not yet, it changes {changed[0]}, which is the caller's: give the mode as "
                     "G.synthesis(ws, noise_mode=...) if it must differ, and leave G's settings as they were")
@@ -117,7 +125,7 @@ def check_style_mixing(style_mix: Callable) -> None:
     batches of w (from G.mapping), crossover a layer index in 0..G.num_ws; each image's layers before the crossover
     (0 to crossover - 1, the coarse styles: pose, shape) read its w1 and those from it on (the fine styles: colour,
     texture) its w2; the G.num_ws per-layer ws, (N, G.num_ws, latent_dim), go to G.synthesis, and its images are
-    returned. Compared in value and in the gradients with respect to w1 and w2 (G's noise strengths are non-zero, so
-    its noise mode shows), for crossovers from 0 (all w2) to G.num_ws (all w1); G's mode, noise_mode and psi must be
-    left as the caller set them."""
+    returned. Compared in value and in the gradients with respect to w1 and w2, on two Gs (32 and 64 px; their noise
+    strengths non-zero, so the noise mode the caller set shows), for crossovers from 0 (all w2) to G.num_ws (all
+    w1); G's mode, noise_mode and psi must be left as the caller set them."""
     print(style_mixing_verdict(style_mix))

@@ -133,6 +133,12 @@ def _mapping_structure(name: str, network: nn.Module, latent_dim: int, layers: i
     if not shapes:
         return (f"{name}: not yet, it has no parameters (nn.Parameter) to learn: {expected}, so they cannot be "
                 "copied in")
+    if any(tuple(b.shape) == (d, d) for b in network.buffers()) and weights < layers:
+        return (f"{name}: not yet, its weights are buffers (register_buffer), not nn.Parameter: they would never "
+                "train; make each an nn.Parameter")
+    if len(list(network.named_parameters(remove_duplicate=False))) > len(shapes):
+        return (f"{name}: not yet, its layers share one parameter (the same nn.Parameter in several layers): each "
+                "layer has its own weight and bias")
     if others:
         return (f"{name}: not yet, it has a parameter of shape {others[0]}, where {expected}: its structure "
                 "differs, so gan_lib's weights cannot be copied in")
@@ -162,6 +168,10 @@ def _mapping_init(name: str, network: nn.Module, latent_dim: int, lr_mul: float)
             return f"{start} its weight {number} starts with mean {w.mean() / lr_mul:.3g} where {right}"
         if abs(w.std() - 1) > 0.15:
             return f"{start} its weights start with std {w.std() / lr_mul:.3g} where {right}"
+    within_one_std = torch.cat(weights).abs().lt(1).double().mean()  # 0.68 for N(0, 1), 0.58 for a uniform draw
+    if len(torch.cat(weights).flatten()) >= 2000 and within_one_std < 0.63:
+        return (f"{start} its weights do not start Gaussian ({within_one_std:.0%} of them within one std, where a "
+                f"normal draw has 68%: a uniform draw?) where {right}")
     if any(torch.equal(a, b) for i, a in enumerate(weights) for b in weights[i + 1:]):
         return (f"{start} its layers start with the same weight matrix (one drawn and reused?) where each layer draws "
                 "its own, torch.randn(latent_dim, latent_dim) / lr_mul")

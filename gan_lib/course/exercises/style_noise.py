@@ -6,7 +6,6 @@ forward), is not answered yet; a learner's code that uses gan_lib's own answer i
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 
 import torch
@@ -16,7 +15,7 @@ from torch.func import functional_call
 from ...style import NoiseInjection
 from .guard import guarded_call
 from .style_common import _answering, _build, _forward_unanswered, _frozen, _generic, _rng, _safely
-from .verdicts import NOT_ANSWERED, Case, Signature, implementation_verdict
+from .verdicts import NOT_ANSWERED, Case, Signature, copied_module, implementation_verdict
 
 # --- 3. Noise injection ------------------------------------------------------------------------------------------
 
@@ -171,7 +170,7 @@ def noise_injection_verdict(layer_class: Callable) -> str:
         given = [Case((layers[4], *x_and_noise(0, 2, 4, 3, 4)), "2 images of 4 channels, 3x4"),
                  Case((layers[4], *x_and_noise(2, 1, 4, 5, 4)), "one image of 4 channels, 5x4"),
                  Case((layers[3], *x_and_noise(4, 3, 3, 2, 3)), "3 images of 3 channels, 2x3")]
-        in_eval = Case((copy.deepcopy(layers[4]).eval(), *x_and_noise(12, 2, 4, 2, 4)), "in eval mode")
+        in_eval = Case((copied_module(layers[4]).eval(), *x_and_noise(12, 2, 4, 2, 4)), "in eval mode")
         watched = (NoiseInjection.forward,)
         given_signature = Signature(("layer", "x", "noise"), wrt=(0, 1, 2), watched=watched)
         given_call = _answering(lambda layer, x, noise: layer(x, noise))

@@ -96,8 +96,25 @@ def _copy(arg: object, watch_grad: bool) -> object:
         fresh.set_state(arg.get_state())
         return fresh
     if isinstance(arg, nn.Module):
-        return copy.deepcopy(arg)
+        return copied_module(arg)
     return arg
+
+
+def copied_module(module: nn.Module) -> nn.Module:
+    """A deep copy of a learner's module; a tensor it keeps from an earlier forward (part of a graph, which deepcopy
+    refuses) is carried over detached."""
+    kept = {id(v): v.detach() for m in module.modules() for v in vars(m).values()
+            if isinstance(v, torch.Tensor) and v.grad_fn is not None}
+    return copy.deepcopy(module, memo=kept)
+
+
+def upstream_gradient(value: torch.Tensor) -> torch.Tensor:
+    """The gradient a check sends back into a result: fixed random weights for a tensor of many values (ones would
+    hide mistakes whose gradient sums to 0, as AdaIN's with respect to x does), 1 for a single number."""
+    if value.dim() == 0:
+        return torch.ones_like(value)
+    weights = torch.randn(value.shape, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    return weights.to(value.dtype).to(value.device)
 
 
 def _watched_inputs(args: list, signature: Signature) -> list[tuple[str, torch.Tensor]]:
@@ -120,24 +137,33 @@ def _unchanged(arg: object, pristine: object, watched: bool) -> bool:
     return True
 
 
+def _message(exc: BaseException) -> str:
+    try:
+        return str(exc).strip()
+    except Exception:  # an exception whose message itself raises
+        return ""
+
+
 def exception_line(exc: BaseException) -> str:
     """The exception's type and the first line of its message, cut to a line's length (a verdict is one line)."""
-    first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    message = _message(exc)
+    first = message.splitlines()[0] if message else ""
     text = f"{type(exc).__name__}: {first}".rstrip(": ")
     return text if len(text) <= 160 else text[:157] + "..."
 
 
 def _raised(exc: Exception) -> str:
     text = exception_line(exc)
-    if "leaf Variable that requires grad" in str(exc) or "modified by an inplace operation" in str(exc):
+    said = _message(exc).lower()
+    if "leaf variable that requires grad" in said or "modified by an inplace operation" in said:
         return (f"an in-place operation (a method ending in _, or +=) changes a tensor that autograd needs, so "
                 f"training would stop with an error: use the out-of-place form ({text})")
-    if "does not require grad" in str(exc):
+    if "does not require grad" in said:
         return (f"autograd was asked for a gradient through a tensor that does not require one (grad mode off, a "
                 f"detached tensor, or points not yet given .requires_grad_(True)) ({text})")
-    if any(words in str(exc) for words in ("dtype", "result type", "same device")):
-        return (f"it raised {text}: make new tensors with torch.full_like, ones_like or zeros_like, which follow "
-                "the input's shape, dtype and device")
+    if any(words in said for words in ("dtype", "result type", "same device")):
+        return (f"it raised {text}: the tensors it combines differ in dtype or device; follow the input's (new "
+                "tensors with torch.full_like, ones_like or zeros_like, others with .to(x.dtype))")
     return f"it raised {text}"
 
 
@@ -150,8 +176,8 @@ def _kind_problem(value: object, differentiable: bool) -> str | None:
         return f"it returns {value} where a tensor is expected"
     if isinstance(value, (tuple, list)):
         comma = " (a trailing comma after the value?)" if len(value) == 1 else ""
-        return (f"it returns a {type(value).__name__} of {len(value)}{comma} where one tensor is expected "
-                "(torch.stack joins a list of tensors)")
+        joins = " (torch.stack joins a list of tensors)" if isinstance(value, list) else ""
+        return f"it returns a {type(value).__name__} of {len(value)}{comma} where one tensor is expected{joins}"
     if isinstance(value, torch.Tensor):
         if value.layout != torch.strided:
             return (f"it returns a {str(value.layout).removeprefix('torch.').replace('_', ' ')} tensor where an "
@@ -206,7 +232,7 @@ def run_case(fn: Callable, case: Case, signature: Signature, learner: bool = Fal
     if differentiable:
         inputs = _watched_inputs(args, signature)
         try:
-            found = torch.autograd.grad(value, [t for _, t in inputs], torch.ones_like(value), allow_unused=True)
+            found = torch.autograd.grad(value, [t for _, t in inputs], upstream_gradient(value), allow_unused=True)
         except Exception as exc:  # the learner's graph
             return Outcome(problem=_raised(exc))
         grads = [torch.zeros_like(t) if g is None else g.detach() for (_, t), g in zip(inputs, found)]
