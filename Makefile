@@ -2,7 +2,7 @@
 # make real DATA=FOLDER|anime-faces: train notebook 03's run on real faces (32 px and 3,000 steps on a CPU, 64 px and 5,000 on a GPU; SIZE=64, STEPS=N to choose), sample, score
 # make test: set up, then run the unit tests and re-execute every notebook in tiny mode
 # make student: the student edition in student/, the notebooks without their solutions (for instructors to hand out)
-# make browser-test: notebook 04 in JupyterLab, driven by headless Chromium (installs Debian's chromium as root)
+# make browser-test: the explorers of notebooks 04 and 06 in JupyterLab, driven by headless Chromium (installs Debian's chromium as root)
 # make colab-check: a Colab-like environment (Colab's published versions: Python 3.13, torch 2.11, ipywidgets 7.7.1, ...) installs gan_lib and runs every notebook
 # make gpu-check: on a CUDA machine, the GPU tests (gpu_tests/) and the GPU throughput benchmark
 PYTHON ?= python3
@@ -61,7 +61,7 @@ browser-test: setup $(CHROMIUM)
 RUN ?= $(DEMO)
 browser-screenshot: setup $(CHROMIUM)
 	GAN_LIB_CHROMIUM=$(CHROMIUM) GAN_LIB_RUN_DIR=$(RUN) GAN_LIB_DATA=$(if $(filter $(DEMO),$(RUN)),synthetic,$(DATA)) \
-		EXPLORER_SCREENSHOT=$(CURDIR)/img/explorer.png $(PY) -m pytest -q browser_tests
+		EXPLORER_SCREENSHOT=$(CURDIR)/img/explorer.png $(PY) -m pytest -q browser_tests -k 04_results
 
 colab-check:
 	$(PYTHON) colab/check.py

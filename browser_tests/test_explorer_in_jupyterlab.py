@@ -1,9 +1,10 @@
-"""Notebook 04 in a real browser: JupyterLab on 127.0.0.1 with a token, Debian's Chromium driven headless by
-Playwright. Run all, wait for the latent explorer, drag a direction slider, and check that the face changed.
+"""Notebooks 04 and 06 in a real browser: JupyterLab on 127.0.0.1 with a token, Debian's Chromium driven headless
+by Playwright. Run all, wait for the latent explorer (in z in 04, in a style-based G's w in 06), drag a direction
+slider and, in w, the truncation slider, and check that the face changed each time.
 
-`make browser-test` installs Chromium and runs this. By default notebook 04 runs in tiny mode; with GAN_LIB_RUN_DIR
-(and GAN_LIB_DATA) it loads that run's trained generator instead, and EXPLORER_SCREENSHOT names where the explorer's
-screenshot goes (the README's: `make browser-screenshot`).
+`make browser-test` installs Chromium and runs this. By default the notebooks run in tiny mode; with GAN_LIB_RUN_DIR
+(and GAN_LIB_DATA) notebook 04 loads that run's trained generator instead, and EXPLORER_SCREENSHOT names where its
+explorer's screenshot goes (the README's: `make browser-screenshot`).
 """
 
 import json
@@ -25,6 +26,7 @@ CHROMIUM = os.environ.get("GAN_LIB_CHROMIUM", "/usr/bin/chromium")
 FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 NOTEBOOK_MINUTES = 10  # run all, in tiny mode, takes well under a minute once the attribute classifier is cached
+NOTEBOOKS = ("04_results.ipynb", "06_style_based_generator.ipynb")
 
 
 def _free_port() -> int:
@@ -35,15 +37,21 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    """A JupyterLab server serving a copy of notebook 04; yields (base URL, token, its folder)."""
+    """A JupyterLab server serving copies of notebooks 04 and 06; yields (base URL, token, their folder)."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"no Chromium at {CHROMIUM}: run `make browser-test` (it installs Debian's chromium) or set "
                     "GAN_LIB_CHROMIUM to a Chromium or Chrome binary")
     root = tmp_path_factory.mktemp("lab")
-    shutil.copy(REPO / "notebooks" / "04_results.ipynb", root)
+    for notebook in NOTEBOOKS:
+        shutil.copy(REPO / "notebooks" / notebook, root)
     settings = root / ".lab-settings" / "@jupyterlab" / "apputils-extension"
     settings.mkdir(parents=True)
     (settings / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')  # no news toast
+    # every cell rendered, on screen or not: JupyterLab's default skips drawing those out of view, and Run All
+    # scrolls past notebook 06's explorer to the cells below it
+    tracker = root / ".lab-settings" / "@jupyterlab" / "notebook-extension" / "tracker.jupyterlab-settings"
+    tracker.parent.mkdir(parents=True)
+    tracker.write_text('{"windowingMode": "none"}')
     env = dict(os.environ, JUPYTER_CONFIG_DIR=str(root / ".jupyter"),
                JUPYTERLAB_SETTINGS_DIR=str(root / ".lab-settings"))
     if os.environ.get("GAN_LIB_RUN_DIR"):  # a trained generator, for the README's screenshot
@@ -79,20 +87,36 @@ def lab(tmp_path_factory):
         log.close()
 
 
-def test_a_dragged_slider_changes_the_face_in_jupyterlab(lab):
+def _drag(page, slider: str, pixels: int) -> str:
+    """Drag the first handle of the sliders matching `slider` by `pixels` to the right; the face's new picture."""
+    before = page.locator(".explorer-face").first.get_attribute("src")
+    handle = page.locator(f"{slider} .noUi-handle, {slider} .ui-slider-handle").first  # ipywidgets 8, 7
+    handle.scroll_into_view_if_needed()
+    box = handle.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] / 2 + pixels, box["y"] + box["height"] / 2, steps=12)
+    page.mouse.up()
+    page.wait_for_function("before => document.querySelector('.explorer-face').src !== before", arg=before,
+                           timeout=60_000)
+    return page.locator(f"{slider} .widget-readout").first.inner_text()
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS)
+def test_a_dragged_slider_changes_the_face_in_jupyterlab(lab, notebook):
     from playwright.sync_api import sync_playwright
 
     url, token, root = lab
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         page = browser.new_page(viewport={"width": 1500, "height": 1100})
-        page.goto(f"{url}/lab/tree/04_results.ipynb?token={token}")
+        page.goto(f"{url}/lab/tree/{notebook}?token={token}")
         page.locator(".jp-Notebook").first.wait_for(timeout=120_000)
         page.locator("#jp-main-statusbar").get_by_text("Idle").first.wait_for(timeout=120_000)  # kernel started
         page.get_by_role("menuitem", name="Run", exact=True).click()
         page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
 
-        face = page.locator(".explorer-face").first  # the explorer of section 6 (an exercise adds another)
+        face = page.locator(".explorer-face").first  # 04: the explorer of section 6 (an exercise adds another)
         face.wait_for(state="visible", timeout=NOTEBOOK_MINUTES * 60_000)
         # Run All goes on below the explorer, and JupyterLab scrolls to each cell it runs: drag once all have run
         page.wait_for_function("() => ![...document.querySelectorAll('.jp-InputPrompt')]"
@@ -100,22 +124,16 @@ def test_a_dragged_slider_changes_the_face_in_jupyterlab(lab):
         errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.error']")
         assert errors.count() == 0, errors.first.inner_text()
         face.scroll_into_view_if_needed()
-        before = face.get_attribute("src")
-        assert before, "the explorer's face has no picture"
+        assert face.get_attribute("src"), "the explorer's face has no picture"
 
-        handle = page.locator(".explorer-direction .noUi-handle, .explorer-direction .ui-slider-handle").first
-        handle.scroll_into_view_if_needed()
-        box = handle.bounding_box()
-        page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-        page.mouse.down()
-        page.mouse.move(box["x"] + box["width"] / 2 + 90, box["y"] + box["height"] / 2, steps=12)
-        page.mouse.up()
-        page.wait_for_function("before => document.querySelector('.explorer-face').src !== before", arg=before,
-                               timeout=60_000)
-        readout = page.locator(".explorer-direction .widget-readout").first.inner_text()
+        readout = _drag(page, ".explorer-direction", 90)
         assert float(readout) > 0, f"the slider reads {readout} after a drag to the right"
+        if notebook.startswith("06"):  # in w, truncation draws the face towards the average w
+            readout = _drag(page, ".explorer-truncation", -90)
+            assert float(readout) < 1, f"the truncation slider reads {readout} after a drag to the left"
 
-        shot = Path(os.environ.get("EXPLORER_SCREENSHOT", root / "explorer.png"))
+        default = root / f"explorer-{notebook[:2]}.png"
+        shot = Path(os.environ.get("EXPLORER_SCREENSHOT", default)) if notebook.startswith("04") else default
         shot.parent.mkdir(parents=True, exist_ok=True)
         page.wait_for_timeout(500)  # the strip's new picture lands just after the face's
         page.locator(".latent-explorer").first.screenshot(path=str(shot))

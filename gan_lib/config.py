@@ -74,6 +74,7 @@ class Config:
     d_norm: str = "auto"  # D's normalisation: batch, layer, instance or none; auto: batch (none with spectral_norm,
     # layer with wgan-gp, whose gradient penalty is per image while BatchNorm mixes the images of a batch)
     gp_weight: float = 10.0  # wgan-gp: the gradient penalty's weight (lambda, 10 in Gulrajani et al. 2017)
+    r1_gamma: float = 0.0  # R1 on D, any loss: gamma / 2 times D's squared gradient at real images; 0 turns it off
     d_steps: int = 1  # D's updates per G update (WGAN-GP's n_critic; 5 in Gulrajani et al.), each on new noise
     # a conditional DCGAN: G and D read a class label beside z and the image; "" trains an unconditional one
     condition: str = ""  # what the labels are: a synthetic face attribute (e.g. hair_color) or "folder"
@@ -136,8 +137,9 @@ class Config:
         if self.arch == "style" and self.classes:
             raise GanLibError("the style-based generator is unconditional here: drop --conditional, or train a "
                               "conditional DCGAN (--arch dcgan)")
-        if not 0.0 <= self.gp_weight < 1e6:
-            raise GanLibError(f"gp_weight must be in [0, 1e6), got {self.gp_weight}")
+        for name in ("gp_weight", "r1_gamma"):
+            if not 0.0 <= getattr(self, name) < 1e6:
+                raise GanLibError(f"{name} must be in [0, 1e6), got {getattr(self, name)}")
         parse_policy(self.augment)
 
     @property

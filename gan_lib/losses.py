@@ -3,7 +3,7 @@
 D outputs a logit (a real number, no sigmoid); every loss below takes logits, which is what keeps it numerically
 stable (binary_cross_entropy_with_logits fuses the sigmoid and the log). A new loss is a new class with the same
 methods (D's loss, G's loss, and a penalty on D, none by default), and `for_config` returns it: the training step
-never changes.
+never changes. R1, a penalty any of them can take, wraps the loss (WithR1).
 """
 
 from __future__ import annotations
@@ -67,6 +67,14 @@ def gradient_penalty(critic, real: torch.Tensor, fake: torch.Tensor,
     between = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
     grad, = torch.autograd.grad(critic(between).sum(), between, create_graph=True)
     return (grad.flatten(1).norm(dim=1) - 1).pow(2).mean()
+
+
+def r1_penalty(D, real: torch.Tensor) -> torch.Tensor:
+    """R1 (Mescheder et al. 2018, StyleGAN's D): the mean over real images of |grad_x D(x)|^2, differentiable. It
+    pulls D's surface flat where the real images are, so that D cannot keep climbing there once G matches them."""
+    real = real.detach().requires_grad_(True)
+    grad, = torch.autograd.grad(D(real).sum(), real, create_graph=True)
+    return grad.float().square().flatten(1).sum(1).mean()
 
 
 class Scores(NamedTuple):
@@ -147,19 +155,50 @@ class WassersteinGP(AdversarialLoss):
         return self.weight * gradient_penalty(D, real, fake, rng)
 
 
+@dataclass(frozen=True)
+class WithR1(AdversarialLoss):
+    """A loss with R1 added to D's: its own terms and penalty, plus gamma / 2 times r1_penalty."""
+
+    loss: AdversarialLoss
+    gamma: float
+
+    @property
+    def scores(self) -> Scores:
+        return self.loss.scores
+
+    @property
+    def remedy(self) -> str:
+        return self.loss.remedy
+
+    def diagnostics(self, logits_real: torch.Tensor, logits_fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.loss.diagnostics(logits_real, logits_fake)
+
+    def discriminator(self, logits_real: torch.Tensor, logits_fake: torch.Tensor) -> torch.Tensor:
+        return self.loss.discriminator(logits_real, logits_fake)
+
+    def generator(self, logits_fake: torch.Tensor) -> torch.Tensor:
+        return self.loss.generator(logits_fake)
+
+    def penalty(self, D, real: torch.Tensor, fake: torch.Tensor, key: tuple[int, ...]) -> torch.Tensor:
+        return self.loss.penalty(D, real, fake, key) + self.gamma / 2 * r1_penalty(D, real)
+
+
 def by_name(name: str, label_smoothing: float = 0.0, fake_label: float = 0.0, gp_weight: float = 10.0,
-            seed: int = 0) -> AdversarialLoss:
-    """The loss called `name` (one of config.LOSSES); the smoothing labels apply to bce, gp_weight to wgan-gp."""
+            seed: int = 0, r1_gamma: float = 0.0) -> AdversarialLoss:
+    """The loss called `name` (one of config.LOSSES); the smoothing labels apply to bce, gp_weight to wgan-gp, and
+    R1 (r1_gamma above 0) to any."""
     if name == "hinge":
-        return Hinge()
-    if name == "wgan-gp":
-        return WassersteinGP(gp_weight, seed)
-    if name == "bce":
-        return NonSaturatingGAN(real_label=1.0 - label_smoothing, fake_label=fake_label)
-    raise GanLibError(f"loss must be one of {', '.join(LOSSES)}, got {name!r}")
+        loss = Hinge()
+    elif name == "wgan-gp":
+        loss = WassersteinGP(gp_weight, seed)
+    elif name == "bce":
+        loss = NonSaturatingGAN(real_label=1.0 - label_smoothing, fake_label=fake_label)
+    else:
+        raise GanLibError(f"loss must be one of {', '.join(LOSSES)}, got {name!r}")
+    return WithR1(loss, r1_gamma) if r1_gamma else loss
 
 
 def for_config(cfg: Config) -> AdversarialLoss:
     """The loss a config trains with: cfg.loss; for bce, one-sided smoothing (D's target for real images is
-    1 - label_smoothing; label_smoothing and fake_label apply to bce only)."""
-    return by_name(cfg.loss, cfg.label_smoothing, cfg.fake_label, cfg.gp_weight, cfg.seed)
+    1 - label_smoothing; label_smoothing and fake_label apply to bce only); R1 on D where cfg.r1_gamma > 0."""
+    return by_name(cfg.loss, cfg.label_smoothing, cfg.fake_label, cfg.gp_weight, cfg.seed, cfg.r1_gamma)

@@ -49,6 +49,9 @@ RECIPES: dict[str, dict] = {
     "wgan-gp+paper": {"loss": "wgan-gp", "lr_g": 1e-4, "lr_d": 1e-4, "beta1": 0.0, "beta2": 0.9},
     # the style-based generator (gan_lib/style.py) with our default's losses and D
     "style": {"arch": "style"},
+    # and with R1 on D (StyleGAN's regulariser), at two weights gamma
+    "style+r1-0.1": {"arch": "style", "r1_gamma": 0.1},
+    "style+r1-1": {"arch": "style", "r1_gamma": 1.0},
     # widths and learning rates on top of our default, for a budget of minutes (--minutes)
     **{f"w{w}": {"g_width": w, "d_width": w} for w in (16, 24, 32, 48, 64)},
     "w32+lr4e-4": {"g_width": 32, "d_width": 32, "lr_g": 4e-4, "lr_d": 4e-4},

@@ -124,7 +124,7 @@ class Trainer:
                 logits_real = D(real)
                 logits_fake = D(fake.detach())  # detached: this update leaves G as it is
                 loss_d = self.loss.discriminator(logits_real, logits_fake)
-                loss_d = loss_d + self.loss.penalty(D, real, fake.detach(), self.draw_key(repeat))  # WGAN-GP's
+                loss_d = loss_d + self.loss.penalty(D, real, fake.detach(), self.draw_key(repeat))  # WGAN-GP's, R1's
             self.update(self.opt_d, loss_d)
 
         # (2) Update G: raise D(G(z)), as judged by the D just updated

@@ -56,13 +56,14 @@ def test_with_sync_batchnorm_two_processes_follow_one(tmp_path):
     assert one.history[-1]["loss_d"] == pytest.approx(sync.history[-1]["loss_d"], abs=1e-5)
 
 
-@pytest.mark.parametrize("loss", ["bce", "hinge", "wgan-gp"])
+@pytest.mark.parametrize("loss", ["bce", "hinge", "wgan-gp", "bce --r1-gamma 1"])
 def test_each_process_draws_its_share_of_the_penalty_and_augmentation_so_two_follow_one(tmp_path, loss):
     """Every random draw of a step (noise, flips, DiffAugment's three, WGAN-GP's points) is the global batch's,
-    each process taking its share: with --sync-batchnorm two processes train the one-process run. Within 5e-4: with
-    translation, BCE's rounding differences grow faster (measured 1.2e-4 in G, 3e-6 in D, about 2e-7 for hinge and
-    wgan-gp); drawn per process, the runs drifted 1.7e-3 to 1e-2 apart."""
-    extra = ["--steps", "4", "--sync-batchnorm", "--loss", loss, "--augment", "color,translation,cutout"]
+    each process taking its share: with --sync-batchnorm two processes train the one-process run (R1's penalty
+    too, a mean over each process's share). Within 5e-4: with translation, BCE's rounding differences grow faster
+    (measured 1.2e-4 in G, 3e-6 in D, about 2e-7 for hinge and wgan-gp); drawn per process, the runs drifted 1.7e-3
+    to 1e-2 apart."""
+    extra = ["--steps", "4", "--sync-batchnorm", "--loss", *loss.split(), "--augment", "color,translation,cutout"]
     one, two = _train(tmp_path / "one", *extra, processes=0), _train(tmp_path / "two", *extra)
     assert one.returncode == 0 and two.returncode == 0, (one.stderr, two.stderr)
     one, two = (read_checkpoint(tmp_path / name / "checkpoint.pt") for name in ("one", "two"))

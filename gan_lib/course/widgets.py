@@ -91,7 +91,8 @@ class LatentExplorer:
         controls = w.VBox([w.HBox([self.random, self.reset]), *chooser, self.truncation, *rows])
         self.widget = w.VBox([w.HBox([self.image, controls]), self.strip_label, self.strip])
         for widget, name in ((self.widget, "latent-explorer"), (self.image, "explorer-face"),
-                             (self.strip, "explorer-strip"), *((s, "explorer-direction") for s in self.sliders),
+                             (self.strip, "explorer-strip"), (self.truncation, "explorer-truncation"),
+                             *((s, "explorer-direction") for s in self.sliders),
                              *((c, "explorer-class") for c in chooser)):
             widget.add_class(name)  # handles for the browser test (browser_tests/) and for styling
 
