@@ -88,7 +88,8 @@ def lab(tmp_path_factory):
 
 
 def _drag(page, slider: str, pixels: int) -> str:
-    """Drag the first handle of the sliders matching `slider` by `pixels` to the right; the face's new picture."""
+    """Drag the first handle of the sliders matching `slider` by `pixels` to the right, wait for the face to change,
+    and return the slider's readout."""
     before = page.locator(".explorer-face").first.get_attribute("src")
     handle = page.locator(f"{slider} .noUi-handle, {slider} .ui-slider-handle").first  # ipywidgets 8, 7
     handle.scroll_into_view_if_needed()
