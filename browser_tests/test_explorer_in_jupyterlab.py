@@ -47,6 +47,10 @@ def lab(tmp_path_factory):
     settings = root / ".lab-settings" / "@jupyterlab" / "apputils-extension"
     settings.mkdir(parents=True)
     (settings / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')  # no news toast
+    # the copies stay as they are: an autosaved notebook keeps its outputs, widgets included, for the next page
+    docmanager = root / ".lab-settings" / "@jupyterlab" / "docmanager-extension" / "plugin.jupyterlab-settings"
+    docmanager.parent.mkdir(parents=True)
+    docmanager.write_text('{"autosave": false}')
     # every cell rendered, on screen or not: JupyterLab's default skips drawing those out of view, and Run All
     # scrolls past notebook 06's explorer to the cells below it
     tracker = root / ".lab-settings" / "@jupyterlab" / "notebook-extension" / "tracker.jupyterlab-settings"
@@ -87,56 +91,75 @@ def lab(tmp_path_factory):
         log.close()
 
 
-def _drag(page, slider: str, pixels: int) -> str:
-    """Drag the first handle of the sliders matching `slider` by `pixels` to the right, wait for the face to change,
-    and return the slider's readout."""
-    before = page.locator(".explorer-face").first.get_attribute("src")
-    handle = page.locator(f"{slider} .noUi-handle, {slider} .ui-slider-handle").first  # ipywidgets 8, 7
+def _drag(panel, slider: str, pixels: int) -> str:
+    """Drag the first handle of the sliders matching `slider` in the notebook's panel by `pixels` to the right, wait
+    for the face to change, and return the slider's readout."""
+    from playwright.sync_api import expect
+
+    page, face = panel.page, panel.locator(".explorer-face").first
+    before = face.get_attribute("src")
+    handle = panel.locator(f"{slider} .noUi-handle, {slider} .ui-slider-handle").first  # ipywidgets 8, 7
     handle.scroll_into_view_if_needed()
     box = handle.bounding_box()
     page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     page.mouse.down()
     page.mouse.move(box["x"] + box["width"] / 2 + pixels, box["y"] + box["height"] / 2, steps=12)
     page.mouse.up()
-    page.wait_for_function("before => document.querySelector('.explorer-face').src !== before", arg=before,
-                           timeout=60_000)
-    return page.locator(f"{slider} .widget-readout").first.inner_text()
+    expect(face).not_to_have_attribute("src", before, timeout=60_000)
+    return panel.locator(f"{slider} .widget-readout").first.inner_text()
+
+
+def _where_it_stopped(panel, root: Path) -> str:
+    """What a run that did not reach the explorer left: the cell running, the first error, the server log's end."""
+    running = [p for p in panel.locator(".jp-InputPrompt").all_inner_texts() if "*" in p]
+    errors = panel.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.error']")
+    log = (root / "jupyterlab.log").read_text().splitlines()[-15:]
+    return "\n".join([f"cells running: {running or 'none'}",
+                      f"first error: {errors.first.inner_text() if errors.count() else 'none'}",
+                      "end of the JupyterLab log:", *log])
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS)
 def test_a_dragged_slider_changes_the_face_in_jupyterlab(lab, notebook):
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import TimeoutError, sync_playwright
 
     url, token, root = lab
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         page = browser.new_page(viewport={"width": 1500, "height": 1100})
-        page.goto(f"{url}/lab/tree/{notebook}?token={token}")
-        page.locator(".jp-Notebook").first.wait_for(timeout=120_000)
+        # a workspace of its own: the default one reopens the notebooks earlier tests opened, their kernels still live
+        page.goto(f"{url}/lab/workspaces/{notebook[:2]}/tree/{notebook}?token={token}")
+        panel = page.locator(".jp-NotebookPanel")
+        panel.first.wait_for(timeout=120_000)
         page.locator("#jp-main-statusbar").get_by_text("Idle").first.wait_for(timeout=120_000)  # kernel started
         page.get_by_role("menuitem", name="Run", exact=True).click()
         page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
 
-        face = page.locator(".explorer-face").first  # 04: the explorer of section 6 (an exercise adds another)
-        face.wait_for(state="visible", timeout=NOTEBOOK_MINUTES * 60_000)
-        # Run All goes on below the explorer, and JupyterLab scrolls to each cell it runs: drag once all have run
-        page.wait_for_function("() => ![...document.querySelectorAll('.jp-InputPrompt')]"
-                               ".some(p => p.textContent.includes('*'))", timeout=NOTEBOOK_MINUTES * 60_000)
-        errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.error']")
+        face = panel.locator(".explorer-face").first  # 04: the explorer of section 6 (an exercise adds another)
+        try:
+            face.wait_for(state="visible", timeout=NOTEBOOK_MINUTES * 60_000)
+            # Run All goes on below the explorer, and JupyterLab scrolls to each cell it runs: drag once all have run
+            page.wait_for_function("() => ![...document.querySelectorAll('.jp-InputPrompt')]"
+                                   ".some(p => p.textContent.includes('*'))", timeout=NOTEBOOK_MINUTES * 60_000)
+        except TimeoutError:
+            pytest.fail(f"{notebook} did not finish with its explorer drawn in {NOTEBOOK_MINUTES} minutes\n"
+                        + _where_it_stopped(panel, root))
+        errors = panel.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.error']")
         assert errors.count() == 0, errors.first.inner_text()
+        assert panel.count() == 1, f"{panel.count()} notebooks open, not only {notebook}"
         face.scroll_into_view_if_needed()
         assert face.get_attribute("src"), "the explorer's face has no picture"
 
-        readout = _drag(page, ".explorer-direction", 90)
+        readout = _drag(panel, ".explorer-direction", 90)
         assert float(readout) > 0, f"the slider reads {readout} after a drag to the right"
         if notebook.startswith("06"):  # in w, truncation draws the face towards the average w
-            readout = _drag(page, ".explorer-truncation", -90)
+            readout = _drag(panel, ".explorer-truncation", -90)
             assert float(readout) < 1, f"the truncation slider reads {readout} after a drag to the left"
 
         default = root / f"explorer-{notebook[:2]}.png"
         shot = Path(os.environ.get("EXPLORER_SCREENSHOT", default)) if notebook.startswith("04") else default
         shot.parent.mkdir(parents=True, exist_ok=True)
         page.wait_for_timeout(500)  # the strip's new picture lands just after the face's
-        page.locator(".latent-explorer").first.screenshot(path=str(shot))
+        panel.locator(".latent-explorer").first.screenshot(path=str(shot))
         print(f"screenshot of the explorer: {shot}")
         browser.close()
