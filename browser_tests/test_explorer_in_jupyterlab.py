@@ -47,7 +47,7 @@ def lab(tmp_path_factory):
     settings = root / ".lab-settings" / "@jupyterlab" / "apputils-extension"
     settings.mkdir(parents=True)
     (settings / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')  # no news toast
-    # the copies stay as they are: an autosaved notebook keeps its outputs, widgets included, for the next page
+    # the copies stay as the repository has them: no outputs of one test saved into the next one's notebook
     docmanager = root / ".lab-settings" / "@jupyterlab" / "docmanager-extension" / "plugin.jupyterlab-settings"
     docmanager.parent.mkdir(parents=True)
     docmanager.write_text('{"autosave": false}')
@@ -109,10 +109,15 @@ def _drag(panel, slider: str, pixels: int) -> str:
     return panel.locator(f"{slider} .widget-readout").first.inner_text()
 
 
+def _errors(panel):
+    """The error outputs (tracebacks) in the notebook's panel."""
+    return panel.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.error']")
+
+
 def _where_it_stopped(panel, root: Path) -> str:
     """What a run that did not reach the explorer left: the cell running, the first error, the server log's end."""
     running = [p for p in panel.locator(".jp-InputPrompt").all_inner_texts() if "*" in p]
-    errors = panel.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.error']")
+    errors = _errors(panel)
     log = (root / "jupyterlab.log").read_text().splitlines()[-15:]
     return "\n".join([f"cells running: {running or 'none'}",
                       f"first error: {errors.first.inner_text() if errors.count() else 'none'}",
@@ -121,7 +126,8 @@ def _where_it_stopped(panel, root: Path) -> str:
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS)
 def test_a_dragged_slider_changes_the_face_in_jupyterlab(lab, notebook):
-    from playwright.sync_api import TimeoutError, sync_playwright
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    from playwright.sync_api import sync_playwright
 
     url, token, root = lab
     with sync_playwright() as playwright:
@@ -141,10 +147,10 @@ def test_a_dragged_slider_changes_the_face_in_jupyterlab(lab, notebook):
             # Run All goes on below the explorer, and JupyterLab scrolls to each cell it runs: drag once all have run
             page.wait_for_function("() => ![...document.querySelectorAll('.jp-InputPrompt')]"
                                    ".some(p => p.textContent.includes('*'))", timeout=NOTEBOOK_MINUTES * 60_000)
-        except TimeoutError:
+        except PlaywrightTimeout:
             pytest.fail(f"{notebook} did not finish with its explorer drawn in {NOTEBOOK_MINUTES} minutes\n"
                         + _where_it_stopped(panel, root))
-        errors = panel.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.error']")
+        errors = _errors(panel)
         assert errors.count() == 0, errors.first.inner_text()
         assert panel.count() == 1, f"{panel.count()} notebooks open, not only {notebook}"
         face.scroll_into_view_if_needed()
