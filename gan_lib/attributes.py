@@ -1,10 +1,12 @@
 """The attribute classifier: a small CNN that reads a synthetic face's hair colour, eye colour, hair style and mouth,
-trained once on drawn faces and kept in the cache folder. Mode coverage (metrics) and the InterFaceGAN directions
-(directions) read generated faces with it."""
+trained once on drawn faces and kept in the cache folder under a key of how it was trained, and checked on held-out
+faces before each use. Mode coverage (metrics) and the InterFaceGAN directions (directions) read generated faces
+with it."""
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -18,7 +20,9 @@ from .runtime import resolve_device
 from .synthetic import ATTRIBUTES, make_faces
 
 CLASSIFIER_SIZE = 32
-CLASSIFIER_VERSION = 1
+CLASSIFIER_VERSION = 1  # bump with any change to the network, its training or the faces it trains on
+CHECK_FACES, CHECK_SEED = 256, 4321  # the held-out faces, at 32 and at 64 px, a cached classifier is checked on
+CHECK_ACCURACY = 0.85  # the least mean accuracy over the attributes a cached one must have there (ours: 0.95)
 
 
 class AttributeClassifier(nn.Module):
@@ -70,28 +74,53 @@ def train_attribute_classifier(faces: int = 12_000, epochs: int = 5, seed: int =
     shuffle_rng = torch.Generator().manual_seed(seed)
     batches = [torch.randperm(len(images), generator=shuffle_rng).split(128) for _ in range(epochs)]
     model.train()
-    for index in tqdm([i for epoch in batches for i in epoch], desc=f"attribute classifier (once, {device.type})",
-                      leave=False):
-        index = index.to(device)
-        outputs = model(images[index])
-        loss = sum(F.cross_entropy(o, labels[index, k]) for k, o in enumerate(outputs))
-        optimiser.zero_grad()
-        loss.backward()
-        optimiser.step()
+    steps = tqdm([i for epoch in batches for i in epoch], desc=f"attribute classifier (once, {device.type})",
+                 leave=False)
+    with torch.autocast(device.type, enabled=False):  # fp32 wherever it is called from, as its cache key says
+        for index in steps:
+            index = index.to(device)
+            outputs = model(images[index])
+            loss = sum(F.cross_entropy(o, labels[index, k]) for k, o in enumerate(outputs))
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
     return model.cpu().eval()
 
 
+def classifier_path() -> Path:
+    """The cache file of the classifier this machine would train: named after what its weights depend on (the
+    version of its recipe, the device kind, fp32 and the torch version), so that one trained otherwise is not read."""
+    device = resolve_device("auto").type
+    return cache_dir() / f"attribute-classifier-v{CLASSIFIER_VERSION}-{device}-fp32-torch{torch.__version__}.pt"
+
+
+def held_out_accuracy(model: AttributeClassifier) -> float:
+    """The mean accuracy over the attributes on CHECK_FACES faces at 32 and at 64 px that no classifier trains on."""
+    correct = []
+    for size in (32, 64):
+        images, truth = make_faces(CHECK_FACES, size, seed=CHECK_SEED)
+        predicted = model.predict(images)
+        correct += [(predicted[name] == truth[name]).double().mean() for name in model.names]
+    return float(torch.stack(correct).mean())
+
+
 def attribute_classifier() -> AttributeClassifier:
-    """The trained classifier, from the cache folder or trained once (says so; about a minute on a CPU)."""
-    path = cache_dir() / f"attribute-classifier-v{CLASSIFIER_VERSION}.pt"
+    """The trained classifier, from the cache folder or trained once (says so; about a minute on a CPU). A cached
+    one that is damaged, or reads fewer than CHECK_ACCURACY of the held-out faces right, is trained again."""
+    path = classifier_path()
     if path.exists():
         try:
             model = AttributeClassifier()
             model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-            return model.eval()
+            accuracy = held_out_accuracy(model)
         except Exception as exc:  # damaged, another shape, or a pickle that would run code: trained again
             print(f"the cached attribute classifier {printable(str(path))} cannot be used ({type(exc).__name__}): "
                   "training it again", file=sys.stderr)
+        else:
+            if accuracy >= CHECK_ACCURACY:
+                return model.eval()
+            print(f"the cached attribute classifier {printable(str(path))} reads {accuracy:.0%} of held-out faces "
+                  f"right, under {CHECK_ACCURACY:.0%}: training it again", file=sys.stderr)
     check_writable(path.parent, "the cache folder", "set GAN_LIB_CACHE to a folder you can write")  # before training
     print(f"training the attribute classifier that reads synthetic faces (once; kept in {printable(str(path))})",
           file=sys.stderr)

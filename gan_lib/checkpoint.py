@@ -14,7 +14,7 @@ from .data import ImageSet
 from .errors import GanLibError, printable
 from .models import recompute_batchnorm
 from .networks import build_generator
-from .runtime import resolve_device
+from .runtime import PRECISIONS, resolve_device
 
 CHECKPOINT_FILE = "checkpoint.pt"  # the latest checkpoint of a run, in its run folder
 CHECKPOINT_FORMAT = 1
@@ -55,6 +55,20 @@ class Checkpoint:
     def holdout(self) -> int:
         """One image in `holdout` was kept out of training (0: none)."""
         return self.data.get("holdout") or 0
+
+    @property
+    def precision(self) -> str | None:
+        """The precision the run trained in (fp32, bf16 or fp16), None for checkpoints older than that record."""
+        return self.state.get("precision")
+
+    def resumed_precision(self, device_kind: str) -> tuple[str | None, str]:
+        """The precision a resume on a device of this kind keeps, and why (None: none recorded, decide afresh). An
+        older checkpoint without the record trained on the CPU in fp32, whatever the CPU (its commit knew no other)."""
+        if self.precision is not None:
+            return self.precision, "kept from the checkpoint"
+        if device_kind == "cpu" and self.config.amp == "auto":
+            return "fp32", "as this older checkpoint trained on the CPU"
+        return None, ""
 
     @property
     def sampling_weights(self) -> dict[str, torch.Tensor]:
@@ -111,8 +125,16 @@ def _malformed(state: dict) -> str:
             isinstance(row, dict) and set(row) == set(HISTORY_FIELDS)
             and all(isinstance(v, (int, float)) for v in row.values()) for row in history):
         return "its history is not a list of rows of " + ", ".join(HISTORY_FIELDS)
-    if "fixed_noise" in state and not isinstance(state["fixed_noise"], torch.Tensor):
-        return "its fixed noise is not a tensor"
+    if "fixed_noise" in state:  # the Trainer's noise(64, cfg, "fixed"), whatever G's architecture
+        fixed, latent_dim = state["fixed_noise"], Config.from_dict(state["config"]).latent_dim
+        if not isinstance(fixed, torch.Tensor):
+            return "its fixed noise is not a tensor"
+        if not (fixed.layout == torch.strided and fixed.shape == (64, latent_dim) and fixed.is_floating_point()
+                and fixed.isfinite().all()):
+            return (f"its fixed noise is not 64 finite latent vectors of size {latent_dim}: a {fixed.dtype} tensor "
+                    f"of shape {tuple(fixed.shape)}")
+    if state.get("precision", "fp32") not in tuple(PRECISIONS):
+        return f"its precision is {state['precision']!r}, not one of {', '.join(PRECISIONS)}"
     data = state.get("data")
     if data is not None and not (isinstance(data, dict) and all(
             isinstance(data.get(k), (str, type(None))) for k in ("name", "source", "part"))

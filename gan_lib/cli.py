@@ -17,7 +17,7 @@ from dataclasses import fields, replace
 from pathlib import Path
 
 from . import runtime
-from .checkpoint import CHECKPOINT_FILE, run_state
+from .checkpoint import CHECKPOINT_FILE, read_checkpoint, run_state
 from .config import MAX_STEPS, Config
 from .data import HOLDOUT_EVERY, SYNTHETIC_COUNT, check_condition, describe, load_images
 from .datasets import NAMED_DATASETS
@@ -266,13 +266,19 @@ def _terminate(signum: int, frame: object) -> None:
     raise Terminated
 
 
-def _interrupted(args: argparse.Namespace, how: str = "interrupted") -> str:
+def _interrupted(args: argparse.Namespace | None, how: str = "interrupted") -> str:
     """What an interrupt leaves, in words that fit the command."""
+    if args is None:
+        return f"{how} while starting: nothing was done or written"
     if args.command != "train":
         return INTERRUPTED[args.command].replace("interrupted", how, 1)
     checkpoint = printable(str(args.out / CHECKPOINT_FILE))
     if (args.out / CHECKPOINT_FILE).exists():
-        return f"{how}: the last checkpoint, {checkpoint}, is kept; continue with --resume"
+        try:
+            at = f" (step {read_checkpoint(args.out / CHECKPOINT_FILE).step})"
+        except GanLibError:
+            at = ""
+        return f"{how}: the last checkpoint, {checkpoint}, is kept{at}; continue with --resume"
     return f"{how} before the first checkpoint: nothing to resume; train again to start over"
 
 
@@ -289,11 +295,12 @@ def _lost_peer(exc: RuntimeError) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
     in_main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
+    args = None
     try:
         try:
+            args = _parser().parse_args(argv)
             {"train": _train, "generate": _generate, "prepare": _prepare, "evaluate": _evaluate}[args.command](args)
         finally:  # the outcome is known: a SIGTERM from here on (torchrun's, after this line) ends the process quietly
             if previous is not None:

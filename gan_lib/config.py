@@ -25,6 +25,8 @@ def seeded(rng: torch.Generator, *key: object) -> torch.Generator:
 
 
 LOSSES = ("bce", "hinge", "wgan-gp")
+# the settings that one loss alone reads (R1, r1_gamma, applies to any)
+LOSS_SETTINGS = {"label_smoothing": "bce", "fake_label": "bce", "gp_weight": "wgan-gp"}
 ARCHS = ("dcgan", "style")  # G's architecture: the DCGAN's, or the style-based generator (gan_lib/style.py)
 MAX_STEPS = 10**9  # a run's length: more steps than any GPU trains in a month
 MAX_CLASSES = 1000  # a conditional DCGAN's classes: G's first layer grows by one input per class
@@ -140,6 +142,10 @@ class Config:
         for name in ("gp_weight", "r1_gamma"):
             if not 0.0 <= getattr(self, name) < 1e6:
                 raise GanLibError(f"{name} must be in [0, 1e6), got {getattr(self, name)}")
+        if unused := _unused_loss_settings(vars(self)):
+            name = unused[0]
+            raise GanLibError(f"{name} {getattr(self, name):g} applies to loss {LOSS_SETTINGS[name]} only, and this "
+                              f"run trains with loss {self.loss}: drop it (--{name.replace('_', '-')}) or set it to 0")
         parse_policy(self.augment)
 
     @property
@@ -162,9 +168,19 @@ class Config:
 
     @classmethod
     def from_dict(cls, values: dict) -> Config:
-        """Build from a dict, ignoring keys this version does not know (older or newer checkpoints)."""
+        """Build from a dict, ignoring keys this version does not know (older or newer checkpoints) and a setting its
+        loss does not use (an older gan_lib could save one: it had no effect, and is left at its default)."""
         known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in values.items() if k in known})
+        values = {k: v for k, v in values.items() if k in known}
+        unused = _unused_loss_settings(values)
+        return cls(**{k: v for k, v in values.items() if k not in unused})
+
+
+def _unused_loss_settings(values: dict) -> list[str]:
+    """The settings in `values` that their loss does not use (LOSS_SETTINGS), at neither 0 (off) nor the default."""
+    loss = values.get("loss", Config.loss)
+    return [name for name, owner in LOSS_SETTINGS.items()
+            if name in values and loss != owner and values[name] not in (0, getattr(Config, name))]
 
 
 # The DCGAN paper's recipe, for comparison with ours (benchmarks/quality.py): Config(**DCGAN_RECIPE).

@@ -4,7 +4,7 @@
 - InterFaceGAN (Shen et al. 2020, arXiv:2005.09635): the normal of a linear boundary in z that separates faces with
   an attribute value from the rest; "conditional" removes the other attributes' normals from it.
 - GANSpace (Harkonen et al. 2020, arXiv:2004.02546): principal components of G's first-block activations, mapped
-  back to z by least squares.
+  back to z by least squares; for a style-based G, of w itself (principal_directions).
 - SeFa (Shen and Zhou 2021, arXiv:2007.06600): the top eigenvectors of A^T A, A being G's first layer (a linear map).
 """
 
@@ -100,6 +100,9 @@ class Directions:
         if not valid:
             raise GanLibError(f"{printable(str(path))} is a damaged directions file: it needs a 2-D tensor of vectors "
                               "and their names and notes")
+        if not torch.isfinite(vectors).all():
+            raise GanLibError(f"{printable(str(path))} holds directions that are not numbers (NaN or inf), which would "
+                              "draw blank faces: find them again and save them over it (save(path, overwrite=True))")
         if latent_dim is not None and vectors.shape[1] != latent_dim:
             raise GanLibError(f"{printable(str(path))} holds directions of latent size {vectors.shape[1]}, but the "
                               f"generator's latent size is {latent_dim}")
@@ -217,6 +220,17 @@ def ganspace_directions(G: Generator, k: int = 10, n: int = 4000, seed: int = 0)
     to_latent = torch.linalg.lstsq(coordinates, z).solution  # (k, latent_dim): z ~ coordinates @ to_latent
     notes = [f"PC{i + 1}, {share:.1%} of the variance" for i, share in enumerate(pca.explained_variance_ratio_)]
     return Directions(to_latent, [f"PC{i + 1}" for i in range(k)], notes, "ganspace")
+
+
+def principal_directions(latents: torch.Tensor, k: int = 4) -> Directions:
+    """The top k principal components of latents (N, latent_dim) as directions: GANSpace as its paper finds a
+    StyleGAN's, in w. They need no classifier, so they exist whatever the faces look like."""
+    centred = latents.float() - latents.float().mean(0)
+    _, singular, components = torch.linalg.svd(centred, full_matrices=False)
+    k = min(k, len(singular))
+    shares = singular[:k].square() / singular.square().sum().clamp_min(1e-12)
+    notes = [f"PC{i + 1}, {share:.1%} of the variance" for i, share in enumerate(shares.tolist())]
+    return Directions(components[:k], [f"PC{i + 1}" for i in range(k)], notes, "pca")
 
 
 @torch.no_grad()

@@ -21,6 +21,7 @@ from .directions import (
     attribute_label,
     changed_shares,
     directions_from_boundaries,
+    principal_directions,
     sample_latents,
 )
 from .errors import GanLibError, printable
@@ -101,6 +102,16 @@ def _entanglement(G, classifier, space: str, labelled, seed: int, step: float, m
     spread = (latents @ directions.vectors.T).std(0) if len(directions) else torch.empty(0)
     moves = step * spread[:, None] * directions.vectors
     return directions, changed_shares(lambda v: render(G, space, v), classifier, latents, moves)
+
+
+def explorer_directions(found: Directions, w: torch.Tensor, k: int = 4) -> tuple[Directions, str]:
+    """The sliders of an explorer in w, and a line saying what they are: the attribute directions found in w where
+    there are any, else w's top k principal directions (a young G's faces may all read as the same values)."""
+    if len(found):
+        return found, f"the sliders: the attribute directions found in w ({', '.join(found.names)})"
+    principal = principal_directions(w, k)
+    return principal, (f"the sliders: w's top {len(principal)} principal directions (no attribute value was common "
+                       "enough among these faces for a direction of its own)")
 
 
 def conditional_entropy(y: torch.Tensor, x: torch.Tensor) -> float:
@@ -186,15 +197,17 @@ def z_against_w(G: nn.Module, classifier, n: int = 2000, seed: int = 0, pairs: i
 
 def format_table(tables: dict | list[dict], digits: int = 3) -> str:
     """A markdown table of z_against_w's tables (one per seed): each cell the mean, ± the standard deviation over
-    the seeds when there are several."""
+    the seeds when there are several; a NaN (no direction found) is left out, and a cell of none says so."""
     tables = [tables] if isinstance(tables, dict) else tables
     lines = ["| measure | z | w |", "|---|---|---|"]
     for row in ROWS:
         cells = []
         for space in SPACES:
             values = torch.tensor([t[row][space] for t in tables], dtype=torch.float64)
-            cell = f"{float(values.mean()):.{digits}g}"
-            cells.append(cell + (f" ± {float(values.std()):.{digits}g}" if len(values) > 1 else ""))
+            values = values[~values.isnan()]
+            cell = f"{float(values.mean()):.{digits}g}" if len(values) else "no direction found"
+            cell += f" ± {float(values.std()):.{digits}g}" if len(values) > 1 else ""
+            cells.append(cell + (f" ({len(values)} of {len(tables)} seeds)" if 0 < len(values) < len(tables) else ""))
         lines.append(f"| {row} | {cells[0]} | {cells[1]} |")
     return "\n".join(lines)
 

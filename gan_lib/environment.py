@@ -4,12 +4,14 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from .errors import GanLibError, printable
 
 SWITCH = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False,
           "": False}
+ASCII_WHOLE_NUMBER = re.compile(r"\s*[+-]?[0-9]+\s*")  # not "²", "٣", "1_000" or "1e3"
 
 
 def text_setting(name: str, default: str) -> str:
@@ -34,8 +36,8 @@ def count_setting(name: str, default: int, lowest: int, highest: int, unit: str)
     if value is None:
         return default
     try:
-        number = int(value)  # what the command line's options accept too: digits, in any script, not "²" or "1e3"
-    except ValueError:
+        number = int(value) if ASCII_WHOLE_NUMBER.fullmatch(value) else None  # int() alone takes any script's digits
+    except ValueError:  # more than int()'s 4,300 digits
         number = None
     if number is None or not lowest <= number <= highest:
         raise GanLibError(printable(f"{name} must be a whole number of {unit} from {lowest:,} to {highest:,}, got "

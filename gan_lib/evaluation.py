@@ -26,6 +26,11 @@ def evaluate(checkpoint: str | Path, metric: str = "swd", n: int = 2000, data: s
     if not 2 <= n <= MAX_EVALUATE:
         raise GanLibError(f"--n must be between 2 and {MAX_EVALUATE:,} (FID's customary sample size), got {n:,}")
     state = read_checkpoint(checkpoint)
+    trained_on = state.data.get("name")
+    if metric == "modes" and trained_on != "synthetic":
+        raise GanLibError(f"--metric modes reads faces with a classifier of the synthetic faces' attributes, and "
+                          f"{printable(str(checkpoint))} trained on {printable(trained_on or 'unrecorded data')}, "
+                          "whose faces it cannot read: score it with --metric swd, fid or kid")
     G, cfg = load_generator(state, device)
     cfg = replace(cfg, seed=seed)  # checked like any config
     scoring = METRICS[metric]

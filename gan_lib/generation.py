@@ -12,7 +12,7 @@ import torch
 from .checkpoint import load_generator
 from .config import Config
 from .errors import GanLibError, printable
-from .files import IMAGE_EXTENSIONS
+from .files import IMAGE_EXTENSIONS, write_fix
 from .models import generate, noise
 from .viz import save_grid
 
@@ -48,7 +48,11 @@ def generate_grid(checkpoint: str | Path, out: Path, n: int = 64, seed: int = 0,
         raise GanLibError(f"--n must be at least 1, got {n}")
     if scale < 1:
         raise GanLibError(f"--scale must be at least 1, got {scale}")
-    if out.is_dir():
+    try:
+        is_folder = out.is_dir()
+    except OSError as exc:  # a name longer than the filesystem allows, a folder that cannot be searched
+        raise GanLibError(f"cannot write --out {out} ({exc.strerror or exc}): {write_fix(exc)}") from exc
+    if is_folder:
         raise GanLibError(f"--out {out} is a folder: name an image file, e.g. {out / 'faces.png'}")
     if out.suffix.lower() not in IMAGE_EXTENSIONS:
         raise GanLibError(f"--out {out} is not an image file name: end it with {', '.join(sorted(IMAGE_EXTENSIONS))}")

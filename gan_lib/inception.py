@@ -1,9 +1,11 @@
 """The Inception-v3 features behind FID and KID: weights checked to hold nothing but tensors before torch-fidelity
-(which unpickles the file it is given) sees them, and real images' features cached under a key of their content."""
+(which unpickles the file it is given) sees them, and real images' features cached under a key of their content, the
+weights and the libraries that computed them."""
 
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -104,11 +106,20 @@ def _weights_identity(weights: str | Path | None) -> str:
     return f"{Path(weights).resolve()}|{stat and stat.st_size}|{stat and stat.st_mtime_ns}"
 
 
+def _libraries() -> str:
+    """The versions of what computes the features: torch, and torchmetrics' Inception (its resizing and layers)."""
+    try:
+        torchmetrics = importlib.metadata.version("torchmetrics")
+    except importlib.metadata.PackageNotFoundError:
+        torchmetrics = "absent"
+    return f"torch {torch.__version__}, torchmetrics {torchmetrics}"
+
+
 def content_key(images: torch.Tensor, weights: str | Path | None) -> str:
     """A key for the features of these exact images under these weights (a file by its resolved path, size and
-    modification time)."""
+    modification time) and these library versions: features computed by another version are computed again."""
     digest = hashlib.blake2b(to_uint8(images).contiguous().numpy().tobytes(), digest_size=16)
-    digest.update(_weights_identity(weights).encode("utf-8", "surrogateescape"))
+    digest.update(f"{_weights_identity(weights)}|{_libraries()}".encode("utf-8", "surrogateescape"))
     return digest.hexdigest()
 
 

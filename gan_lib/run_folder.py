@@ -14,12 +14,13 @@ from .data import ImageSet
 from .errors import GanLibError, printable
 from .files import check_free, check_writable, remove_dead_temporaries
 from .recipes import RECIPES, for_device
-from .runtime import is_main
+from .runtime import AMP_PRECISION, is_main, resolve_device
 from .train import Trainer
 
-# What --resume (or a notebook resuming its run) may change: the learning rates (the advice after a divergence) and
-# how often the run logs, samples and saves. Everything else would make the resumed run another run.
-RESUMABLE = ("lr_g", "lr_d", "log_every", "sample_every", "checkpoint_every")
+# What --resume (or a notebook resuming its run) may change: the learning rates (the advice after a divergence), how
+# often the run logs, samples and saves, and the precision (a machine slow in the run's own). Everything else would
+# make the resumed run another run.
+RESUMABLE = ("lr_g", "lr_d", "log_every", "sample_every", "checkpoint_every", "amp")
 
 
 def check_run_folder(run_dir: Path, data_source: str, fix: str) -> None:
@@ -57,13 +58,13 @@ def resumed_config(saved: Config, changes: dict, fix: str, recorded: dict | None
     return replace(saved, **changes)  # only RESUMABLE settings are left: every one a Config field
 
 
-def _check_loss_options(given: dict, loss: str) -> None:
-    """A setting that the chosen loss does not use is refused, not silently ignored."""
-    uses = {"label_smoothing": "bce", "fake_label": "bce", "gp_weight": "wgan-gp"}
-    for name, owner in uses.items():
-        if name in given and loss != owner:
-            raise GanLibError(f"--{name.replace('_', '-')} applies to --loss {owner} only, and this run trains with "
-                              f"--loss {loss}: drop it")
+def _precision_kept(changes: dict, state: Checkpoint, device_kind: str) -> dict:
+    """`changes` without amp where the amp asked for is the precision the run trained in ('auto' on resume: the
+    run's own, whatever this machine would choose): only another precision, asked for by name, is a change."""
+    kept, _ = state.resumed_precision(device_kind)
+    if changes.get("amp") == "auto" or kept and AMP_PRECISION.get(changes.get("amp")) == kept:
+        return {name: value for name, value in changes.items() if name != "amp"}
+    return changes
 
 
 def train_config(state: Checkpoint | None, recipe: str, options: dict, device_kind: str, holdout: int | None = None,
@@ -74,10 +75,9 @@ def train_config(state: Checkpoint | None, recipe: str, options: dict, device_ki
     it (see RESUMABLE)."""
     given = {**RECIPES[recipe], **options}
     if state is None:
-        _check_loss_options(options, given.get("loss", "bce"))
         return for_device(device_kind).config(**given), holdout or 0
     saved = state.config
-    changed = saved.differing(given)
+    changed = _precision_kept(saved.differing(given), state, device_kind)
     if holdout is not None and holdout != state.holdout:
         changed["holdout"] = holdout
     if condition is not None and condition != saved.condition:
@@ -97,8 +97,9 @@ def open_run(state: Checkpoint | None, cfg: Config | None, data: ImageSet, run_d
     checkpoint = Path(run_dir) / CHECKPOINT_FILE
     saved = state.config
     if cfg is not None:
-        cfg = resumed_config(saved, saved.differing(cfg.to_dict()), f"delete {run_dir} or choose another run folder "
-                             "(GAN_LIB_RUN_DIR) to start again")
+        changed = _precision_kept(saved.differing(cfg.to_dict()), state, resolve_device(device).type)
+        cfg = resumed_config(saved, changed, f"delete {run_dir} or choose another run folder (GAN_LIB_RUN_DIR) to "
+                             "start again")
     if change := data_change(state, data):
         if on_data_change == "refuse":
             raise GanLibError(f"{checkpoint} was trained on {change[0]}, not on {change[1]}; choose another run "

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
+import threading
+import warnings
 from collections.abc import Callable
 from contextlib import contextmanager
 from datetime import timedelta
@@ -71,14 +74,39 @@ def amp_dtype(amp: str, device: torch.device) -> torch.dtype | None:
     return {"off": None, "bf16": torch.bfloat16, "fp16": torch.float16}[amp]
 
 
-def precision_note(amp: str, dtype: torch.dtype | None, device: torch.device) -> str:
-    """The precision a run trains in, and why, in a few words: "cpu: bf16 autocast (native)", say."""
+PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}  # what a checkpoint records
+AMP_PRECISION = {"off": "fp32", "bf16": "bf16", "fp16": "fp16"}  # the precision each explicit --amp names
+
+
+def precision_name(dtype: torch.dtype | None) -> str:
+    """The name a checkpoint records for an autocast dtype (None: full precision): fp32, bf16 or fp16."""
+    return next(name for name, value in PRECISIONS.items() if value == dtype)
+
+
+def precision_note(amp: str, dtype: torch.dtype | None, device: torch.device, kept: str = "") -> str:
+    """The precision a run trains in, and why, in a few words: "cpu: bf16 autocast (native)", say. `kept` says why
+    a resumed run keeps the precision it trained in, which may not be this machine's choice for `amp`."""
     name = {None: "fp32", torch.bfloat16: "bf16 autocast", torch.float16: "fp16 autocast with loss scaling"}[dtype]
+    if kept:
+        default = amp_dtype(amp, device)
+        other = "" if default == dtype else f"; this machine would choose {precision_name(default)}"
+        return f"{device.type}: {name} ({kept}{other})"
     if amp != "auto":
         return f"{device.type}: {name} (--amp {amp})"
     if device.type == "cpu":
         return f"cpu: {name} ({'native' if dtype else 'no native bf16 on this CPU'})"
     return f"{device.type}: {name}"
+
+
+def autocast(device: torch.device, dtype: torch.dtype | None) -> torch.autocast:
+    """The autocast context of a run in `dtype` (None: off); a precision this device cannot compute in is refused."""
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        context = torch.autocast(device.type, dtype=dtype, enabled=dtype is not None)
+    if dtype is not None and not context._enabled:  # torch warns and turns itself off: the run would be fp32
+        raise GanLibError(f"{device.type} cannot train in {precision_name(dtype)} autocast here "
+                          f"({said[0].message if said else 'not supported'}): pass --amp off, or another --amp")
+    return context
 
 
 def switched_on(setting: str, auto: bool) -> bool:
@@ -111,6 +139,38 @@ def world_size() -> int:
 def is_main() -> bool:
     """Rank 0 alone writes files and prints reports."""
     return rank() == 0
+
+
+class HeldInterrupts:
+    """Ctrl-C (SIGINT) and SIGTERM held back while a block trains, so that a step is never cut in half: `arrived`
+    says one came, and `deliver` then hands it to the handler it was meant for (Ctrl-C's KeyboardInterrupt, the
+    command line's SIGTERM), after the caller has saved. Only one process in its main thread holds them: under
+    torchrun the ranks would stop at different steps and wait on each other."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self):
+        self.arrived: list[int] = []
+        self.handlers: dict[int, object] = {}
+
+    def __enter__(self) -> HeldInterrupts:
+        if threading.current_thread() is threading.main_thread() and world_size() == 1:
+            self.handlers = {sig: signal.signal(sig, lambda signum, frame: self.arrived.append(signum))
+                             for sig in self.SIGNALS if signal.getsignal(sig) != signal.SIG_IGN}  # nohup's stay
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self.handlers.items():
+            signal.signal(sig, handler)
+
+    def deliver(self) -> None:
+        """Hand the first signal that arrived to its own handler (which raises, or ends the process)."""
+        signum = self.arrived[0]
+        handler = self.handlers[signum]
+        if callable(handler):
+            handler(signum, None)
+        elif handler == signal.SIG_DFL:
+            signal.raise_signal(signum)
 
 
 PEER_TIMEOUT_S = 600  # how long a process waits for a stalled peer: a step or a checkpoint takes seconds; the longest
@@ -187,6 +247,7 @@ class CrossRankBatchNorm2d(nn.BatchNorm2d):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or world_size() == 1:
             return super().forward(x)
+        dtype, x = x.dtype, x.float()  # statistics in fp32 under autocast too, as BatchNorm2d keeps them
         moments = torch.cat([x.mean((0, 2, 3)), (x * x).mean((0, 2, 3))])
         mean, square = (all_reduce(moments) / world_size()).chunk(2)
         var = square - mean * mean
@@ -197,7 +258,7 @@ class CrossRankBatchNorm2d(nn.BatchNorm2d):
             self.num_batches_tracked += 1
         shape = (1, -1, 1, 1)
         x = (x - mean.view(shape)) * torch.rsqrt(var.view(shape) + self.eps)
-        return x * self.weight.view(shape) + self.bias.view(shape)
+        return (x * self.weight.view(shape) + self.bias.view(shape)).to(dtype)
 
 
 def sync_batchnorm(model: nn.Module, device: torch.device) -> nn.Module:

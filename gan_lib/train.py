@@ -25,10 +25,14 @@ from .models import generate, noise, recompute_batchnorm
 from .networks import build_models
 from .reports import write_history, write_reports
 from .runtime import (
+    PRECISIONS,
+    HeldInterrupts,
     amp_dtype,
+    autocast,
     check_compiler,
     is_main,
     mean_over_ranks,
+    precision_name,
     precision_note,
     resolve_device,
     switched_on,
@@ -49,7 +53,8 @@ class Trainer:
     global batch; rank 0 alone keeps the EMA and writes samples, checkpoints and reports.
     """
 
-    def __init__(self, cfg: Config, data: ImageSet, out_dir: str | Path | None = None, device: str = "auto"):
+    def __init__(self, cfg: Config, data: ImageSet, out_dir: str | Path | None = None, device: str = "auto",
+                 kept_precision: tuple[str | None, str] = (None, "")):
         if data.images.shape[-1] != cfg.image_size:
             raise GanLibError(f"the data is {data.images.shape[-1]} px but the config asks for {cfg.image_size} px")
         if cfg.conditional and data.labels is None:
@@ -70,9 +75,10 @@ class Trainer:
             self.G, self.D = sync_batchnorm(self.G, self.device), sync_batchnorm(self.D, self.device)
         self.loss = losses.for_config(cfg)
         cuda = self.device.type == "cuda"
-        self.amp_dtype = amp_dtype(cfg.amp, self.device)
-        self.precision = precision_note(cfg.amp, self.amp_dtype, self.device)  # "cpu: bf16 autocast (native)"
-        self.autocast = torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None)
+        kept, why = kept_precision  # a resumed run's own precision (checkpoint.resumed_precision), else cfg.amp's
+        self.amp_dtype = PRECISIONS[kept] if kept else amp_dtype(cfg.amp, self.device)
+        self.precision = precision_note(cfg.amp, self.amp_dtype, self.device, why)  # "cpu: bf16 autocast (native)"
+        self.autocast = autocast(self.device, self.amp_dtype)
         # fp16 needs loss scaling; one scaler serves both optimisers
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
         # channels_last: 1.1-1.3x on the CPU too (benchmarks/throughput.py --widths)
@@ -183,24 +189,28 @@ class Trainer:
     def _fit(self, steps: int, progress: bool, on_log: Callable[[Trainer], None] | None) -> None:
         cfg, pending = self.cfg, []
         bar = tqdm(total=steps, initial=self.step, disable=not (progress and is_main()), desc="training", unit="step")
-        while self.step < steps:
-            pending.append(self.train_step(self.batches.batch(self.step), self.batches.labels(self.step)))
-            self.step += 1
-            last = self.step == steps
-            sample = self.step % cfg.sample_every == 0 or last
-            save = self.step % cfg.checkpoint_every == 0 or last
-            if self.step % cfg.log_every == 0 or sample or save:
-                self._record(pending)  # the only host sync: losses are read back every log_every steps
-                bar.update(len(pending))
-                bar.set_postfix(loss_d=f"{self.history[-1]['loss_d']:.3f}", loss_g=f"{self.history[-1]['loss_g']:.3f}")
-                pending = []
-                if on_log:
-                    on_log(self)
-            if self.writes and sample:
-                self.save_samples()
-            if self.writes and save:
-                self.save_checkpoint()
+        with HeldInterrupts() as interrupts:  # an interrupt ends the step it arrives in, then the loop
+            while self.step < steps and not interrupts.arrived:
+                pending.append(self.train_step(self.batches.batch(self.step), self.batches.labels(self.step)))
+                self.step += 1
+                last = self.step == steps
+                sample = self.step % cfg.sample_every == 0 or last
+                save = self.step % cfg.checkpoint_every == 0 or last
+                if self.step % cfg.log_every == 0 or sample or save or interrupts.arrived:
+                    self._record(pending)  # the only host sync: losses are read back every log_every steps
+                    bar.update(len(pending))
+                    bar.set_postfix(loss_d=f"{self.history[-1]['loss_d']:.3f}",
+                                    loss_g=f"{self.history[-1]['loss_g']:.3f}")
+                    pending = []
+                    if on_log:
+                        on_log(self)
+                if self.writes and sample:
+                    self.save_samples()
+                if self.writes and (save or interrupts.arrived and self.step > 0):
+                    self.save_checkpoint()  # interrupted: the run goes on from this step with --resume
         bar.close()
+        if interrupts.arrived:
+            interrupts.deliver()
         if self.writes:
             write_reports(self.history, self.out_dir, self.loss.scores)
 
@@ -253,7 +263,8 @@ class Trainer:
         return generate(self.sampling_generator, self.fixed_noise if z is None else z)
 
     def save_samples(self) -> Path:
-        return save_grid(self.generate(), self.out_dir / "samples" / f"step_{self.step:07d}.png")
+        with run_lock(self.out_dir):  # held: the run folder's checks on links apply to a notebook's call too
+            return save_grid(self.generate(), self.out_dir / "samples" / f"step_{self.step:07d}.png")
 
     def state_dict(self) -> dict:
         return {
@@ -263,6 +274,7 @@ class Trainer:
             "history": self.history, "fixed_noise": self.fixed_noise.cpu(),
             "torch_rng": torch.get_rng_state(), "scaler": self.scaler.state_dict(),
             "ema": self.ema.state_dict() if self.ema is not None else None, "data": self.data_identity,
+            "precision": precision_name(self.amp_dtype),
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -310,7 +322,9 @@ class Trainer:
                                        == (Path(out_dir).expanduser() / CHECKPOINT_FILE).resolve())
         stamp = file_stamp(Path(out_dir).expanduser() / CHECKPOINT_FILE) if own else None
         record = checkpoint if read else read_checkpoint(checkpoint)
-        trainer = cls(cfg or record.config, data, out_dir, device)
+        cfg = cfg or record.config
+        kept = record.resumed_precision(resolve_device(device).type) if cfg.amp == record.config.amp else (None, "")
+        trainer = cls(cfg, data, out_dir, device, kept)
         try:
             trainer.load_state_dict(record.state)
         except (KeyError, ValueError, RuntimeError, TypeError, IndexError) as exc:

@@ -25,7 +25,6 @@ def grid(images: torch.Tensor, nrow: int | None = None) -> torch.Tensor:
 
 def save_grid(images: torch.Tensor, path: str | Path, nrow: int | None = None, scale: int = 1) -> Path:
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     picture = grid(enlarge(to_uint8(images), scale), nrow)  # uint8 throughout: a quarter of float's memory
     with atomic_path(path) as tmp:  # interrupted, the previous image stays whole
         Image.fromarray(picture.permute(1, 2, 0).numpy()).save(tmp, format=_format(path))
@@ -40,7 +39,6 @@ def _format(path: Path) -> str:
 def save_figure(fig, path: str | Path, dpi: int) -> Path:
     """A matplotlib figure written atomically."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=dpi, format=_format(path))
     return path
@@ -235,7 +233,6 @@ def make_gif(frames: Sequence[str | Path | torch.Tensor], path: str | Path, dura
             with Image.open(frame) as image:
                 pictures.append(image.convert("RGB"))
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
         pictures[0].save(tmp, format="GIF", save_all=True, append_images=pictures[1:], duration=duration_ms, loop=0)
     return path

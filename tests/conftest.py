@@ -7,8 +7,16 @@ import pytest
 import torch
 
 # The CPU's bf16 decision, fixed for the whole run, its processes and its notebook kernels: every test sees a CPU
-# without native bf16 whatever machine runs it (the tests of the other branch say so themselves).
+# without native bf16 whatever machine runs it, except those that take `cpu_default`, which run both ways.
 os.environ["GAN_LIB_NATIVE_BF16"] = "0"
+
+
+@pytest.fixture(params=["0", "1"], ids=["fp32-cpu", "native-bf16-cpu"])
+def cpu_default(request, monkeypatch):
+    """The training, resume and torchrun tests in both CPU defaults, whatever this machine's: fp32 (no native bf16)
+    and bf16 autocast (native bf16: recent Intel with AMX, AMD with AVX512-BF16; emulated, and slower, elsewhere)."""
+    monkeypatch.setenv("GAN_LIB_NATIVE_BF16", request.param)
+    return request.param
 
 
 @pytest.fixture(autouse=True)
@@ -66,10 +74,9 @@ def tiny_notebook_env(tmp_path, monkeypatch, classifier):
     attribute classifier (so that no notebook trains its own)."""
     from gan_lib import attributes
 
-    cache = tmp_path / "cache"
-    cache.mkdir()
-    torch.save(classifier.state_dict(), cache / f"attribute-classifier-v{attributes.CLASSIFIER_VERSION}.pt")
-    monkeypatch.setenv("GAN_LIB_CACHE", str(cache))
+    monkeypatch.setenv("GAN_LIB_CACHE", str(tmp_path / "cache"))
+    attributes.classifier_path().parent.mkdir()
+    torch.save(classifier.state_dict(), attributes.classifier_path())
     monkeypatch.setenv("GAN_LIB_TINY", "1")
     return monkeypatch
 

@@ -100,6 +100,22 @@ def test_evaluate_prints_scores_and_explains_missing_weights(tmp_path, capsys, m
     assert "could not load the Inception weights" in capsys.readouterr().err
 
 
+def test_modes_of_a_generator_trained_on_real_faces_is_refused_in_one_line(tmp_path, capsys, monkeypatch):
+    import gan_lib.attributes as attributes
+
+    faces, run = tmp_path / "faces", tmp_path / "run"
+    faces.mkdir()
+    for i in range(16):
+        Image.new("RGB", (32, 32), (i * 15, 100, 255 - i * 15)).save(faces / f"{i}.png")
+    assert main(["train", "--data", str(faces), *TINY[4:], "--out", str(run), "--steps", "1"]) == 0
+    capsys.readouterr()
+    monkeypatch.setattr(attributes, "attribute_classifier", lambda: pytest.fail("read real faces as synthetic"))
+    assert main(["evaluate", "--checkpoint", str(run / "checkpoint.pt"), "--metric", "modes", "--n", "16"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: --metric modes reads faces with a classifier of the synthetic faces' attributes")
+    assert f"trained on {faces}" in err and "--metric swd, fid or kid" in err and "\n" not in err
+
+
 def test_a_metric_added_to_the_table_is_offered_and_scored_by_evaluate(tmp_path, capsys, monkeypatch):
     from gan_lib import metrics
 

@@ -1,7 +1,8 @@
 import pytest
 
-from gan_lib.config import Config, derive_seed
+from gan_lib.config import DCGAN_RECIPE, Config, derive_seed
 from gan_lib.errors import GanLibError
+from gan_lib.recipes import RECIPES, recipe
 
 
 def test_derived_seeds_are_stable_and_distinct():
@@ -22,3 +23,25 @@ def test_round_trip_ignores_unknown_keys():
 def test_bad_values_are_clear_errors(bad, message):
     with pytest.raises(GanLibError, match=message):
         Config(**bad)
+
+
+@pytest.mark.parametrize("loss, name, value, owner", [("hinge", "fake_label", 0.1, "bce"),
+                                                      ("wgan-gp", "label_smoothing", 0.2, "bce"),
+                                                      ("bce", "gp_weight", 5.0, "wgan-gp")])
+def test_a_setting_the_loss_does_not_use_is_refused(loss, name, value, owner):
+    with pytest.raises(GanLibError, match=f"{name} {value:g} applies to loss {owner} only, and this run trains with "
+                                          f"loss {loss}: drop it"):
+        Config(loss=loss, **{name: value})
+    assert Config(loss=loss, **{name: 0.0})  # off is no setting; so is the default, and r1_gamma applies to any loss
+    assert Config(loss=loss, r1_gamma=1.0, **{name: getattr(Config, name)})
+
+
+def test_every_recipe_passes_but_not_with_a_loss_it_does_not_fit_and_an_older_checkpoint_still_loads():
+    for name in RECIPES:
+        recipe(name)
+    with pytest.raises(GanLibError, match="fake_label 0.1 applies to loss bce only"):
+        recipe("clinic+fake-smoothed", loss="hinge")
+    paper_hinge = Config(**{**DCGAN_RECIPE, "loss": "hinge"})  # label_smoothing 0: off, as hinge has it
+    assert Config.from_dict(paper_hinge.to_dict()) == paper_hinge
+    saved = {**Config(loss="hinge").to_dict(), "fake_label": 0.1}  # train --recipe clinic+fake-smoothed --loss hinge
+    assert Config.from_dict(saved) == Config(loss="hinge")  # it had no effect on that run

@@ -32,6 +32,8 @@ def test_the_environment_sets_data_steps_and_run_folder(local, monkeypatch):
     monkeypatch.setenv("GAN_LIB_RUN_DIR", "/runs/mine")
     real = course.course_settings()
     assert (real.data, real.steps, real.run_dir) == ("/some/folder", 123, Path("/runs/mine"))
+    monkeypatch.setenv("GAN_LIB_STEPS", " +45\n")  # a sign and surrounding whitespace, as int() reads them
+    assert course.course_settings().steps == 45
 
 
 def test_the_size_and_length_suit_the_device(local, monkeypatch):

@@ -101,6 +101,16 @@ def test_ganspace_components_explain_decreasing_variance(G):
     assert found.vectors.shape == (5, 16)
 
 
+def test_principal_directions_follow_the_spread_of_the_latents():
+    scale = torch.ones(16)
+    scale[3], scale[7] = 10.0, 5.0  # the most spread along coordinate 3, then 7
+    found = dirs.principal_directions(torch.randn(2000, 16, generator=torch.Generator().manual_seed(0)) * scale, k=3)
+    assert found.names == ["PC1", "PC2", "PC3"] and found.vectors.shape == (3, 16)
+    assert found.vectors[0, 3].abs() > 0.99 and found.vectors[1, 7].abs() > 0.99
+    shares = [float(note.split(", ")[1].split("%")[0]) for note in found.notes]
+    assert shares == sorted(shares, reverse=True) and shares[0] > 50
+
+
 def test_gallery_has_one_row_per_direction(G):
     found = dirs.sefa_directions(G, k=2)
     faces = dirs.gallery(G, found, torch.zeros(16), frames=5)
@@ -149,3 +159,18 @@ def test_saving_never_replaces_a_file_of_other_directions_without_overwrite(G, t
         trained_further.save(tmp_path / "notes.pt")
     trained_further.save(path, overwrite=True)
     assert dirs.Directions.load(path).names == ["SeFa 1", "SeFa 2", "SeFa 3"]
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_a_directions_file_of_nan_or_inf_is_refused_on_load_naming_the_file(G, tmp_path, bad):
+    from gan_lib.errors import GanLibError
+
+    found = dirs.sefa_directions(G, k=2)
+    path = tmp_path / "directions-sefa.pt"
+    torch.save({"vectors": torch.full_like(found.vectors, bad), "names": found.names, "notes": found.notes,
+                "method": "sefa"}, path)
+    with pytest.raises(GanLibError, match="not numbers \\(NaN or inf\\)") as caught:
+        dirs.Directions.load(path)
+    assert str(path) in str(caught.value) and "overwrite=True" in str(caught.value) and "\n" not in str(caught.value)
+    found.save(path, overwrite=True)
+    assert torch.equal(dirs.Directions.load(path).vectors, found.vectors)  # found again and saved over it

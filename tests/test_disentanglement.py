@@ -121,6 +121,36 @@ def test_the_table_has_both_spaces_leaves_G_as_it_was_and_formats_the_spread(rea
     assert f"{table['path length']['z'] + 0.5:.3g} ± 0.707" in dis.format_table([table, other]).splitlines()[2]
 
 
+class SameReader(AttributeClassifier):
+    """A stand-in classifier that reads every face as the first value of every attribute."""
+
+    def predict(self, images):
+        return {attribute: torch.zeros(len(images), dtype=torch.long) for attribute in ATTRIBUTES}
+
+
+def test_the_explorer_in_w_has_sliders_whatever_the_classifier_reads(G):
+    found, _ = dis.entanglement_in(G, SameReader(), "w", n=200, moved=20)
+    assert len(found) == 0  # no value is common enough for a boundary when every face reads alike
+    w = dis.sample(G, "w", 200)
+    sliders, what = dis.explorer_directions(found, w)
+    assert len(sliders) == 4 and sliders.vectors.shape == (4, 16) and torch.isfinite(sliders.vectors).all()
+    assert "principal directions" in what and "\n" not in what
+
+    attribute_found, _ = dis.entanglement_in(OneNumberFace(lambda z: z), SignReader(), "w", n=400, moved=20)
+    sliders, what = dis.explorer_directions(attribute_found, w)
+    assert sliders is attribute_found and what.endswith(f"found in w ({', '.join(attribute_found.names)})")
+
+
+def test_a_table_without_directions_says_so_instead_of_nan(G):
+    tables = [dis.z_against_w(G, SameReader(), n=200, seed=seed, pairs=16, moved=20) for seed in (0, 1)]
+    assert math.isnan(tables[0]["entanglement: own attribute"]["w"])
+    text = dis.format_table(tables)
+    assert "nan" not in text.lower()
+    assert "| entanglement: own attribute | no direction found | no direction found |" in text.splitlines()
+    tables[1]["entanglement: own attribute"]["z"] = 0.5
+    assert "| entanglement: own attribute | 0.5 (1 of 2 seeds) |" in dis.format_table(tables)
+
+
 def test_a_dcgan_or_an_unknown_space_is_refused_in_one_line(G, reader):
     dcgan = Generator(Config(image_size=32, g_width=8, latent_dim=16))
     for call in (lambda: dis.sample(dcgan, "w", 4), lambda: dis.path_length(dcgan, reader, "z", 4),

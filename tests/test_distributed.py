@@ -26,11 +26,12 @@ def _largest_difference(a: dict, b: dict) -> float:
     return max((a[k].float() - b[k].float()).abs().max().item() for k in a)
 
 
-def test_two_processes_train_one_run_that_rank_0_writes_and_one_process_resumes(tmp_path):
+def test_two_processes_train_one_run_that_rank_0_writes_and_one_process_resumes(tmp_path, cpu_default):
     result = _train(tmp_path / "run", "--steps", "4")
     assert result.returncode == 0, result.stderr
     assert result.stderr.count("training on 256 images") == 1  # rank 0 alone reports
-    assert "2 processes (cpu: fp32 (no native bf16 on this CPU)), 8 images each" in result.stderr
+    precision = "bf16 autocast (native)" if cpu_default == "1" else "fp32 (no native bf16 on this CPU)"
+    assert f"2 processes (cpu: {precision}), 8 images each" in result.stderr
     assert result.stdout.count("wrote ") == 1
     run = tmp_path / "run"
     assert sorted(p.name for p in (run / "samples").iterdir()) == ["step_0000002.png", "step_0000004.png"]
@@ -42,18 +43,21 @@ def test_two_processes_train_one_run_that_rank_0_writes_and_one_process_resumes(
     assert read_checkpoint(run / "checkpoint.pt").step == 6
 
 
-def test_with_sync_batchnorm_two_processes_follow_one(tmp_path):
+def test_with_sync_batchnorm_two_processes_follow_one(tmp_path, cpu_default):
     runs = {"one": _train(tmp_path / "one", "--steps", "4", "--sync-batchnorm", processes=0),
             "sync": _train(tmp_path / "sync", "--steps", "4", "--sync-batchnorm"),
             "per-rank": _train(tmp_path / "per-rank", "--steps", "4")}
     assert all(r.returncode == 0 for r in runs.values()), [r.stderr for r in runs.values()]
     one, sync, per_rank = (read_checkpoint(tmp_path / name / "checkpoint.pt") for name in runs)
+    # in bf16 autocast the two runs round differently (measured: G 1.3e-3 apart synced, 4.0e-3 per rank; in fp32
+    # under 1e-5 synced), so there the test asks only that syncing brings them closer
+    bound, factor, loss_bound = (1e-4, 10, 1e-5) if cpu_default == "0" else (5e-3, 2, 1e-2)
     for net in ("generator", "discriminator"):
         synced = _largest_difference(getattr(one, net), getattr(sync, net))
-        assert synced < 1e-4
+        assert synced < bound, net
         # BatchNorm over each half of the batch is another computation: that is what --sync-batchnorm removes
-        assert _largest_difference(getattr(one, net), getattr(per_rank, net)) > 10 * synced
-    assert one.history[-1]["loss_d"] == pytest.approx(sync.history[-1]["loss_d"], abs=1e-5)
+        assert _largest_difference(getattr(one, net), getattr(per_rank, net)) > factor * synced, net
+    assert one.history[-1]["loss_d"] == pytest.approx(sync.history[-1]["loss_d"], abs=loss_bound)
 
 
 @pytest.mark.parametrize("loss", ["bce", "hinge", "wgan-gp", "bce --r1-gamma 1"])

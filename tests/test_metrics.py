@@ -108,6 +108,16 @@ def test_inception_without_weights_is_a_clear_error(tmp_path):
         metrics.inception_features(torch.zeros(2, 3, 32, 32), weights=tmp_path / "missing.pth")
 
 
+def test_cached_inception_features_are_keyed_by_the_torch_that_computed_them(monkeypatch):
+    from gan_lib import inception
+
+    images = torch.randint(0, 256, (4, 3, 32, 32), dtype=torch.uint8)
+    inception.cached_features(images, None, lambda: torch.ones(4, inception.FEATURES))
+    monkeypatch.setattr(torch, "__version__", "0.0.1")
+    again = inception.cached_features(images, None, lambda: torch.zeros(4, inception.FEATURES))
+    assert torch.equal(again, torch.zeros(4, inception.FEATURES))  # computed again, not read from the other's file
+
+
 def test_attribute_classifier_is_accurate_on_held_out_faces(classifier):
     for size in (32, 64):
         images, attrs = make_faces(500, size, seed=12345)
@@ -115,6 +125,32 @@ def test_attribute_classifier_is_accurate_on_held_out_faces(classifier):
         accuracy = {name: float((predicted[name] == attrs[name]).float().mean()) for name in ATTRIBUTES}
         assert min(accuracy["hair_color"], accuracy["eye_color"], accuracy["hair_style"]) > 0.95, accuracy
         assert accuracy["mouth"] > 0.7, accuracy  # a few pixels at 32 px: the hardest attribute
+
+
+def test_a_cached_classifier_is_read_only_under_its_own_key_and_only_if_it_reads_held_out_faces(
+        classifier, monkeypatch, capsys):
+    from gan_lib import attributes
+    from gan_lib.files import cache_dir
+
+    path = attributes.classifier_path()
+    assert path.parent == cache_dir() and torch.__version__ in path.name and "fp32" in path.name
+    with monkeypatch.context() as patched:
+        patched.setattr(torch, "__version__", "0.0.1")
+        assert attributes.classifier_path() != path  # another torch trains another classifier: another file
+
+    untrained = attributes.AttributeClassifier()
+    torch.save(untrained.state_dict(), path.with_name(f"attribute-classifier-v{attributes.CLASSIFIER_VERSION}.pt"))
+    monkeypatch.setattr(attributes, "train_attribute_classifier", lambda: classifier)
+    assert attributes.attribute_classifier() is classifier  # the old name, which says nothing of how: not read
+    assert "training the attribute classifier" in capsys.readouterr().err
+
+    torch.save(untrained.state_dict(), path)  # a foreign classifier under this machine's key
+    assert attributes.attribute_classifier() is classifier
+    assert f"of held-out faces right, under {attributes.CHECK_ACCURACY:.0%}: training" in capsys.readouterr().err
+    monkeypatch.setattr(attributes, "train_attribute_classifier", lambda: pytest.fail("a good cached one retrained"))
+    cached = attributes.attribute_classifier()
+    assert all(torch.equal(a, b) for a, b in zip(cached.state_dict().values(), classifier.state_dict().values()))
+    assert capsys.readouterr().err == ""
 
 
 def test_mode_coverage_sees_all_modes_in_real_faces_and_collapse_in_one(classifier, faces):

@@ -109,6 +109,9 @@ EDITS = {  # an adversary's edits to a checkpoint's record: each a damaged check
     "a step that is text": lambda s: s.update(step="5"),
     "a negative step": lambda s: s.update(step=-3),
     "fixed noise that is text": lambda s: s.update(fixed_noise="x"),
+    "fixed noise of another latent size": lambda s: s.update(fixed_noise=s["fixed_noise"][:, :10]),
+    "fixed noise of integers": lambda s: s.update(fixed_noise=s["fixed_noise"].long()),
+    "NaN fixed noise": lambda s: s["fixed_noise"][3].fill_(float("nan")),
     "a history of other rows": lambda s: s.update(history=[{"zzz": 1}]),
     "NaN EMA weights": lambda s: [v.fill_(float("nan")) for v in s["ema"].values() if v.is_floating_point()],
 }
@@ -157,6 +160,10 @@ def test_a_checkpoint_of_weights_only_still_generates(tmp_path, capsys):
 @pytest.mark.parametrize("name, value, says", [
     ("GAN_LIB_STEPS", "²", "GAN_LIB_STEPS must be a whole number of training steps from 1 to 1,000,000,000, got '²'"),
     ("GAN_LIB_STEPS", "", "GAN_LIB_STEPS must be a whole number"),
+    ("GAN_LIB_STEPS", "٣", "GAN_LIB_STEPS must be a whole number of training steps from 1 to 1,000,000,000, got '٣'"),
+    ("GAN_LIB_STEPS", "1_000", "GAN_LIB_STEPS must be a whole number"),
+    ("GAN_LIB_STEPS", "9" * 5000, "GAN_LIB_STEPS must be a whole number"),  # past int()'s 4,300 digits
+    ("GAN_LIB_PEER_TIMEOUT", "٦٠", "GAN_LIB_PEER_TIMEOUT must be a whole number of seconds"),
     ("GAN_LIB_DATA", "", "GAN_LIB_DATA is set but empty, which would mean the current folder"),
     ("GAN_LIB_RUN_DIR", " ", "GAN_LIB_RUN_DIR is set but empty"),
     ("GAN_LIB_CACHE", "", "GAN_LIB_CACHE is set but empty"),

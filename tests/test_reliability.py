@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import same_tensors
 from PIL import Image
 
 import gan_lib.image_cache as image_cache
@@ -345,6 +346,24 @@ def test_generate_and_resume_say_what_is_wrong(tmp_path, capsys):
         capsys.readouterr().err
 
 
+def test_generate_names_the_users_file_and_the_fix_when_it_cannot_write_it(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "--data", "synthetic", *TINY, "--out", str(run), "--steps", "1"]) == 0
+    generate = ["generate", "--checkpoint", str(run / "checkpoint.pt"), "--n", "4", "--out"]
+    capsys.readouterr()
+    with unwritable(tmp_path / "read-only") as read_only:
+        assert main([*generate, str(read_only / "faces.png")]) == 2
+        err = capsys.readouterr().err
+        _one_line_error(err, f"could not write {read_only / 'faces.png'}", "choose a writable folder")
+        assert ".tmp" not in err
+    longest = tmp_path / ("f" * 251 + ".png")  # 255 bytes: the longest name most filesystems allow
+    assert main([*generate, str(longest)]) == 0 and longest.read_bytes().startswith(b"\x89PNG")
+    too_long = tmp_path / ("f" * 252 + ".png")
+    assert main([*generate, str(too_long)]) == 2
+    _one_line_error(capsys.readouterr().err, f"cannot write --out {too_long}", "choose a shorter name")
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
 # 6. Divergence keeps a truly good checkpoint ----------------------------------------------------------------------
 
 def test_nan_weights_never_replace_the_last_good_checkpoint(tmp_path, tiny_cfg, tiny_data):
@@ -404,22 +423,48 @@ def test_ctrl_c_during_training_names_what_is_kept(open_dir):
     assert not run.exists()  # it held nothing but the lock: tidied away
     popen = _cli(*common, "--checkpoint-every", "2", cwd=open_dir, wait=False)
     err = _interrupt_when(popen, lambda: (run / "checkpoint.pt").exists())
-    assert err.strip().splitlines()[-1] == (f"interrupted: the last checkpoint, {run / 'checkpoint.pt'}, is kept; "
-                                            "continue with --resume")
-    assert read_checkpoint(run / "checkpoint.pt").step >= 2
+    step = read_checkpoint(run / "checkpoint.pt").step
+    assert step >= 2
+    assert err.strip().splitlines()[-1] == (f"interrupted: the last checkpoint, {run / 'checkpoint.pt'}, is kept "
+                                            f"(step {step}); continue with --resume")
     assert not list(run.glob(".*.tmp"))
 
 
-def test_sigterm_during_training_is_read_like_ctrl_c(open_dir):
-    run = open_dir / "run"
-    popen = _cli("train", "--data", "synthetic", "--synthetic-count", "256", "--image-size", "32", "--out", run,
-                 "--quiet", "--steps", "100000", "--checkpoint-every", "2", cwd=open_dir, wait=False)
+SMALL_RUN = ["train", "--data", "synthetic", "--synthetic-count", "256", "--image-size", "32", "--g-width", "8",
+             "--d-width", "8", "--batch-size", "16", "--quiet", "--sample-every", "1", "--checkpoint-every", "100000"]
+
+
+@pytest.mark.parametrize("sig, code, how", [(signal.SIGINT, 130, "interrupted"),
+                                            (signal.SIGTERM, 143, "stopped by SIGTERM")])
+def test_an_interrupt_saves_the_step_it_stopped_at_and_the_resume_goes_on_exactly(open_dir, sig, code, how):
+    """Ctrl-C or SIGTERM between two periodic checkpoints: the run is saved at the step it reached (never half a
+    step), and resumed from there it ends bit-identical to a run never interrupted."""
+    run, straight = open_dir / "run", open_dir / "straight"
+    popen = _cli(*SMALL_RUN, "--out", run, "--steps", "100000", cwd=open_dir, wait=False)
     deadline = time.time() + 120
-    while not (run / "checkpoint.pt").exists() and time.time() < deadline and popen.poll() is None:
+    while not (run / "samples" / "step_0000002.png").exists() and time.time() < deadline and popen.poll() is None:
         time.sleep(0.05)
-    popen.send_signal(signal.SIGTERM)
+    popen.send_signal(sig)
     popen.wait(timeout=120)
     err = popen.stderr.read()
-    assert popen.returncode == 143 and "Traceback" not in err, err
-    assert err.strip().splitlines()[-1] == (f"stopped by SIGTERM: the last checkpoint, {run / 'checkpoint.pt'}, is "
-                                            "kept; continue with --resume")
+    assert popen.returncode == code and "Traceback" not in err, err
+    step = read_checkpoint(run / "checkpoint.pt").step
+    assert step >= 2
+    assert err.strip().splitlines()[-1] == (f"{how}: the last checkpoint, {run / 'checkpoint.pt'}, is kept (step "
+                                            f"{step}); continue with --resume")
+    assert _cli(*SMALL_RUN, "--out", run, "--steps", step + 2, "--resume", cwd=open_dir)[0] == 0
+    assert _cli(*SMALL_RUN, "--out", straight, "--steps", step + 2, cwd=open_dir)[0] == 0
+    resumed, whole = read_checkpoint(run / "checkpoint.pt"), read_checkpoint(straight / "checkpoint.pt")
+    for part in ("generator", "discriminator", "ema"):
+        assert same_tensors(getattr(resumed, part), getattr(whole, part)), part
+    assert resumed.history == whole.history
+
+
+def test_sigterm_while_the_command_starts_is_one_line(open_dir):
+    popen = _cli(*SMALL_RUN, "--out", open_dir / "run", "--steps", "2", cwd=open_dir, wait=False)
+    time.sleep(0.3)  # torch is still loading
+    popen.send_signal(signal.SIGTERM)
+    popen.wait(timeout=120)
+    assert popen.returncode == 143
+    assert popen.stderr.read().strip() == "stopped by SIGTERM while starting: nothing was done or written"
+    assert not (open_dir / "run").exists()

@@ -114,6 +114,52 @@ def test_a_refused_command_leaves_no_run_folder_and_no_lock(tmp_path, capsys):
     assert run.is_dir() and not list(run.iterdir())
 
 
+def test_a_finished_run_leaves_no_lock(tmp_path):
+    Trainer(_cfg(), synthetic_set(32, 64), tmp_path / "notebook").fit(2, progress=False)
+    assert main(["train", *TINY, "--out", str(tmp_path / "cli"), "--steps", "2"]) == 0
+    for run in (tmp_path / "notebook", tmp_path / "cli"):
+        assert (run / "checkpoint.pt").is_file() and not os.path.lexists(run / ".lock")
+
+
+def test_a_lock_that_is_a_link_is_refused_and_nothing_is_written_through_it(tmp_path, capsys):
+    someones = tmp_path / "someones-file"
+    someones.write_text("not a lock")
+    live, dangling = tmp_path / "unpacked", tmp_path / "shared"
+    for run, target in ((live, someones), (dangling, tmp_path / "elsewhere" / "lock")):
+        run.mkdir()
+        (run / ".lock").symlink_to(target)
+    (tmp_path / "elsewhere").mkdir()
+    assert main(["train", *TINY, "--out", str(live), "--steps", "2"]) == 2
+    assert f"{live / '.lock'} is a symbolic link: remove it" in _one_line(capsys.readouterr().err)
+    with pytest.raises(GanLibError, match="shared/.lock is a symbolic link: remove it"):
+        Trainer(_cfg(), synthetic_set(32, 64), dangling).fit(2, progress=False)
+    assert someones.read_text() == "not a lock" and not list((tmp_path / "elsewhere").iterdir())
+    assert [p.name for p in live.iterdir()] == [p.name for p in dangling.iterdir()] == [".lock"]
+
+
+def test_a_samples_folder_or_a_checkpoint_that_links_out_of_the_run_is_refused(tmp_path, capsys):
+    run, outside = tmp_path / "run", tmp_path / "outside"
+    run.mkdir()
+    outside.mkdir()
+    dead = int(Path("/proc/sys/kernel/pid_max").read_text()) + 1  # a pid no process can have
+    (outside / f".step_0000002.png.{dead}.0123abcd.tmp").write_bytes(b"not the run's")
+    (run / "samples").symlink_to(outside)
+    assert main(["train", *TINY, "--out", str(run), "--steps", "2"]) == 2
+    assert f"{run / 'samples'} is a symbolic link: remove it" in _one_line(capsys.readouterr().err)
+    assert [p.name for p in outside.iterdir()] == [f".step_0000002.png.{dead}.0123abcd.tmp"]  # nothing in, nothing out
+
+    (run / "samples").unlink()
+    assert main(["train", *TINY, "--out", str(run), "--steps", "2"]) == 0
+    kept = tmp_path / "kept.pt"
+    (run / "checkpoint.pt").rename(kept)
+    (run / "checkpoint.pt").symlink_to(kept)
+    before = kept.read_bytes()
+    capsys.readouterr()
+    assert main(["train", *TINY, "--out", str(run), "--steps", "4", "--resume"]) == 2
+    assert f"{run / 'checkpoint.pt'} is a symbolic link: remove it" in _one_line(capsys.readouterr().err)
+    assert kept.read_bytes() == before and (run / "checkpoint.pt").is_symlink()
+
+
 def test_resume_completes_a_finished_run_whose_reports_were_not_written(tmp_path, capsys):
     run = tmp_path / "run"
     assert main(["train", *TINY, "--out", str(run), "--steps", "4"]) == 0
@@ -153,8 +199,13 @@ def test_an_option_the_loss_does_not_use_is_refused_not_ignored(tmp_path, capsys
                          ("bce", ["--gp-weight", "5"])):
         assert main(["train", *TINY, "--out", str(tmp_path / loss), "--loss", loss, *option]) == 2
         err = _one_line(capsys.readouterr().err)
-        assert f"{option[0]} applies to --loss" in err and f"this run trains with --loss {loss}: drop it" in err
+        name = option[0].removeprefix("--").replace("-", "_")
+        assert f"{name} {option[1]} applies to loss" in err and f"trains with loss {loss}: drop it ({option[0]})" in err
         assert not (tmp_path / loss).exists()
+    capsys.readouterr()  # and so is a recipe's
+    recipe = ["--recipe", "clinic+fake-smoothed", "--loss", "hinge"]
+    assert main(["train", *TINY, "--out", str(tmp_path / "r"), *recipe]) == 2
+    assert "fake_label 0.1 applies to loss bce only" in _one_line(capsys.readouterr().err)
 
 
 def test_quality_benchmark_keeps_an_earlier_run_unless_told_to_replace_it(tmp_path):

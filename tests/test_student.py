@@ -13,6 +13,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
 import student_edition  # noqa: E402
 from conftest import verdicts  # noqa: E402
+from test_reliability import unwritable  # noqa: E402
+
+from gan_lib.errors import GanLibError  # noqa: E402
 
 NOTEBOOKS = sorted(ROOT.glob("notebooks/*.ipynb")) + sorted(ROOT.glob("final/*.ipynb"))
 HIDDEN = {"cellView": "form", "jupyter": {"source_hidden": True}}
@@ -70,8 +73,71 @@ def test_the_student_edition_drops_every_solution_and_keeps_every_check(tmp_path
         checks = [_source(c) for c in cells if _source(c).startswith("# @title Check")]
         assert checks == [_source(c) for c in source_cells if _source(c).startswith("# @title Check")]
     assert (tmp_path / "student" / "notebooks" / "GLOSSARY.md").exists()
-    with pytest.raises(SystemExit, match="refusing"):
+    with pytest.raises(GanLibError, match="refusing"):
         student_edition.build(ROOT / "notebooks")
+
+
+def _refused(capsys, *args) -> str:
+    """Run the builder's command line, which must refuse: exit status 2 and one line on stderr, which it returns."""
+    assert student_edition.main([str(a) for a in args]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+    return err
+
+
+def test_a_folder_the_builder_did_not_make_is_refused_and_kept_and_force_replaces_its_notebooks(tmp_path, capsys):
+    out = tmp_path / "handout"
+    (out / "notebooks").mkdir(parents=True)
+    (out / "notebooks" / "mine.ipynb").write_text("{}")
+    (out / "README.md").write_text("mine")
+    assert f"{out} is not empty" in _refused(capsys, out) and "--force" in _refused(capsys, out / "notebooks")
+    assert sorted(p.name for p in out.rglob("*")) == ["README.md", "mine.ipynb", "notebooks"]
+    assert student_edition.main([str(out), "--force"]) == 0
+    assert not (out / "notebooks" / "mine.ipynb").exists() and (out / "README.md").read_text() == "mine"
+    assert (out / "notebooks" / "01_data_exploration.ipynb").exists() and (out / ".student-edition").exists()
+
+
+def test_a_rebuild_replaces_only_the_files_its_marker_lists_and_refuses_one_changed_since(tmp_path, capsys):
+    out = tmp_path / "student"
+    student_edition.build(out)
+    marker = (out / ".student-edition").read_text()
+    (out / "notebooks" / "mine.txt").write_text("a learner's file")
+    dropped = out / "notebooks" / "00_dropped_from_the_course.ipynb"  # built by an earlier version of the course
+    dropped.write_text("{}")
+    (out / ".student-edition").write_text(marker + f"{student_edition.sha256(b'{}')}  notebooks/{dropped.name}\n")
+    student_edition.build(out)
+    assert (out / "notebooks" / "mine.txt").read_text() == "a learner's file" and not dropped.exists()
+    assert (out / ".student-edition").read_text() == marker
+    edited = out / "final" / "capstone.ipynb"
+    edited.write_text(edited.read_text() + "an instructor's edit")
+    assert f"{edited} was changed" in _refused(capsys, out)
+    assert edited.read_text().endswith("an instructor's edit")
+
+
+@pytest.mark.parametrize("target", ["OUT a file", "notebooks a file", "notebooks a link", "final a link"])
+def test_a_target_that_is_a_file_or_a_link_is_refused_in_one_line_and_left_as_it_was(target, tmp_path, capsys):
+    out, elsewhere = tmp_path / "student", tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "keep.ipynb").write_text("{}")
+    name, kind = target.split(" a ")
+    bad = out if name == "OUT" else out / name
+    bad.parent.mkdir(exist_ok=True)
+    if kind == "file":
+        bad.write_text("mine")
+    else:
+        bad.symlink_to(elsewhere)
+    for force in ([], ["--force"]):
+        line = _refused(capsys, out, *force)
+        assert f"{bad} is a {'symbolic link' if kind == 'link' else 'file'}" in line, line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["elsewhere", "student"]
+    assert [p.name for p in elsewhere.iterdir()] == ["keep.ipynb"]
+    assert bad.is_symlink() if kind == "link" else bad.read_text() == "mine"
+    assert not (out / ".student-edition").exists()
+
+
+def test_a_folder_that_cannot_be_written_is_refused_in_one_line(tmp_path, capsys):
+    with unwritable(tmp_path / "student") as out:
+        assert "cannot write the student edition's folder" in _refused(capsys, out)
 
 
 @pytest.mark.parametrize("name", [p.relative_to(ROOT).as_posix() for p in NOTEBOOKS])

@@ -37,7 +37,7 @@ def test_label_smoothing_changes_the_run(tiny_cfg, tiny_data):
     assert not same_tensors(a.D.state_dict(), b.D.state_dict())
 
 
-def test_run_writes_checkpoint_samples_history_and_reports(tiny_cfg, tiny_data, tmp_path):
+def test_run_writes_checkpoint_samples_history_and_reports(tiny_cfg, tiny_data, tmp_path, cpu_default):
     Trainer(tiny_cfg, tiny_data, tmp_path, device="cpu").fit(8, progress=False)
     assert sorted(p.name for p in (tmp_path / "samples").iterdir()) == ["step_0000004.png", "step_0000008.png"]
     assert Image.open(tmp_path / "progress.gif").n_frames == 2
@@ -62,7 +62,7 @@ def test_checkpoint_round_trip(tiny_cfg, tiny_data, tmp_path):
     assert same_tensors(G.state_dict(), trainer.sampling_generator.state_dict())
 
 
-def test_resume_equals_the_uninterrupted_run_bit_for_bit(tiny_cfg, tiny_data, tmp_path):
+def test_resume_equals_the_uninterrupted_run_bit_for_bit(tiny_cfg, tiny_data, tmp_path, cpu_default):
     whole = Trainer(tiny_cfg, tiny_data, device="cpu")
     whole.fit(10, progress=False)  # 8 steps per epoch: the run crosses an epoch boundary
     first = Trainer(tiny_cfg, tiny_data, tmp_path, device="cpu")
@@ -269,6 +269,67 @@ def test_the_command_line_says_once_which_precision_it_trains_in(tmp_path, monke
     assert err.count("cpu: bf16 autocast (native)") == 1 and err.count("cpu: fp32 (--amp off)") == 1
 
 
+@pytest.mark.parametrize("trained, resumed", [("1", "0"), ("0", "1")])
+def test_a_resume_on_a_cpu_of_the_other_bf16_answer_keeps_the_runs_precision_bit_for_bit(tmp_path, monkeypatch, capsys,
+                                                                                       trained, resumed):
+    """The precision is part of the run: resumed where auto would choose another, it goes on in its own, ends
+    bit-identical to the run that was never interrupted, and the command says so."""
+    from gan_lib.cli import main
+
+    tiny = ["train", "--data", "synthetic", "--synthetic-count", "64", "--g-width", "8", "--d-width", "8",
+            "--batch-size", "16", "--checkpoint-every", "2", "--quiet", "--device", "cpu"]
+    monkeypatch.setenv("GAN_LIB_NATIVE_BF16", trained)
+    assert main([*tiny, "--out", str(tmp_path / "straight"), "--steps", "4"]) == 0
+    assert main([*tiny, "--out", str(tmp_path / "moved"), "--steps", "2"]) == 0
+    monkeypatch.setenv("GAN_LIB_NATIVE_BF16", resumed)  # another machine
+    capsys.readouterr()
+    assert main([*tiny, "--out", str(tmp_path / "moved"), "--steps", "4", "--resume"]) == 0
+    own = "bf16 autocast" if trained == "1" else "fp32"
+    other = "fp32" if trained == "1" else "bf16"
+    assert f"cpu: {own} (kept from the checkpoint; this machine would choose {other})" in capsys.readouterr().err
+    straight, moved = (read_checkpoint(tmp_path / name / "checkpoint.pt") for name in ("straight", "moved"))
+    assert straight.precision == moved.precision == ("bf16" if trained == "1" else "fp32")
+    assert same_tensors(straight.generator, moved.generator)
+    assert same_tensors(straight.discriminator, moved.discriminator)
+    # naming the run's own precision on resume is no change; naming another is one, said in a line
+    named = "bf16" if trained == "1" else "off"
+    assert main([*tiny, "--out", str(tmp_path / "moved"), "--steps", "5", "--resume", "--amp", named]) == 0
+    assert "resuming with" not in capsys.readouterr().err
+    assert read_checkpoint(tmp_path / "moved" / "checkpoint.pt").precision == straight.precision
+    changed = "off" if trained == "1" else "bf16"
+    assert main([*tiny, "--out", str(tmp_path / "moved"), "--steps", "6", "--resume", "--amp", changed]) == 0
+    assert f"resuming with amp 'auto' -> '{changed}'" in capsys.readouterr().err
+    assert read_checkpoint(tmp_path / "moved" / "checkpoint.pt").precision == other
+
+
+def test_an_older_checkpoint_without_its_precision_resumes_in_fp32_on_any_cpu(tmp_path, tiny_cfg, tiny_data,
+                                                                              monkeypatch):
+    from gan_lib.run_folder import start_or_resume
+
+    monkeypatch.setenv("GAN_LIB_NATIVE_BF16", "0")
+    start_or_resume(tiny_cfg, tiny_data, tmp_path).fit(2, progress=False)
+    state = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    del state["precision"]  # as commits before the record wrote it
+    torch.save(state, tmp_path / "checkpoint.pt")
+    monkeypatch.setenv("GAN_LIB_NATIVE_BF16", "1")
+    resumed = start_or_resume(tiny_cfg, tiny_data, tmp_path)
+    assert resumed.amp_dtype is None
+    assert resumed.precision == ("cpu: fp32 (as this older checkpoint trained on the CPU; this machine would choose "
+                                 "bf16)")
+    state["precision"] = "fp8"
+    torch.save(state, tmp_path / "checkpoint.pt")
+    with pytest.raises(GanLibError, match="damaged gan_lib checkpoint .*its precision is 'fp8'"):
+        start_or_resume(tiny_cfg, tiny_data, tmp_path)
+
+
+def test_a_precision_the_device_cannot_compute_in_is_refused_not_silently_fp32(monkeypatch):
+    from gan_lib.runtime import autocast
+
+    monkeypatch.setattr(torch, "autocast", lambda *args, **kwargs: type("Off", (), {"_enabled": False})())
+    with pytest.raises(GanLibError, match="cpu cannot train in bf16 autocast .*pass --amp off"):
+        autocast(torch.device("cpu"), torch.bfloat16)
+
+
 def test_each_steps_noise_is_a_pure_function_of_seed_and_step(tiny_cfg, tiny_data):
     from gan_lib.models import noise
 
@@ -367,7 +428,7 @@ def _every_difference(a, b, path="checkpoint") -> list[str]:
     return [] if a == b else [path]
 
 
-def test_a_resumed_runs_checkpoint_is_the_straight_runs_in_every_tensor(tmp_path):
+def test_a_resumed_runs_checkpoint_is_the_straight_runs_in_every_tensor(tmp_path, cpu_default):
     """Resumed at a step where only the first run sampled and saved, the file ends the same: weights, optimisers,
     EMA, history, fixed noise and the global RNG state (sampling no longer draws from it)."""
     from gan_lib.cli import main

@@ -79,7 +79,7 @@ def test_planted_caches_are_rebuilt_and_their_code_never_runs(planted, monkeypat
     assert torch.equal(computed, torch.ones(4, inception.FEATURES))
     assert torch.equal(inception.cached_features(images, None, lambda: torch.zeros(1)), computed)  # now cached
 
-    classifier_file = cache_dir() / f"attribute-classifier-v{attributes.CLASSIFIER_VERSION}.pt"
+    classifier_file = attributes.classifier_path()
     classifier_file.write_bytes(path.read_bytes())
     monkeypatch.setattr(attributes, "train_attribute_classifier", lambda: attributes.AttributeClassifier().eval())
     assert isinstance(attributes.attribute_classifier(), attributes.AttributeClassifier)
