@@ -135,6 +135,21 @@ def download(dataset: NamedDataset) -> Path:
     return folder
 
 
+def why_unavailable(name: str) -> str:
+    """Why the named dataset cannot be had now: not on disk and no Kaggle credentials, or Kaggle out of reach; ""
+    when it is on disk or can be downloaded."""
+    dataset = NAMED_DATASETS[name]
+    if find_on_disk(dataset):
+        return ""
+    if kaggle_credentials() is None:
+        return "it is not on disk and no Kaggle credentials were found"
+    try:
+        _check_network()
+    except GanLibError:
+        return f"it is not on disk and {KAGGLE_HOST[0]} cannot be reached"
+    return ""
+
+
 def locate(name: str) -> Path:
     """The image folder of a named dataset, downloading it first if it is not on disk."""
     dataset = NAMED_DATASETS[name]

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from gan_lib import datasets
 from gan_lib.config import Config
 from gan_lib.course import settings as course
 
@@ -16,6 +17,15 @@ def local(monkeypatch, tmp_path):
     monkeypatch.setattr(course, "KAGGLE_WORKING", tmp_path / "no-kaggle")
     monkeypatch.delitem(sys.modules, "google.colab", raising=False)
     monkeypatch.setattr(course, "device_kind", lambda: "cpu")
+    for name in ("KAGGLE_USERNAME", "KAGGLE_KEY"):  # no Kaggle credentials and no dataset on disk, as on CI
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("KAGGLE_CONFIG_DIR", str(tmp_path / "no-kaggle-token"))
+    monkeypatch.setattr(datasets, "find_on_disk", lambda dataset: None)
+
+
+@pytest.fixture
+def anime_faces_on_disk(monkeypatch, tmp_path):
+    monkeypatch.setattr(datasets, "find_on_disk", lambda dataset: tmp_path / "images")
 
 
 def test_tiny_mode_trains_a_few_steps_on_synthetic_faces(local, monkeypatch):
@@ -36,13 +46,36 @@ def test_the_environment_sets_data_steps_and_run_folder(local, monkeypatch):
     assert course.course_settings().steps == 45
 
 
-def test_the_size_and_length_suit_the_device(local, monkeypatch):
+def test_the_size_and_length_suit_the_device(local, anime_faces_on_disk, monkeypatch):
     cpu = course.course_settings()
     assert (course.platform(), cpu.data, cpu.config, cpu.steps) == ("local", "anime-faces", Config(image_size=32), 3000)
     assert cpu.run_dir == Path("runs/course")
     monkeypatch.setattr(course, "device_kind", lambda: "cuda")
     gpu = course.course_settings()
     assert (gpu.config.image_size, gpu.steps) == (64, 5000)
+
+
+def test_offline_or_without_credentials_the_course_goes_on_with_the_synthetic_faces_and_says_so(local, monkeypatch,
+                                                                                                 capsys):
+    assert course.course_settings().data == "synthetic"
+    said = capsys.readouterr().out.strip()
+    assert said.startswith("anime-faces: it is not on disk and no Kaggle credentials were found, so this notebook "
+                           "uses the synthetic faces") and "KAGGLE_USERNAME" in said and "\n" not in said
+    monkeypatch.setenv("KAGGLE_USERNAME", "learner")
+    monkeypatch.setenv("KAGGLE_KEY", "0123")
+
+    def offline(*args, **kwargs):
+        raise OSError("Network is unreachable")
+
+    monkeypatch.setattr(datasets.socket, "create_connection", offline)
+    assert course.course_settings().data == "synthetic"
+    assert "www.kaggle.com cannot be reached" in capsys.readouterr().out
+    monkeypatch.setattr(datasets.socket, "create_connection", lambda *args, **kwargs: types.SimpleNamespace(
+        close=lambda: None))  # online with credentials: the real faces, downloaded when first loaded
+    assert course.course_settings().data == "anime-faces" and capsys.readouterr().out == ""
+    monkeypatch.setenv("GAN_LIB_DATA", "anime-faces")  # asked for by name: never replaced
+    monkeypatch.setattr(datasets.socket, "create_connection", offline)
+    assert course.course_settings().data == "anime-faces"
 
 
 def test_on_kaggle_runs_go_to_the_working_folder(local, monkeypatch):

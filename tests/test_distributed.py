@@ -168,3 +168,36 @@ def test_when_one_process_stalls_the_others_stop_after_the_peer_timeout_in_one_l
     assert waited < 90, waited  # the 5 s timeout, torchrun's shutdown, not 30 minutes
     line = _one_line_naming_the_checkpoint(err, run)  # gloo says "Timed out ..." or "timeout", by where it waited
     assert line.startswith("error: another process of this run stopped (") and "time" in line.lower(), line
+
+
+def test_a_process_waiting_on_a_peer_that_never_comes_answers_sigterm_in_seconds_with_one_line(tmp_path):
+    """Rank 0 of a two-process run whose rank 1 never starts waits inside torch (C++), where Python's SIGTERM handler
+    cannot run until the wait ends: the watch answers torchrun's SIGTERM within seconds, with the one line."""
+    import signal
+    import socket
+    import time
+
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "WORLD_SIZE": "2", "RANK": "0", "LOCAL_RANK": "0",
+           "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "GAN_LIB_PEER_TIMEOUT": "300"}
+    rank_0 = subprocess.Popen([sys.executable, "-m", "gan_lib", "train", *RUN, "--steps", "4", "--out",
+                               str(tmp_path / "run")], stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.time() + 120
+    while time.time() < deadline:  # until rank 0 listens for rank 1: then it waits in init_process_group
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.2)
+    time.sleep(1)
+    signalled = time.time()
+    rank_0.send_signal(signal.SIGTERM)
+    try:
+        _, err = rank_0.communicate(timeout=120)
+    finally:
+        rank_0.kill()
+    assert time.time() - signalled < 60 and rank_0.returncode == 143, err
+    assert err.strip().splitlines()[-1] == ("stopped by SIGTERM (torchrun stops every process when one fails) before "
+                                            "the first checkpoint: nothing to resume; train again to start over"), err

@@ -16,12 +16,14 @@ from pathlib import Path
 
 from ..config import MAX_STEPS, Config
 from ..data import HOLDOUT_EVERY, SYNTHETIC_COUNT
+from ..datasets import why_unavailable
 from ..environment import count_setting, path_setting, switch_setting, text_setting
 from ..recipes import RECIPES, for_device
 from ..runtime import resolve_device
 
 DRIVE_MOUNT = Path("/content/drive")
 DRIVE_FOLDER = DRIVE_MOUNT / "MyDrive" / "anime-face-gan"  # where every notebook keeps its runs on Colab
+COURSE_DATA = "anime-faces"  # the dataset the course trains on, where it can be had
 KAGGLE_WORKING = Path("/kaggle/working")  # Kaggle Notebooks' writable, saved output folder
 
 
@@ -115,8 +117,21 @@ def run_folder(name: str = "course", drive: bool | None = None) -> Path:
     return Path("runs") / name
 
 
+def course_data() -> str:
+    """$GAN_LIB_DATA; else the Anime Face Dataset where it is on disk or can be downloaded, else (offline, or without
+    Kaggle credentials) the synthetic faces, said in one line that says how to get the real ones."""
+    if "GAN_LIB_DATA" in os.environ:
+        return text_setting("GAN_LIB_DATA", COURSE_DATA)
+    if why := why_unavailable(COURSE_DATA):
+        print(f"{COURSE_DATA}: {why}, so this notebook uses the synthetic faces (built in, offline); for the real "
+              "faces set KAGGLE_USERNAME and KAGGLE_KEY (on Colab: secrets of those names; or ~/.kaggle/kaggle.json) "
+              "and run again, or set GAN_LIB_DATA to a folder of faces")
+        return "synthetic"
+    return COURSE_DATA
+
+
 def course_settings(drive: bool | None = None) -> CourseSettings:
-    """Tiny under GAN_LIB_TINY=1 (the tiny recipe); else the real dataset ($GAN_LIB_DATA, default anime-faces) at
+    """Tiny under GAN_LIB_TINY=1 (the tiny recipe); else the real dataset (course_data) at
     the size and length that suit the device (recipes.for_device, as `train` picks them): 32 px and 3,000 steps on
     a CPU (about 10 minutes on 2 cores), 64 px and 5,000 on a GPU."""
     if tiny_mode():
@@ -128,5 +143,5 @@ def course_settings(drive: bool | None = None) -> CourseSettings:
         path_setting("GAN_LIB_RUN_DIR", Path("runs"))
     drive = switch_setting("GAN_LIB_DRIVE", default=True) if drive is None else drive
     device = for_device(device_kind())
-    return CourseSettings(text_setting("GAN_LIB_DATA", "anime-faces"), device.config(), steps_setting(device.steps),
+    return CourseSettings(course_data(), device.config(), steps_setting(device.steps),
                           lambda: run_folder(drive=drive), clinic_steps=device.clinic_steps)
