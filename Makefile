@@ -1,5 +1,6 @@
 # make demo: set up, then train on the built-in synthetic faces (about 4 minutes on a 2-core CPU)
 # make real DATA=FOLDER|anime-faces: train notebook 03's run on real faces (32 px and 3,000 steps on a CPU, 64 px and 5,000 on a GPU; SIZE=64, STEPS=N to choose), sample, score
+# make lab: set up, then open the course in JupyterLab at notebook 01 (offline, it trains on the synthetic faces)
 # make test: set up, then run the unit tests and re-execute every notebook in tiny mode
 # make student: the student edition in student/, the notebooks without their solutions (for instructors to hand out)
 # make browser-test: the explorers of notebooks 04 and 06 in JupyterLab, driven by headless Chromium (installs Debian's chromium as root)
@@ -11,10 +12,10 @@ PY := $(VENV)/bin/python
 DEMO := runs/demo
 DATA ?= anime-faces
 SIZE ?=
-REAL ?= runs/real$(SIZE)
+REAL ?= runs/real-$(notdir $(abspath $(DATA)))$(SIZE)  # one run folder per dataset (and size): another DATA starts its own
 STEPS ?=
 
-.PHONY: setup demo real test lint student gpu-check browser-test browser-screenshot colab-check
+.PHONY: setup lab demo real test lint student gpu-check browser-test browser-screenshot colab-check
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: requirements.txt pyproject.toml
@@ -22,6 +23,11 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $@
+
+LAB_ARGS ?=
+lab: setup
+	$(PY) -m jupyter lab --ServerApp.root_dir=$(CURDIR) --LabApp.default_url=/lab/tree/notebooks/01_data_exploration.ipynb \
+		$(LAB_ARGS)
 
 demo: setup
 	$(PY) -m gan_lib train --data synthetic --out $(DEMO) --recipe demo --steps 2400 \
@@ -56,7 +62,7 @@ $(CHROMIUM):
 browser-test: setup $(CHROMIUM)
 	GAN_LIB_CHROMIUM=$(CHROMIUM) $(PY) -m pytest -q browser_tests
 
-# The README's screenshot: the explorer on a trained run (RUN=runs/real DATA=FOLDER; by default the demo's, after
+# The README's screenshot: the explorer on a trained run (RUN=runs/real-NAME DATA=FOLDER; by default the demo's, after
 # `make demo`), its first slider dragged by the browser; names saved with the run's directions are shown
 RUN ?= $(DEMO)
 browser-screenshot: setup $(CHROMIUM)

@@ -21,7 +21,7 @@ RECIPES: dict[str, dict] = {
     # the course's own runs: the test command's tiny one, and make demo's
     "tiny": {"image_size": 32, "g_width": 16, "d_width": 16, "batch_size": 32, "sample_every": 10,
              "checkpoint_every": 20, "log_every": 5},
-    "demo": {"image_size": 32, "g_width": 32, "d_width": 32, "sample_every": 200},
+    "demo": {"image_size": 32, "g_width": 32, "d_width": 32, "sample_every": 200, "checkpoint_every": 100},
     # notebook 03's failure clinic: the demo's widths, one change each (CLINIC names them)
     "clinic": _CLINIC_BASE,
     "clinic+sn": {**_CLINIC_BASE, "spectral_norm": True},

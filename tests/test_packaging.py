@@ -21,3 +21,36 @@ def test_the_wheel_holds_every_module_and_subpackage_of_gan_lib(tmp_path):
     packaged = set(zipfile.ZipFile(wheel).namelist())
     modules = {path.relative_to(ROOT).as_posix() for path in (ROOT / "gan_lib").rglob("*.py")}
     assert modules - packaged == set()
+
+
+def test_make_lab_opens_the_course_in_jupyterlab_at_notebook_01(tmp_path):
+    """`make lab` (the README's first row) serves the repository from the project's environment, notebook 01 first."""
+    import os
+    import signal
+    import socket
+    import time
+    import urllib.request
+
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"), "JUPYTER_CONFIG_DIR": str(tmp_path)}
+    lab = subprocess.Popen(["make", "--no-print-directory", "lab", f"PY={sys.executable}",
+                            f"LAB_ARGS=--no-browser --port={port} --ServerApp.token= --allow-root"],
+                           cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                           start_new_session=True)
+    try:
+        deadline, status = time.time() + 120, None
+        while time.time() < deadline and lab.poll() is None and status != 200:
+            try:
+                status = urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status", timeout=5).status
+            except OSError:
+                time.sleep(0.5)
+        assert status == 200, lab.stdout.read() if lab.poll() is not None else "no answer"
+        for page in ("notebooks/01_data_exploration.ipynb", "final/capstone.ipynb"):  # the whole course is served
+            assert urllib.request.urlopen(f"http://127.0.0.1:{port}/api/contents/{page}?content=0").status == 200
+        opened = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10).url  # where the browser opens
+        assert opened.endswith("/lab/tree/notebooks/01_data_exploration.ipynb"), opened
+    finally:
+        os.killpg(lab.pid, signal.SIGTERM)
+        lab.communicate(timeout=60)
