@@ -21,6 +21,7 @@ setup: $(VENV)/.installed
 $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) tools/install_torch.py  # the CPU build of torch where there is no CUDA GPU
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $@
 

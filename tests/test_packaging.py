@@ -54,3 +54,37 @@ def test_make_lab_opens_the_course_in_jupyterlab_at_notebook_01(tmp_path):
     finally:
         os.killpg(lab.pid, signal.SIGTERM)
         lab.communicate(timeout=60)
+
+
+def _install_torch(tmp_path, smi_exit: int | None, **env: str) -> subprocess.CompletedProcess:
+    """tools/install_torch.py with a fake nvidia-smi on PATH (exiting smi_exit; None: no nvidia-smi at all)."""
+    import os
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    if smi_exit is not None:
+        smi = bin_dir / "nvidia-smi"
+        smi.write_text(f"#!/bin/sh\nexit {smi_exit}\n")
+        smi.chmod(0o755)
+    path = os.pathsep.join([str(bin_dir), *(p for p in os.environ["PATH"].split(os.pathsep) if
+                                            not (Path(p) / "nvidia-smi").exists())])
+    return subprocess.run([sys.executable, str(ROOT / "tools" / "install_torch.py")], capture_output=True, text=True,
+                          env={**os.environ, "PATH": path, **env}, timeout=300)
+
+
+def test_setup_takes_the_cpu_build_of_torch_without_a_cuda_gpu_and_falls_back_in_one_line(tmp_path):
+    import torch
+
+    before = torch.__version__
+    unreachable = {"GAN_LIB_TORCH_INDEX": "http://127.0.0.1:9/simple"}  # nothing listens there
+    for smi_exit in (None, 1):  # no nvidia-smi, or one that sees no GPU
+        result = _install_torch(tmp_path, smi_exit, **unreachable)
+        assert result.returncode == 0, result.stderr
+        said = result.stdout.strip().splitlines()
+        assert said[0].startswith("torch ") and "no CUDA GPU here, so the CPU build from http://127.0.0.1:9" in said[0]
+        assert len(said) == 2 and said[1].startswith("the CPU build could not be installed from http://127.0.0.1:9")
+        assert "the default build from PyPI instead" in said[1]
+    gpu = _install_torch(tmp_path, 0, **unreachable)
+    assert gpu.returncode == 0 and gpu.stdout.strip().endswith("the default build from PyPI (a CUDA GPU is here)")
+    assert subprocess.run([sys.executable, "-c", "import torch; print(torch.__version__)"], capture_output=True,
+                          text=True).stdout.strip() == before  # nothing was installed over the environment's torch
