@@ -238,7 +238,7 @@ def _train_in_folder(args: argparse.Namespace, device: str) -> None:
         which = "a style-based G " if cfg.arch == "style" else ""
         print(f"training {which}on {len(data)} images{kept_out} from {printable(data.name)} at {cfg.image_size} px, "
               f"{where}, steps {trainer.step} -> {steps}", file=sys.stderr)
-    trainer.fit(steps, progress=not args.quiet)
+    trainer.fit(steps, progress=not args.quiet, on_log=runtime.SlowCpuNote(trainer.device))
     if runtime.is_main():
         print(f"wrote {printable(str(args.out))}/{CHECKPOINT_FILE}, samples/, losses.png, progress.gif, history.csv")
 

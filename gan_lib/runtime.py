@@ -7,7 +7,9 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import sys
 import threading
+import time
 import warnings
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -171,6 +173,36 @@ class HeldInterrupts:
             handler(signum, None)
         elif handler == signal.SIG_DFL:
             signal.raise_signal(signum)
+
+
+class SlowCpuNote:
+    """An on_log callback for Trainer.fit that says once, on the CPU, when training runs slowly because other work
+    shares the cores: after `after_s` seconds, slower than `slow_s` a step while the load average exceeds what this
+    process's own threads make by a core or more (rank 0 alone says it)."""
+
+    def __init__(self, device: torch.device, after_s: float = 30.0, slow_s: float = 0.5):
+        self.watching = device.type == "cpu" and hasattr(os, "getloadavg") and is_main()
+        self.after_s, self.slow_s, self.start = after_s, slow_s, None
+
+    def __call__(self, trainer) -> None:
+        if not self.watching:
+            return
+        now = time.perf_counter()
+        if self.start is None:
+            self.start = (now, trainer.step)
+            return
+        elapsed, steps = now - self.start[0], trainer.step - self.start[1]
+        if elapsed < self.after_s or not steps:
+            return
+        self.watching = False  # once
+        per_step, threads = elapsed / steps, torch.get_num_threads()
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        others = os.getloadavg()[0] - min(threads, cores)
+        if per_step > self.slow_s and others >= 1:
+            print(f"note: {per_step:.1f} s a step, and other work is keeping about {others:.0f} of this machine's "
+                  f"{cores} cores busy (load {os.getloadavg()[0]:.1f}); training runs several times faster on cores "
+                  f"of its own: stop the other work, or run with fewer threads than its {threads} "
+                  f"(OMP_NUM_THREADS=1)", file=sys.stderr)
 
 
 PEER_TIMEOUT_S = 600  # how long a process waits for a stalled peer: a step or a checkpoint takes seconds; the longest

@@ -442,3 +442,29 @@ def test_a_resumed_runs_checkpoint_is_the_straight_runs_in_every_tensor(tmp_path
     straight, resumed = (read_checkpoint(tmp_path / name / "checkpoint.pt") for name in ("straight", "resumed"))
     assert _every_difference(straight.state, resumed.state) == []
     assert straight.ema and straight.state["opt_d"]["state"]  # the parts compared are there
+
+
+def test_slow_training_on_a_shared_cpu_is_said_once_with_what_to_try(monkeypatch, capsys):
+    import os
+    import types
+
+    from gan_lib import runtime
+
+    clock = iter([0.0, 40.0, 80.0, 120.0])
+    monkeypatch.setattr(runtime.time, "perf_counter", lambda: next(clock))
+    monkeypatch.setattr(runtime.torch, "get_num_threads", lambda: 2)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
+    monkeypatch.setattr(os, "getloadavg", lambda: (5.0, 5.0, 5.0))  # 3 cores' worth of other work on 2 cores
+    note = runtime.SlowCpuNote(torch.device("cpu"))
+    for step in (10, 20, 30, 40):  # 4 s a step, after 40 s
+        note(types.SimpleNamespace(step=step))
+    said = capsys.readouterr().err.strip().splitlines()
+    assert said == ["note: 4.0 s a step, and other work is keeping about 3 of this machine's 2 cores busy (load 5.0); "
+                    "training runs several times faster on cores of its own: stop the other work, or run with fewer "
+                    "threads than its 2 (OMP_NUM_THREADS=1)"]
+    monkeypatch.setattr(os, "getloadavg", lambda: (2.0, 2.0, 2.0))  # its own two threads alone: nothing to say
+    quiet = runtime.SlowCpuNote(torch.device("cpu"))
+    clock = iter([0.0, 40.0])
+    for step in (10, 20):
+        quiet(types.SimpleNamespace(step=step))
+    assert capsys.readouterr().err == ""
