@@ -5,6 +5,7 @@
 # make student: the student edition in student/, the notebooks without their solutions (for instructors to hand out)
 # make browser-test: the explorers of notebooks 04 and 06 in JupyterLab, driven by headless Chromium (installs Debian's chromium as root)
 # make colab-check: a Colab-like environment (Colab's published versions: Python 3.13, torch 2.11, ipywidgets 7.7.1, ...) installs gan_lib and runs every notebook
+# make kaggle-check: the same on Kaggle Notebooks' runtime (Colab's of May 2026 with Kaggle's packages: Python 3.12, torch 2.10, ipywidgets 8.1.5, torchmetrics)
 # make gpu-check: on a CUDA machine, the GPU tests (gpu_tests/) and the GPU throughput benchmark
 PYTHON ?= python3
 VENV ?= .venv
@@ -15,7 +16,7 @@ SIZE ?=
 REAL ?= runs/real-$(notdir $(abspath $(DATA)))$(SIZE)  # one run folder per dataset (and size): another DATA starts its own
 STEPS ?=
 
-.PHONY: setup lab demo real test lint student gpu-check browser-test browser-screenshot colab-check
+.PHONY: setup lab demo real test lint student gpu-check browser-test browser-screenshot colab-check kaggle-check
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: requirements.txt pyproject.toml
@@ -72,3 +73,6 @@ browser-screenshot: setup $(CHROMIUM)
 
 colab-check:
 	$(PYTHON) colab/check.py
+
+kaggle-check:
+	$(PYTHON) colab/check.py --runtime kaggle

@@ -179,3 +179,13 @@ def data_change(record: Checkpoint, data: ImageSet) -> tuple[str, str] | None:
     if before and (before.get("source"), before.get("images")) != (now["source"], now["images"]):
         return f"{before.get('source')} ({before.get('images')} images)", f"{now['source']} ({now['images']} images)"
     return None
+
+
+def unusable_part(exc: Exception) -> str:
+    """The part of a checkpoint that a Trainer's load_state_dict could not use, in words."""
+    message = str(exc)
+    if isinstance(exc, KeyError):
+        return f"entry {exc.args[0]!r}"
+    if "state_dict for " in message:  # torch's "Error(s) in loading state_dict for Generator: ..."
+        return f"{message.split('state_dict for ')[1].split(':')[0]} weights"
+    return "optimiser state" if "optim" in message or "param" in message else "content"

@@ -8,12 +8,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import math
-import os
 import re
 import signal
 import sys
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import fields, replace
 from pathlib import Path
@@ -260,6 +258,9 @@ def _evaluate(args: argparse.Namespace) -> None:
     print(evaluate(args.checkpoint, args.metric, args.n, args.data, args.seed, args.device, args.inception_weights))
 
 
+TORCHRUN_SIGTERM = "stopped by SIGTERM (torchrun stops every process when one fails)"
+
+
 class Terminated(KeyboardInterrupt):
     """SIGTERM: a kill, or torchrun stopping every process because one of them failed. Handled like Ctrl-C."""
 
@@ -284,35 +285,6 @@ def _interrupted(args: argparse.Namespace | None, how: str = "interrupted") -> s
     return f"{how} before the first checkpoint: nothing to resume; train again to start over"
 
 
-SIGTERM_GRACE_S = 5  # how long a process of a torchrun run may take to answer SIGTERM before it is ended anyway
-
-
-class SigtermWatch:
-    """Under torchrun a process may be waiting inside a collective on a peer that died, where Python cannot run its
-    SIGTERM handler until the wait times out (GAN_LIB_PEER_TIMEOUT, minutes). A thread woken by the signal itself
-    (signal.set_wakeup_fd) gives the main thread SIGTERM_GRACE_S seconds, then says the one line and ends the
-    process; `said` marks a line already said by the main thread."""
-
-    def __init__(self, args: argparse.Namespace):
-        self.args, self.said = args, False
-        self.read, write = os.pipe()
-        os.set_blocking(write, False)
-        self.write, self.previous = write, signal.set_wakeup_fd(write)
-        threading.Thread(target=self._watch, daemon=True).start()
-
-    def _watch(self) -> None:
-        while signal.SIGTERM not in os.read(self.read, 64):
-            pass
-        time.sleep(SIGTERM_GRACE_S)
-        if not self.said:
-            print(_rank_prefix() + _interrupted(self.args, "stopped by SIGTERM (torchrun stops every process when "
-                                                "one fails)"), file=sys.stderr, flush=True)
-        os._exit(143)
-
-    def close(self) -> None:
-        signal.set_wakeup_fd(self.previous)
-
-
 def _rank_prefix() -> str:
     """Under torchrun every process that fails says so, rank 0 plainly; torchrun then stops the others."""
 
@@ -333,7 +305,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             args = _parser().parse_args(argv)
             if in_main_thread and runtime.launched():
-                watch = SigtermWatch(args)
+                watch = runtime.SigtermWatch(lambda: _rank_prefix() + _interrupted(args, TORCHRUN_SIGTERM))
             {"train": _train, "generate": _generate, "prepare": _prepare, "evaluate": _evaluate}[args.command](args)
         finally:  # the outcome is known: a SIGTERM from here on (torchrun's, after this line) ends the process quietly
             if previous is not None:
@@ -342,8 +314,7 @@ def main(argv: list[str] | None = None) -> int:
         print(_rank_prefix() + _error_line(exc), file=sys.stderr)  # one line, whatever names it holds
         return 2
     except Terminated:
-        how = "stopped by SIGTERM (torchrun stops every process when one fails)" if runtime.launched() else \
-            "stopped by SIGTERM"
+        how = TORCHRUN_SIGTERM if runtime.launched() else "stopped by SIGTERM"
         print(_interrupted(args, how), file=sys.stderr)
         return 143
     except KeyboardInterrupt:

@@ -205,6 +205,34 @@ class SlowCpuNote:
                   f"(OMP_NUM_THREADS=1)", file=sys.stderr)
 
 
+SIGTERM_GRACE_S = 5  # how long a process of a torchrun run may take to answer SIGTERM before it is ended anyway
+
+
+class SigtermWatch:
+    """Under torchrun a process may be waiting inside a collective on a peer that died, where Python cannot run its
+    SIGTERM handler until the wait times out (GAN_LIB_PEER_TIMEOUT, minutes). A thread woken by the signal itself
+    (signal.set_wakeup_fd) gives the main thread SIGTERM_GRACE_S seconds, then prints `line()` and ends the process;
+    `said` marks a line already said by the main thread."""
+
+    def __init__(self, line: Callable[[], str]):
+        self.line, self.said = line, False
+        self.read, write = os.pipe()
+        os.set_blocking(write, False)
+        self.previous = signal.set_wakeup_fd(write)
+        threading.Thread(target=self._watch, daemon=True).start()
+
+    def _watch(self) -> None:
+        while signal.SIGTERM not in os.read(self.read, 64):
+            pass
+        time.sleep(SIGTERM_GRACE_S)
+        if not self.said:
+            print(self.line(), file=sys.stderr, flush=True)
+        os._exit(143)
+
+    def close(self) -> None:
+        signal.set_wakeup_fd(self.previous)
+
+
 PEER_TIMEOUT_S = 600  # how long a process waits for a stalled peer: a step or a checkpoint takes seconds; the longest
 # wait is rank 0 downloading and preparing the data for the others (minutes). torch's own default is 30 minutes.
 

@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 
 from . import losses
 from .augment import diff_augment, parse_policy
-from .checkpoint import CHECKPOINT_FILE, CHECKPOINT_FORMAT, HISTORY_FIELDS, Checkpoint, read_checkpoint
+from .checkpoint import CHECKPOINT_FILE, CHECKPOINT_FORMAT, HISTORY_FIELDS, Checkpoint, read_checkpoint, unusable_part
 from .config import Config, seeded
 from .data import DeviceBatches, ImageSet
 from .errors import GanLibError, printable
@@ -79,8 +79,7 @@ class Trainer:
         self.amp_dtype = PRECISIONS[kept] if kept else amp_dtype(cfg.amp, self.device)
         self.precision = precision_note(cfg.amp, self.amp_dtype, self.device, why)  # "cpu: bf16 autocast (native)"
         self.autocast = autocast(self.device, self.amp_dtype)
-        # fp16 needs loss scaling; one scaler serves both optimisers
-        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)  # fp16 only
         # channels_last: 1.1-1.3x on the CPU too (benchmarks/throughput.py --widths)
         channels_last = switched_on(cfg.channels_last, self.device.type in ("cuda", "cpu"))
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
@@ -195,19 +194,18 @@ class Trainer:
                 self.step += 1
                 last = self.step == steps
                 sample = self.step % cfg.sample_every == 0 or last
-                save = self.step % cfg.checkpoint_every == 0 or last
-                if self.step % cfg.log_every == 0 or sample or save or interrupts.arrived:
+                save = self.step % cfg.checkpoint_every == 0 or last or interrupts.arrived  # --resume goes on here
+                if self.step % cfg.log_every == 0 or sample or save:
                     self._record(pending)  # the only host sync: losses are read back every log_every steps
                     bar.update(len(pending))
-                    bar.set_postfix(loss_d=f"{self.history[-1]['loss_d']:.3f}",
-                                    loss_g=f"{self.history[-1]['loss_g']:.3f}")
+                    bar.set_postfix({k: f"{self.history[-1][k]:.3f}" for k in ("loss_d", "loss_g")})
                     pending = []
                     if on_log:
                         on_log(self)
                 if self.writes and sample:
                     self.save_samples()
-                if self.writes and (save or interrupts.arrived and self.step > 0):
-                    self.save_checkpoint()  # interrupted: the run goes on from this step with --resume
+                if self.writes and save:
+                    self.save_checkpoint()
         bar.close()
         if interrupts.arrived:
             interrupts.deliver()
@@ -329,9 +327,9 @@ class Trainer:
             trainer.load_state_dict(record.state)
         except (KeyError, ValueError, RuntimeError, TypeError, IndexError) as exc:
             where = "this checkpoint" if read else printable(str(checkpoint))
-            raise GanLibError(f"{where} cannot be resumed: its {_what_failed(exc)} is missing or does not fit this run "
-                              "(the file is damaged, was edited or holds only weights); generate and evaluate can "
-                              "still read its generator") from exc
+            raise GanLibError(f"{where} cannot be resumed: its {unusable_part(exc)} is missing or does not fit this "
+                              "run (the file is damaged, was edited or holds only weights); generate and evaluate "
+                              "can still read its generator") from exc
         trainer._checkpoint_stamp = stamp
         if changed := record.config.differing(trainer.cfg.to_dict()):
             if is_main():  # the resumed run now differs from one uninterrupted run: say so
@@ -340,12 +338,3 @@ class Trainer:
                                                              for name, value in changed.items())), file=sys.stderr)
         return trainer
 
-
-def _what_failed(exc: Exception) -> str:
-    """The part of a checkpoint that load_state_dict could not use, in words."""
-    message = str(exc)
-    if isinstance(exc, KeyError):
-        return f"entry {exc.args[0]!r}"
-    if "state_dict for " in message:  # torch's "Error(s) in loading state_dict for Generator: ..."
-        return f"{message.split('state_dict for ')[1].split(':')[0]} weights"
-    return "optimiser state" if "optim" in message or "param" in message else "content"
