@@ -133,6 +133,9 @@ def _malformed(state: dict) -> str:
                 and fixed.isfinite().all()):
             return (f"its fixed noise is not 64 finite latent vectors of size {latent_dim}: a {fixed.dtype} tensor "
                     f"of shape {tuple(fixed.shape)}")
+    scaler = state.get("scaler") or {}
+    if not isinstance(scaler, dict) or not all(isinstance(v, (int, float)) for v in scaler.values()):
+        return "its loss scaler's state is not a table of numbers"
     if state.get("precision", "fp32") not in tuple(PRECISIONS):
         return f"its precision is {state['precision']!r}, not one of {', '.join(PRECISIONS)}"
     data = state.get("data")
@@ -189,3 +192,30 @@ def unusable_part(exc: Exception) -> str:
     if "state_dict for " in message:  # torch's "Error(s) in loading state_dict for Generator: ..."
         return f"{message.split('state_dict for ')[1].split(':')[0]} weights"
     return "optimiser state" if "optim" in message or "param" in message else "content"
+
+
+
+def load_optimiser(optimizer: torch.optim.Optimizer, saved: dict, lr: float) -> None:
+    """Restore an optimiser's state at the learning rate `lr`; a ValueError naming its state where the moments saved
+    do not fit the parameters (a damaged checkpoint would otherwise fail in the middle of training)."""
+    optimizer.load_state_dict(saved)
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+        for param in group["params"]:
+            moments = optimizer.state.get(param, {})
+            if moments and not all(isinstance(moments.get(k), torch.Tensor) and moments[k].shape == param.shape
+                                   for k in ("exp_avg", "exp_avg_sq")):
+                raise ValueError("optimiser state: its moments do not fit the parameters")
+
+
+def divergence_note(cfg: Config, remedy: str, run_dir: Path | None) -> str:
+    """For a run that became NaN or infinite: where its last good checkpoint is, and what to try, for its loss
+    (`remedy`), in steps that can be followed."""
+    path = run_dir / CHECKPOINT_FILE if run_dir is not None else None
+    kept = path is not None and path.exists()
+    where = "" if path is None else f" (the last good checkpoint, {path}, is kept)" if kept else \
+        " (no checkpoint was written yet)"
+    lower = f"--lr-g {cfg.lr_g / 2:g} --lr-d {cfg.lr_d / 2:g}"
+    advice = (f"resume it with learning rates halved (train --resume {lower}; in a notebook, the same run with lr_g "
+              "and lr_d halved in its config)" if kept else f"train again with learning rates halved ({lower})")
+    return f"{where}; {advice}, or start a new run with {remedy}"

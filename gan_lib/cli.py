@@ -242,8 +242,8 @@ def _train_in_folder(args: argparse.Namespace, device: str) -> None:
 
 
 def _generate(args: argparse.Namespace) -> None:
-    print(generate_grid(args.checkpoint, args.out, args.n, args.seed, args.device, args.scale, args.overwrite,
-                        args.truncation, args.class_name))
+    print(printable(str(generate_grid(args.checkpoint, args.out, args.n, args.seed, args.device, args.scale,
+                                      args.overwrite, args.truncation, args.class_name))))
 
 
 def _prepare(args: argparse.Namespace) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Collection
 from dataclasses import asdict, dataclass, fields
 
 import torch
@@ -142,10 +143,7 @@ class Config:
         for name in ("gp_weight", "r1_gamma"):
             if not 0.0 <= getattr(self, name) < 1e6:
                 raise GanLibError(f"{name} must be in [0, 1e6), got {getattr(self, name)}")
-        if unused := _unused_loss_settings(vars(self)):
-            name = unused[0]
-            raise GanLibError(f"{name} {getattr(self, name):g} applies to loss {LOSS_SETTINGS[name]} only, and this "
-                              f"run trains with loss {self.loss}: drop it (--{name.replace('_', '-')}) or set it to 0")
+        check_loss_settings(vars(self))
         parse_policy(self.augment)
 
     @property
@@ -176,11 +174,21 @@ class Config:
         return cls(**{k: v for k, v in values.items() if k not in unused})
 
 
-def _unused_loss_settings(values: dict) -> list[str]:
-    """The settings in `values` that their loss does not use (LOSS_SETTINGS), at neither 0 (off) nor the default."""
+def _unused_loss_settings(values: dict, named: Collection[str] = ()) -> list[str]:
+    """The settings in `values` that their loss does not use (LOSS_SETTINGS) and that are not 0 (off): those in
+    `named` (given by name: a recipe's, the command line's) at any other value, the rest where not at the default."""
     loss = values.get("loss", Config.loss)
-    return [name for name, owner in LOSS_SETTINGS.items()
-            if name in values and loss != owner and values[name] not in (0, getattr(Config, name))]
+    return [name for name, owner in LOSS_SETTINGS.items() if name in values and loss != owner and values[name] != 0
+            and (name in named or values[name] != getattr(Config, name))]
+
+
+def check_loss_settings(values: dict, named: Collection[str] = ()) -> None:
+    """Refuse, in one line, a setting that the loss of `values` does not use (see _unused_loss_settings)."""
+    if unused := _unused_loss_settings(values, named):
+        name = unused[0]
+        raise GanLibError(f"{name} {values[name]:g} applies to loss {LOSS_SETTINGS[name]} only, and this run trains "
+                          f"with loss {values.get('loss', Config.loss)}: drop it (--{name.replace('_', '-')}) or set "
+                          "it to 0")
 
 
 # The DCGAN paper's recipe, for comparison with ours (benchmarks/quality.py): Config(**DCGAN_RECIPE).

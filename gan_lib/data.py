@@ -4,6 +4,7 @@ split, a summary for people, reference samples for the metrics, and the training
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 
@@ -92,7 +93,9 @@ def prepare_folder(root: str | Path, size: int = 64, workers: int | None = None,
         kept = sorted(first_of_digest.values())
         images, keys = images[kept], [keys[i] for i in kept]
         labels = labels[kept] if labels is not None else None
-    return ImageSet(images, str(Path(root).expanduser()), summary, array_file, keys, labels=labels, classes=classes)
+    name = str(Path(root).expanduser())  # a folder called synthetic keeps its ./: "synthetic" is the built-in faces
+    name = os.path.join(os.curdir, name) if name == "synthetic" else name
+    return ImageSet(images, name, summary, array_file, keys, labels=labels, classes=classes)
 
 
 def check_condition(data: str, condition: str) -> None:

@@ -32,7 +32,10 @@ class Directions:
     method: str = ""
 
     def __post_init__(self) -> None:
-        self.vectors = self.vectors / self.vectors.norm(dim=1, keepdim=True).clamp_min(1e-12)
+        vectors, norms = self.vectors, self.vectors.norm(dim=1, keepdim=True)
+        if not torch.isfinite(norms).all():  # finite entries whose norm overflows: normalised in float64
+            vectors, norms = vectors.double(), vectors.double().norm(dim=1, keepdim=True)
+        self.vectors = (vectors / norms.clamp_min(1e-12)).to(self.vectors.dtype)
         self.notes = self.notes or [""] * len(self.names)
         if not len(self.vectors) == len(self.names) == len(self.notes):
             raise GanLibError(f"{len(self.vectors)} directions need as many names and notes")
@@ -61,6 +64,9 @@ class Directions:
         other directions (found on another generator, or before it trained further), or is not a directions file, is
         kept: pass overwrite=True to replace it. Saving new names for the same directions replaces their file."""
         path = Path(path)
+        if not torch.isfinite(self.vectors).all():
+            raise GanLibError("these directions are not numbers (NaN or inf), which would draw blank faces: find them "
+                              "again from a generator whose weights are finite, then save them")
         if path.exists() and not overwrite and self._saved_at(path) is None:
             raise GanLibError(printable(f"{path} holds other directions (found on another generator, or before it "
                                         "trained further) or is not a directions file: save to another file, or pass "
@@ -92,8 +98,8 @@ class Directions:
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
             vectors, names, notes = state["vectors"], list(state["names"]), list(state["notes"])
-            valid = (isinstance(vectors, torch.Tensor) and vectors.dim() == 2 and vectors.dtype.is_floating_point
-                     and all(isinstance(text, str) for text in names + notes))
+            valid = (isinstance(vectors, torch.Tensor) and vectors.layout == torch.strided and vectors.dim() == 2
+                     and vectors.dtype.is_floating_point and all(isinstance(text, str) for text in names + notes))
         except Exception as exc:  # missing, damaged, foreign, or a pickle that would run code
             raise GanLibError(f"{printable(str(path))} is not a directions file saved by Directions.save "
                               f"({type(exc).__name__})") from exc
@@ -103,6 +109,9 @@ class Directions:
         if not torch.isfinite(vectors).all():
             raise GanLibError(f"{printable(str(path))} holds directions that are not numbers (NaN or inf), which would "
                               "draw blank faces: find them again and save them over it (save(path, overwrite=True))")
+        if (vectors == 0).all(dim=1).any():
+            raise GanLibError(f"{printable(str(path))} holds a direction of length 0, which moves nothing: find them "
+                              "again and save them over it (save(path, overwrite=True))")
         if latent_dim is not None and vectors.shape[1] != latent_dim:
             raise GanLibError(f"{printable(str(path))} holds directions of latent size {vectors.shape[1]}, but the "
                               f"generator's latent size is {latent_dim}")

@@ -8,6 +8,7 @@ import errno
 import os
 import re
 import secrets
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -150,6 +151,11 @@ def _take_lock(lock: Path, folder: Path) -> int:
             if lock.is_symlink():
                 raise _link_refused(lock, "remove it") from None
             raise
+        status = os.fstat(fd)
+        if not stat.S_ISREG(status.st_mode) or status.st_nlink > 1:  # a hard link: writing it writes another file
+            os.close(fd)
+            raise GanLibError(f"{lock} is not a lock file of its own (a hard link or not a plain file): remove it "
+                              "(gan_lib never writes through a link)")
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -9,7 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from .checkpoint import CHECKPOINT_FILE, Checkpoint, data_change, run_state
-from .config import Config
+from .config import Config, check_loss_settings
 from .data import ImageSet
 from .errors import GanLibError, printable
 from .files import check_free, check_writable, remove_dead_temporaries
@@ -75,6 +75,7 @@ def train_config(state: Checkpoint | None, recipe: str, options: dict, device_ki
     it (see RESUMABLE)."""
     given = {**RECIPES[recipe], **options}
     if state is None:
+        check_loss_settings(given, named=given)  # even at their defaults: named, they were meant to matter
         return for_device(device_kind).config(**given), holdout or 0
     saved = state.config
     changed = _precision_kept(saved.differing(given), state, device_kind)

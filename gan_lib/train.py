@@ -16,7 +16,16 @@ from tqdm.auto import tqdm
 
 from . import losses
 from .augment import diff_augment, parse_policy
-from .checkpoint import CHECKPOINT_FILE, CHECKPOINT_FORMAT, HISTORY_FIELDS, Checkpoint, read_checkpoint, unusable_part
+from .checkpoint import (
+    CHECKPOINT_FILE,
+    CHECKPOINT_FORMAT,
+    HISTORY_FIELDS,
+    Checkpoint,
+    divergence_note,
+    load_optimiser,
+    read_checkpoint,
+    unusable_part,
+)
 from .config import Config, seeded
 from .data import DeviceBatches, ImageSet
 from .errors import GanLibError, printable
@@ -217,25 +226,12 @@ class Trainer:
         first = self.step - len(stats) + 1
         for offset, row in enumerate(stats):
             if not all(math.isfinite(v) for v in row):
-                raise TrainingDiverged(f"the loss became NaN or infinite at step {first + offset}{self._kept()}; "
-                                       f"{self._advice()}")
+                raise self._diverged(f"the loss became NaN or infinite at step {first + offset}")
             self.history.append(dict(zip(HISTORY_FIELDS, [first + offset, *row])))
 
-    def _kept(self) -> str:
-        """Where the last good checkpoint is, for a message about a run that cannot go on."""
-        if self.out_dir is None:
-            return ""
-        path = self.out_dir / CHECKPOINT_FILE
-        return f" (the last good checkpoint, {path}, is kept)" if path.exists() else " (no checkpoint was written yet)"
-
-    def _advice(self) -> str:
-        """What to try after a divergence, for this run's loss, in steps that can be followed."""
-        lower = f"--lr-g {self.cfg.lr_g / 2:g} --lr-d {self.cfg.lr_d / 2:g}"
-        kept = self.out_dir is not None and (self.out_dir / CHECKPOINT_FILE).exists()
-        advice = (f"resume it with learning rates halved (train --resume {lower}; in a notebook, the same run with "
-                  "lr_g and lr_d halved in its config)" if kept else
-                  f"train again with learning rates halved ({lower})")
-        return f"{advice}, or start a new run with {self.loss.remedy}"
+    def _diverged(self, what: str) -> TrainingDiverged:
+        """The error of a run whose loss or weights became NaN or infinite: where it stands, and what to try."""
+        return TrainingDiverged(f"{what}{divergence_note(self.cfg, self.loss.remedy, self.out_dir)}")
 
     def _check_checkpoint_unchanged(self) -> None:
         """Refuse to write into the run folder if its checkpoint is not the one this trainer started from (or wrote
@@ -278,13 +274,10 @@ class Trainer:
     def load_state_dict(self, state: dict) -> None:
         self.G.load_state_dict(state["generator"])
         self.D.load_state_dict(state["discriminator"])
-        self.opt_g.load_state_dict(state["opt_g"])
-        self.opt_d.load_state_dict(state["opt_d"])
-        for optimizer, lr in ((self.opt_g, self.cfg.lr_g), (self.opt_d, self.cfg.lr_d)):
-            for group in optimizer.param_groups:  # a learning rate changed on resuming (see run_folder.RESUMABLE)
-                group["lr"] = lr
+        for optimizer, key, lr in ((self.opt_g, "opt_g", self.cfg.lr_g), (self.opt_d, "opt_d", self.cfg.lr_d)):
+            load_optimiser(optimizer, state[key], lr)  # lr may change on resuming (see run_folder.RESUMABLE)
         self.step, self.history = state["step"], list(state["history"])
-        self.fixed_noise = state["fixed_noise"].to(self.device)
+        self.fixed_noise = state["fixed_noise"].to(self.device, self.fixed_noise.dtype)
         torch.set_rng_state(state["torch_rng"])
         if state.get("scaler"):
             self.scaler.load_state_dict(state["scaler"])
@@ -299,8 +292,7 @@ class Trainer:
                               "with out_dir")
         weights = [*self.G.parameters(), *self.D.parameters()]
         if not torch.stack([w.isfinite().all() for w in weights]).all():  # never replace a good checkpoint by this
-            raise TrainingDiverged(f"the weights became NaN or infinite by step {self.step}{self._kept()}; "
-                                   f"{self._advice()}")
+            raise self._diverged(f"the weights became NaN or infinite by step {self.step}")
         if path is not None:
             return save_atomically(self.state_dict(), Path(path))
         with run_lock(self.out_dir):
@@ -325,7 +317,7 @@ class Trainer:
         trainer = cls(cfg, data, out_dir, device, kept)
         try:
             trainer.load_state_dict(record.state)
-        except (KeyError, ValueError, RuntimeError, TypeError, IndexError) as exc:
+        except (KeyError, ValueError, RuntimeError, TypeError, IndexError, AttributeError) as exc:
             where = "this checkpoint" if read else printable(str(checkpoint))
             raise GanLibError(f"{where} cannot be resumed: its {unusable_part(exc)} is missing or does not fit this "
                               "run (the file is damaged, was edited or holds only weights); generate and evaluate "

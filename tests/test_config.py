@@ -45,3 +45,14 @@ def test_every_recipe_passes_but_not_with_a_loss_it_does_not_fit_and_an_older_ch
     assert Config.from_dict(paper_hinge.to_dict()) == paper_hinge
     saved = {**Config(loss="hinge").to_dict(), "fake_label": 0.1}  # train --recipe clinic+fake-smoothed --loss hinge
     assert Config.from_dict(saved) == Config(loss="hinge")  # it had no effect on that run
+
+
+@pytest.mark.parametrize("args", [["--recipe", "dcgan+smoothing", "--loss", "hinge"],
+                                  ["--label-smoothing", "0.1", "--loss", "hinge"],
+                                  ["--recipe", "smoothing+ema999", "--loss", "wgan-gp"]])
+def test_a_loss_option_given_by_name_is_refused_even_at_its_default_under_another_loss(args, tmp_path, capsys):
+    from gan_lib.cli import main
+
+    assert main(["train", "--data", "synthetic", "--out", str(tmp_path / "run"), "--steps", "1", *args]) == 2
+    assert "label_smoothing 0.1 applies to loss bce only" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()

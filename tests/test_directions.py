@@ -174,3 +174,20 @@ def test_a_directions_file_of_nan_or_inf_is_refused_on_load_naming_the_file(G, t
     assert str(path) in str(caught.value) and "overwrite=True" in str(caught.value) and "\n" not in str(caught.value)
     found.save(path, overwrite=True)
     assert torch.equal(dirs.Directions.load(path).vectors, found.vectors)  # found again and saved over it
+
+
+def test_directions_of_nan_are_not_saved_huge_ones_stay_unit_and_sparse_or_zero_files_are_one_line(tmp_path):
+    import torch
+
+    from gan_lib.directions import Directions
+    from gan_lib.errors import GanLibError
+
+    with pytest.raises(GanLibError, match="not numbers"):
+        Directions(torch.full((2, 8), float("nan")), ["a", "b"]).save(tmp_path / "nan.pt")
+    assert not (tmp_path / "nan.pt").exists()
+    huge = Directions(torch.full((2, 8), 1e38), ["a", "b"])  # its float32 norm overflows
+    assert torch.allclose(huge.vectors.norm(dim=1), torch.ones(2))
+    for name, vectors in (("sparse", torch.ones(2, 8).to_sparse()), ("zero", torch.zeros(2, 8))):
+        torch.save({"vectors": vectors, "names": ["a", "b"], "notes": ["", ""]}, tmp_path / f"{name}.pt")
+        with pytest.raises(GanLibError, match=f"{name}.pt"):
+            Directions.load(tmp_path / f"{name}.pt")

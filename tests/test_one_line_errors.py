@@ -86,6 +86,10 @@ def test_a_directions_file_on_a_full_disk_is_one_line(tmp_path):
      "cannot be resumed: its optimiser state"),
     (lambda s: s.update({"format": 2}), "was written by a newer gan_lib (checkpoint format 2; this one reads format "
                                         "1): update gan_lib"),
+    (lambda s: s.update(opt_g="garbage"), "cannot be resumed: its content is missing or does not fit this run"),
+    (lambda s: s.update(opt_g=None), "cannot be resumed: its content is missing or does not fit this run"),
+    (lambda s: s["opt_d"]["state"][0].update(exp_avg=torch.zeros(1)),  # would fail in the middle of training
+     "cannot be resumed: its optimiser state is missing or does not fit this run"),
 ])
 def test_an_odd_checkpoint_is_one_line_on_resume(tmp_path, edit, says, capsys):
     run = tmp_path / "run"
@@ -114,7 +118,18 @@ EDITS = {  # an adversary's edits to a checkpoint's record: each a damaged check
     "NaN fixed noise": lambda s: s["fixed_noise"][3].fill_(float("nan")),
     "a history of other rows": lambda s: s.update(history=[{"zzz": 1}]),
     "NaN EMA weights": lambda s: [v.fill_(float("nan")) for v in s["ema"].values() if v.is_floating_point()],
+    "a loss scale that is text": lambda s: s.update(scaler={"scale": "big", "growth_factor": 2.0}),
 }
+
+
+def test_fixed_noise_saved_in_another_float_type_resumes_in_the_runs_own(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", *TINY, "--out", str(run), "--steps", "2"]) == 0
+    state = torch.load(run / "checkpoint.pt", weights_only=True)
+    state["fixed_noise"] = state["fixed_noise"].double()
+    torch.save(state, run / "checkpoint.pt")
+    assert main(["train", *TINY, "--out", str(run), "--steps", "4", "--resume"]) == 0, capsys.readouterr().err
+    assert read_checkpoint(run / "checkpoint.pt").state["fixed_noise"].dtype == torch.float32
 
 
 def test_a_checkpoint_with_an_edited_record_is_one_line_for_every_command(tmp_path, capsys):
@@ -253,3 +268,13 @@ def test_a_gan_lib_error_in_a_notebook_cell_is_one_line_and_stops_run_all(tmp_pa
     assert error.output_type == "error" and error.ename == "GanLibError"
     assert len(error.traceback) == 1 and "no checkpoint at missing.pt: train first" in error.traceback[0]
     assert not nb.cells[1].outputs  # the cell failed: "Run all" stopped there
+
+
+def test_generate_prints_the_file_it_wrote_escaped(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", *TINY, "--out", str(run), "--steps", "1"]) == 0
+    out = tmp_path / "a\n\x1b[31mFORGED.png"
+    capsys.readouterr()
+    assert main(["generate", "--checkpoint", str(run / "checkpoint.pt"), "--out", str(out), "--n", "4"]) == 0
+    said = capsys.readouterr().out
+    assert out.exists() and said.count("\n") == 1 and "\x1b" not in said, said

@@ -251,3 +251,56 @@ def test_generate_replaces_an_existing_image_only_when_told(tmp_path, capsys):
     assert f"--out {faces} exists: pass --overwrite to replace it" in capsys.readouterr().err
     assert faces.read_bytes() == b"the user's own picture"
     assert main([*command, "--overwrite"]) == 0 and faces.read_bytes().startswith(b"\x89PNG")
+
+
+def test_a_lock_that_is_a_hard_link_to_a_file_outside_is_refused_and_the_file_kept(tmp_path, capsys):
+    from gan_lib.cli import main
+
+    outside = tmp_path / "precious.txt"
+    outside.write_text("precious")
+    (tmp_path / "run").mkdir()
+    os.link(outside, tmp_path / "run" / ".lock")
+    tiny = ["train", "--data", "synthetic", "--synthetic-count", "64", "--g-width", "8", "--d-width", "8",
+            "--batch-size", "16", "--steps", "2", "--quiet", "--device", "cpu", "--out", str(tmp_path / "run")]
+    assert main(tiny) == 2
+    assert "is not a lock file of its own (a hard link or not a plain file): remove it" in capsys.readouterr().err
+    assert outside.read_text() == "precious"
+
+
+def test_reports_a_refusal_left_behind_are_written_when_the_run_is_opened_again(tmp_path, capsys):
+    """A history.csv link refused after the checkpoint was saved: once the link is gone, --resume of the finished
+    run writes the history and the figures that were left out of date."""
+    from gan_lib.checkpoint import read_checkpoint
+    from gan_lib.cli import main
+
+    tiny = ["train", "--data", "synthetic", "--synthetic-count", "64", "--g-width", "8", "--d-width", "8",
+            "--batch-size", "16", "--quiet", "--device", "cpu", "--out", str(tmp_path / "run")]
+    assert main([*tiny, "--steps", "2"]) == 0
+    (tmp_path / "run" / "history.csv").unlink()
+    (tmp_path / "run" / "history.csv").symlink_to(tmp_path / "elsewhere.csv")
+    assert main([*tiny, "--steps", "4", "--resume"]) == 2
+    assert read_checkpoint(tmp_path / "run" / "checkpoint.pt").step == 4 and not (tmp_path / "elsewhere.csv").exists()
+    (tmp_path / "run" / "history.csv").unlink()
+    capsys.readouterr()
+    assert main([*tiny, "--steps", "4", "--resume"]) == 0
+    assert "wrote its missing history.csv, losses.png, progress.gif" in capsys.readouterr().err
+    rows = (tmp_path / "run" / "history.csv").read_text().splitlines()
+    assert rows[-1].startswith("4,") and len(rows) == 5
+
+
+def test_a_folder_called_synthetic_is_a_folder_not_the_built_in_faces(tmp_path, monkeypatch, capsys):
+    from PIL import Image
+
+    from gan_lib.checkpoint import read_checkpoint
+    from gan_lib.cli import main
+
+    (tmp_path / "synthetic").mkdir()
+    for i in range(24):
+        Image.new("RGB", (40, 40), (10 * i, 0, 0)).save(tmp_path / "synthetic" / f"{i}.png")
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "--data", "./synthetic", "--g-width", "8", "--d-width", "8", "--batch-size", "8",
+                 "--image-size", "32", "--steps", "1", "--quiet", "--device", "cpu", "--out", "run"]) == 0
+    assert read_checkpoint(tmp_path / "run" / "checkpoint.pt").data["name"] == os.path.join(".", "synthetic")
+    assert "training on 24 images from ./synthetic" in capsys.readouterr().err
+    assert main(["evaluate", "--checkpoint", "run/checkpoint.pt", "--metric", "modes", "--n", "8"]) == 2
+    assert "--metric modes reads faces with a classifier of the synthetic faces" in capsys.readouterr().err

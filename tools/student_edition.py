@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     except (GanLibError, OSError) as exc:  # one line, as gan_lib.cli's run_script prints it (it would import torch)
         print(f"error: {printable(str(exc))}", file=sys.stderr)
         return 2
-    print(f"student edition: {len(built)} notebooks in {args.out}")
+    print(f"student edition: {len(built)} notebooks in {printable(str(args.out))}")
     return 0
 
 
