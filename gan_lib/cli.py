@@ -297,6 +297,12 @@ def _lost_peer(exc: RuntimeError) -> str:
     return found.group(0).strip() if found else ""
 
 
+def _say(watch: runtime.SigtermWatch | None, line: str, code: int) -> int:
+    """Print the command's one closing line on stderr (through the SIGTERM watch under torchrun); return `code`."""
+    watch.say(line) if watch is not None else print(line, file=sys.stderr)
+    return code
+
+
 def main(argv: list[str] | None = None) -> int:
     in_main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
@@ -311,27 +317,21 @@ def main(argv: list[str] | None = None) -> int:
             if previous is not None:
                 signal.signal(signal.SIGTERM, previous)
     except GanLibError as exc:
-        print(_rank_prefix() + _error_line(exc), file=sys.stderr)  # one line, whatever names it holds
-        return 2
+        return _say(watch, _rank_prefix() + _error_line(exc), 2)  # one line, whatever names it holds
     except Terminated:
-        how = TORCHRUN_SIGTERM if runtime.launched() else "stopped by SIGTERM"
-        print(_interrupted(args, how), file=sys.stderr)
-        return 143
+        return _say(watch, _interrupted(args, TORCHRUN_SIGTERM if runtime.launched() else "stopped by SIGTERM"), 143)
     except KeyboardInterrupt:
-        print(_interrupted(args), file=sys.stderr)
-        return 130
+        return _say(watch, _interrupted(args), 130)
     except RuntimeError as exc:  # under torchrun, a peer that died or stalled breaks the next collective
         if not (runtime.launched() and _lost_peer(exc)):
             raise
-        print(_interrupted(args, f"{_rank_prefix()}error: another process of this run stopped "
-                                 f"({_lost_peer(exc)})"), file=sys.stderr)
-        return 2
+        return _say(watch, _interrupted(args, f"{_rank_prefix()}error: another process of this run stopped "
+                                              f"({_lost_peer(exc)})"), 2)
     except OSError as exc:  # a full disk or a vanished file outside the places that name their own
-        print(_error_line(exc), file=sys.stderr)
-        return 2
+        return _say(watch, _error_line(exc), 2)
     finally:
         if watch is not None:
-            watch.said = True  # whatever the outcome, its line is said: a SIGTERM from here on ends quietly
+            watch.say()  # whatever the outcome, its line is said: a SIGTERM from here on ends quietly
         runtime.teardown()
         if watch is not None:
             watch.close()

@@ -211,11 +211,11 @@ SIGTERM_GRACE_S = 5  # how long a process of a torchrun run may take to answer S
 class SigtermWatch:
     """Under torchrun a process may be waiting inside a collective on a peer that died, where Python cannot run its
     SIGTERM handler until the wait times out (GAN_LIB_PEER_TIMEOUT, minutes). A thread woken by the signal itself
-    (signal.set_wakeup_fd) gives the main thread SIGTERM_GRACE_S seconds, then prints `line()` and ends the process;
-    `said` marks a line already said by the main thread."""
+    (signal.set_wakeup_fd) gives the main thread SIGTERM_GRACE_S seconds, then prints `line()` and ends the process,
+    unless the main thread has said its own line (`say`): one line, whichever thread says it."""
 
     def __init__(self, line: Callable[[], str]):
-        self.line, self.said = line, False
+        self.line, self.said, self.lock = line, False, threading.Lock()
         self.read, write = os.pipe()
         os.set_blocking(write, False)
         self.previous = signal.set_wakeup_fd(write)
@@ -225,9 +225,17 @@ class SigtermWatch:
         while signal.SIGTERM not in os.read(self.read, 64):
             pass
         time.sleep(SIGTERM_GRACE_S)
-        if not self.said:
-            print(self.line(), file=sys.stderr, flush=True)
-        os._exit(143)
+        with self.lock:
+            if not self.said:
+                print(self.line(), file=sys.stderr, flush=True)
+            os._exit(143)
+
+    def say(self, line: str | None = None) -> None:
+        """The main thread's outcome, printed (None: nothing to print); from here on the watch says nothing."""
+        with self.lock:
+            self.said = True
+            if line is not None:
+                print(line, file=sys.stderr, flush=True)
 
     def close(self) -> None:
         signal.set_wakeup_fd(self.previous)
