@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from gan_lib.cli import OneLineParser, at_least, run_script
+from gan_lib.runs.cli import OneLineParser, at_least, run_script
 
 ROOT = Path(__file__).resolve().parent.parent
 

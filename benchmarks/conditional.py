@@ -17,13 +17,13 @@ import time
 
 import torch
 
-from gan_lib.attributes import attribute_classifier
-from gan_lib.cli import OneLineParser, at_least, run_script
 from gan_lib.config import Config
 from gan_lib.data import HOLDOUT_EVERY, load_images, reference_samples
-from gan_lib.metrics import conditioning_accuracy, sliced_wasserstein
+from gan_lib.data.synthetic import ATTRIBUTES
+from gan_lib.measure.attributes import attribute_classifier
+from gan_lib.measure.metrics import conditioning_accuracy, sliced_wasserstein
 from gan_lib.models import generate, noise
-from gan_lib.synthetic import ATTRIBUTES
+from gan_lib.runs.cli import OneLineParser, at_least, run_script
 from gan_lib.train import Trainer
 
 

@@ -12,11 +12,11 @@ import sys
 
 import torch
 
-from gan_lib.checkpoint import read_checkpoint
-from gan_lib.cli import OneLineParser, at_least, run_script
 from gan_lib.data import load_images, reference_samples
-from gan_lib.metrics import sliced_wasserstein
+from gan_lib.measure.metrics import sliced_wasserstein
 from gan_lib.models import Generator, generate, noise, recompute_batchnorm
+from gan_lib.runs.checkpoint import read_checkpoint
+from gan_lib.runs.cli import OneLineParser, at_least, run_script
 
 
 def main() -> None:

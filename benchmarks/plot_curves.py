@@ -13,8 +13,8 @@ import re
 import sys
 from pathlib import Path
 
-from gan_lib.cli import OneLineParser, run_script
-from gan_lib.viz import plot_learning_curves
+from gan_lib.measure.viz import plot_learning_curves
+from gan_lib.runs.cli import OneLineParser, run_script
 
 POINT = re.compile(r"^\s+(\S+) step (\d+), \d+ s: SWD ([\d.]+)$")
 

@@ -16,9 +16,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from gan_lib.cli import OneLineParser, at_least, run_script
 from gan_lib.data import prepare_folder
-from gan_lib.images import find_images
+from gan_lib.data.images import find_images
+from gan_lib.runs.cli import OneLineParser, at_least, run_script
 
 
 def measure(folder: Path, size: int) -> None:

@@ -34,18 +34,18 @@ from pathlib import Path
 
 import torch
 
-from gan_lib.attributes import attribute_classifier
-from gan_lib.checkpoint import CHECKPOINT_FILE
-from gan_lib.cli import OneLineParser, at_least, run_script
 from gan_lib.config import Config
 from gan_lib.data import HOLDOUT_EVERY, load_images, reference_samples
-from gan_lib.errors import GanLibError
-from gan_lib.metrics import mode_coverage, sliced_wasserstein
+from gan_lib.measure.attributes import attribute_classifier
+from gan_lib.measure.metrics import mode_coverage, sliced_wasserstein
+from gan_lib.measure.viz import plot_learning_curves
 from gan_lib.models import noise, recompute_batchnorm
-from gan_lib.recipes import RECIPES
-from gan_lib.run_folder import check_run_folder
+from gan_lib.runs.checkpoint import CHECKPOINT_FILE
+from gan_lib.runs.cli import OneLineParser, at_least, run_script
+from gan_lib.runs.recipes import RECIPES
+from gan_lib.runs.run_folder import TrainingRun, check_run_folder
+from gan_lib.support.errors import GanLibError
 from gan_lib.train import Trainer
-from gan_lib.viz import plot_learning_curves
 
 
 def timed_fit(trainer: Trainer, steps: int) -> float:
@@ -147,7 +147,7 @@ def main() -> None:
             cfg = replace(cfg, sample_every=10**9, checkpoint_every=10**9)
         elif args.overwrite:
             shutil.rmtree(args.out / name, ignore_errors=True)  # asked for: the earlier run goes
-        trainer = Trainer(cfg, train_part, args.out / name if args.out else None, device=args.device)
+        trainer = TrainingRun(cfg, train_part, args.out / name if args.out else None, device=args.device)
         seconds, curve = 0.0, []
         budget = args.minutes * 60 if args.minutes else args.steps
         every = args.curve_every * (60 if args.minutes else 1) or budget

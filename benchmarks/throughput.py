@@ -45,11 +45,11 @@ from torch.utils.data import DataLoader
 from torch.utils.flop_counter import FlopCounterMode
 from torchvision.datasets import ImageFolder
 
-from gan_lib.cli import OneLineParser, at_least, run_script
 from gan_lib.config import DCGAN_RECIPE, Config
 from gan_lib.data import prepare_folder
 from gan_lib.networks import build_models
-from gan_lib.runtime import resolve_device
+from gan_lib.runs.cli import OneLineParser, at_least, run_script
+from gan_lib.support.runtime import resolve_device
 from gan_lib.train import Trainer
 
 # dense bf16/fp16 tensor-core peaks (FLOP/s) for the GPUs we report on
@@ -117,8 +117,7 @@ def ours(cfg: Config, images: torch.Tensor, steps: int, warmup: int, device: tor
 
 def worker(args: argparse.Namespace, folder: Path) -> None:
     """One rank under torchrun: time the trainer; rank 0 prints the global img/s."""
-    from gan_lib import runtime
-
+    from gan_lib.support import runtime
     device = runtime.setup(args.device)
     with runtime.main_first():
         images = prepare_folder(folder, args.image_size).images
@@ -170,7 +169,7 @@ LAYOUTS = {"off": "contiguous", "on": "channels_last"}  # the values of --channe
 
 def precision_table(args: argparse.Namespace, folder: Path, device: torch.device) -> None:
     """gan_lib's img/s and FLOP/s in fp32 and bf16, contiguous and channels_last, at each size, in one run."""
-    from gan_lib.runtime import native_bf16_cpu
+    from gan_lib.support.runtime import native_bf16_cpu
 
     peaks = {amp: matmul_peak(dtype, device) for amp, dtype in (("off", torch.float32), ("bf16", torch.bfloat16))}
     native = "yes" if native_bf16_cpu() else "no (bf16 is emulated)"
@@ -202,7 +201,7 @@ def default_recipe(args: argparse.Namespace, width: int, batch: int, layout: str
 def widths_table(args: argparse.Namespace, folder: Path, device: torch.device) -> None:
     """gan_lib's img/s and steps per minute with our default recipe at each width and batch size, contiguous and
     channels_last (--channels-last auto picks channels_last on CPUs and CUDA GPUs), in each --amps precision."""
-    from gan_lib.runtime import amp_dtype, precision_note
+    from gan_lib.support.runtime import amp_dtype, precision_note
 
     images = prepare_folder(folder, args.image_size).images
     print("| px | widths | batch | layout | precision | gan_lib img/s | steps per minute |")
@@ -292,7 +291,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = args.data
         if not folder.is_dir():
-            from gan_lib.synthetic import draw_face
+            from gan_lib.data.synthetic import draw_face
 
             folder = Path(tmp) / "faces"
             (folder / "images").mkdir(parents=True)

@@ -8,7 +8,7 @@ z? The paper's numbers at 1024 px (FFHQ-like faces, CelebA attributes): perceptu
 
 Without --checkpoint, a style-based G (`train --arch style`, the `style` recipe) trains on the synthetic faces for
 --steps (into --out when given: an earlier run there is resumed to --steps); its EMA weights are measured. Each
-measurement seed draws new faces, paths and moved faces (gan_lib/disentanglement.py says how each measure works:
+measurement seed draws new faces, paths and moved faces (gan_lib/measure/disentanglement.py says how each measure works:
 path length on the attribute classifier's features, separability as the paper's exp of summed H(Y|X), entanglement
 with steps of 3 standard deviations along each direction); the table gives the mean ± the standard deviation over
 the seeds. Prints a Markdown table.
@@ -21,13 +21,13 @@ import sys
 import time
 from pathlib import Path
 
-from gan_lib.attributes import attribute_classifier
-from gan_lib.checkpoint import load_generator
-from gan_lib.cli import OneLineParser, at_least, run_script
 from gan_lib.data import load_images
-from gan_lib.disentanglement import check_space, format_table, z_against_w
-from gan_lib.recipes import recipe
-from gan_lib.run_folder import start_or_resume
+from gan_lib.measure.attributes import attribute_classifier
+from gan_lib.measure.disentanglement import check_space, format_table, z_against_w
+from gan_lib.runs.checkpoint import load_generator
+from gan_lib.runs.cli import OneLineParser, at_least, run_script
+from gan_lib.runs.recipes import recipe
+from gan_lib.runs.run_folder import start_or_resume
 from gan_lib.train import Trainer
 
 

@@ -1,6 +1,6 @@
 """gan_lib: the thin library behind the anime-face-gan course (DCGAN on anime faces)."""
 
-from .errors import GanLibError
+from .support.errors import GanLibError
 
 __all__ = ["Config", "GanLibError"]
 __version__ = "0.1.0"

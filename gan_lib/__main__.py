@@ -9,7 +9,7 @@ def _terminated_while_starting(signum: int, frame: object) -> None:
 
 signal.signal(signal.SIGTERM, _terminated_while_starting)  # until main() installs its own: torch loads for seconds
 try:
-    from .cli import main
+    from .runs.cli import main
 except KeyboardInterrupt:  # while torch was still loading: nothing had started
     print("interrupted while starting: nothing was done or written", file=sys.stderr)
     sys.exit(130)

@@ -9,8 +9,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .errors import GanLibError
-from .runtime import my_part
+from .support.errors import GanLibError
+from .support.runtime import my_part
 
 POLICIES = ("color", "translation", "cutout")
 

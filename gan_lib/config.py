@@ -2,27 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Collection
 from dataclasses import asdict, dataclass, fields
 
-import torch
-
 from .augment import parse_policy
-from .errors import GanLibError
+from .support.errors import GanLibError
 
 IMAGE_SIZES = (32, 64, 128)
-
-
-def derive_seed(*parts: object) -> int:
-    """A 63-bit seed that is a pure function of its parts, e.g. (run seed, "noise", step)."""
-    digest = hashlib.blake2b(repr(parts).encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "little") >> 1
-
-
-def seeded(rng: torch.Generator, *key: object) -> torch.Generator:
-    """rng reseeded with derive_seed(*key): draws from it happen on rng's device, with no copy from the host."""
-    return rng.manual_seed(derive_seed(*key))
 
 
 LOSSES = ("bce", "hinge", "wgan-gp")

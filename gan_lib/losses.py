@@ -14,9 +14,9 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 
-from .config import LOSSES, Config, seeded
-from .errors import GanLibError
-from .runtime import my_part
+from .config import LOSSES, Config
+from .support.errors import GanLibError
+from .support.runtime import my_part, seeded
 
 
 def discriminator_bce(logits_real: torch.Tensor, logits_fake: torch.Tensor, real_label: float = 1.0,

@@ -9,9 +9,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import Config, seeded
-from .errors import GanLibError
-from .pixels import to_uint8
+from .config import Config
+from .support.errors import GanLibError
+from .support.pixels import to_uint8
+from .support.runtime import seeded
 
 
 def _stages(image_size: int) -> int:

@@ -12,8 +12,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import Config
-from .errors import GanLibError
 from .models import _stages
+from .support.errors import GanLibError
 
 NOISE_MODES = ("random", "const", "none")  # fresh noise per image, the layer's fixed map, or no noise
 

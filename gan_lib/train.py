@@ -1,54 +1,28 @@
-"""The Trainer: the DCGAN training step and the loop around it (EMA, history, sample grids, atomic checkpoints);
-run_folder opens a run with it, new or resumed."""
+"""The Trainer: the DCGAN training step and the loop around it, with G's exponential moving average (EMA) and the
+run's history. It writes no file: runs.run_folder.TrainingRun is a Trainer that keeps a run folder."""
 
 from __future__ import annotations
 
-import contextlib
 import math
-import sys
 from collections.abc import Callable
-from pathlib import Path
+from pathlib import PurePath
 
 import torch
-from torch.nn.parallel import DistributedDataParallel
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm.auto import tqdm
 
 from . import losses
 from .augment import diff_augment, parse_policy
-from .checkpoint import (
-    CHECKPOINT_FILE,
-    CHECKPOINT_FORMAT,
-    HISTORY_FIELDS,
-    Checkpoint,
-    divergence_note,
-    load_optimiser,
-    read_checkpoint,
-    unusable_part,
-)
-from .config import Config, seeded
+from .config import Config
 from .data import DeviceBatches, ImageSet
-from .errors import GanLibError, printable
-from .files import file_stamp, run_lock, save_atomically
 from .models import generate, noise, recompute_batchnorm
 from .networks import build_models
-from .reports import write_history, write_reports
-from .runtime import (
-    PRECISIONS,
-    HeldInterrupts,
-    amp_dtype,
-    autocast,
-    check_compiler,
-    is_main,
-    mean_over_ranks,
-    precision_name,
-    precision_note,
-    resolve_device,
-    switched_on,
-    sync_batchnorm,
-    world_size,
-)
-from .viz import save_grid
+from .support.errors import GanLibError, printable
+from .support.placement import Placement
+from .support.runtime import HeldInterrupts, is_main, mean_over_ranks, precision_name, seeded, world_size
+
+STATE_FORMAT = 1  # the layout of a Trainer's state_dict, and so of a checkpoint file
+HISTORY_FIELDS = ("step", "loss_d", "loss_g", "d_real", "d_fake")  # a row of a run's history, and of history.csv
 
 
 class TrainingDiverged(GanLibError):
@@ -56,13 +30,13 @@ class TrainingDiverged(GanLibError):
 
 
 class Trainer:
-    """Holds G, D, their optimisers and the run's history; `fit` trains and writes into out_dir.
+    """Holds G, D, their optimisers and the run's history; `fit` trains for a number of steps.
 
     Under torchrun, G and D are wrapped in DistributedDataParallel and each process trains on its share of the
-    global batch; rank 0 alone keeps the EMA and writes samples, checkpoints and reports.
+    global batch; rank 0 alone keeps the EMA.
     """
 
-    def __init__(self, cfg: Config, data: ImageSet, out_dir: str | Path | None = None, device: str = "auto",
+    def __init__(self, cfg: Config, data: ImageSet, device: str = "auto",
                  kept_precision: tuple[str | None, str] = (None, "")):
         if data.images.shape[-1] != cfg.image_size:
             raise GanLibError(f"the data is {data.images.shape[-1]} px but the config asks for {cfg.image_size} px")
@@ -72,46 +46,26 @@ class Trainer:
         if cfg.conditional and data.classes != cfg.classes:
             raise GanLibError(printable(f"the config's classes are {', '.join(cfg.classes)}, but the data's are "
                                         f"{', '.join(data.classes)}: train on data with the same classes"))
-        self.cfg = cfg
-        self.device = resolve_device(device)
-        self.out_dir = Path(out_dir) if out_dir is not None else None
-        self.writes = self.out_dir is not None and is_main()
+        if isinstance(device, PurePath):
+            raise GanLibError(f"a Trainer writes no files, and {printable(str(device))} is not a device: to train "
+                              "into a run folder use TrainingRun(cfg, data, out_dir) from gan_lib.runs.run_folder, "
+                              "or start_or_resume")
         if cfg.arch == "style" and world_size() > 1:
             raise GanLibError("the style-based generator trains in one process for now (its noise and mixing draws "
                               "are not split over processes): run it without torchrun, or train --arch dcgan")
-        self.G, self.D = build_models(cfg, self.device)
-        if cfg.sync_batchnorm and world_size() > 1:
-            self.G, self.D = sync_batchnorm(self.G, self.device), sync_batchnorm(self.D, self.device)
-        self.loss = losses.for_config(cfg)
-        cuda = self.device.type == "cuda"
-        kept, why = kept_precision  # a resumed run's own precision (checkpoint.resumed_precision), else cfg.amp's
-        self.amp_dtype = PRECISIONS[kept] if kept else amp_dtype(cfg.amp, self.device)
-        self.precision = precision_note(cfg.amp, self.amp_dtype, self.device, why)  # "cpu: bf16 autocast (native)"
-        self.autocast = autocast(self.device, self.amp_dtype)
-        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)  # fp16 only
-        # channels_last: 1.1-1.3x on the CPU too (benchmarks/throughput.py --widths)
-        channels_last = switched_on(cfg.channels_last, self.device.type in ("cuda", "cpu"))
-        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
-        self.G.to(memory_format=self.memory_format)
-        self.D.to(memory_format=self.memory_format)
-        if cuda:
-            torch.backends.cudnn.benchmark = True
-        betas, fused = (cfg.beta1, cfg.beta2), switched_on(cfg.fused_adam, cuda) or None
-        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr_g, betas=betas, fused=fused)
-        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr_d, betas=betas, fused=fused)
+        self.cfg = cfg
+        self.placement = place = Placement(cfg, device, kept_precision)  # device, precision, DDP, compile
+        self.device, self.autocast, self.scaler = place.device, place.autocast, place.scaler
+        self.G, self.D = place.networks(*build_models(cfg, self.device))
+        self.opt_g, self.opt_d = place.adam(self.G, cfg.lr_g), place.adam(self.D, cfg.lr_d)
         self.ema = (AveragedModel(self.G, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay), use_buffers=True)
                     if cfg.ema_decay and is_main() else None)
-        g_forward, d_forward = self.G, self.D
-        if world_size() > 1:
-            ids = [self.device.index] if cuda else None
-            g_forward, d_forward = (DistributedDataParallel(m, device_ids=ids) for m in (self.G, self.D))
-        if cfg.compile:
-            check_compiler()
-        self.g_forward = torch.compile(g_forward) if cfg.compile else g_forward
-        self.d_forward = torch.compile(d_forward) if cfg.compile else d_forward
+        self.g_forward, self.d_forward = place.forward(self.G), place.forward(self.D)
+        self.loss = losses.for_config(cfg)
         self.augment = parse_policy(cfg.augment)
         self.batches = DeviceBatches(data.images, cfg.batch_size, cfg.seed, self.device,
-                                     memory_format=self.memory_format, labels=data.labels if cfg.conditional else None)
+                                     memory_format=place.memory_format,
+                                     labels=data.labels if cfg.conditional else None)
         self.data_identity = data.identity
         # reseeded from (seed, step) at every step, and drawn on the device: no copy from the host in the step
         self.latent_rng, self.augment_rng = torch.Generator(self.device), torch.Generator(self.device)
@@ -120,7 +74,6 @@ class Trainer:
         self.step = 0
         self.history: list[dict[str, float]] = []
         self._sampler: tuple[int, torch.nn.Module] | None = None  # (step, the EMA G with its own BatchNorm statistics)
-        self._checkpoint_stamp = None  # the run folder's checkpoint as this trainer last read or wrote it (None: none)
 
     def train_step(self, real: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """One iteration of the DCGAN paper's algorithm on a batch of real images x and a batch of noise z (and,
@@ -188,16 +141,11 @@ class Trainer:
 
     def fit(self, steps: int, progress: bool = True,
             on_log: Callable[[Trainer], None] | None = None) -> list[dict[str, float]]:
-        """Train until `steps` steps in total (a resumed run continues to the same total)."""
-        with run_lock(self.out_dir) if self.writes else contextlib.nullcontext():
-            self._check_checkpoint_unchanged()
-            self._fit(steps, progress, on_log)
-        return self.history
-
-    def _fit(self, steps: int, progress: bool, on_log: Callable[[Trainer], None] | None) -> None:
+        """Train until `steps` steps in total (a resumed run continues to the same total). Ctrl-C or SIGTERM ends the
+        step under way, then `at_checkpoint` (a TrainingRun saves there) before the interrupt goes on."""
         cfg, pending = self.cfg, []
         bar = tqdm(total=steps, initial=self.step, disable=not (progress and is_main()), desc="training", unit="step")
-        with HeldInterrupts() as interrupts:  # an interrupt ends the step it arrives in, then the loop
+        with HeldInterrupts() as interrupts:
             while self.step < steps and not interrupts.arrived:
                 pending.append(self.train_step(self.batches.batch(self.step), self.batches.labels(self.step)))
                 self.step += 1
@@ -211,36 +159,44 @@ class Trainer:
                     pending = []
                     if on_log:
                         on_log(self)
-                if self.writes and sample:
-                    self.save_samples()
-                if self.writes and save:
-                    self.save_checkpoint()
+                if sample:
+                    self.at_sample()
+                if save:
+                    self.at_checkpoint()
         bar.close()
         if interrupts.arrived:
             interrupts.deliver()
-        if self.writes:
-            write_reports(self.history, self.out_dir, self.loss.scores)
+        return self.history
+
+    def at_sample(self) -> None:
+        """Called every cfg.sample_every steps and at the end: a Trainer keeps nothing (a TrainingRun saves a grid)."""
+
+    def at_checkpoint(self) -> None:
+        """Called every cfg.checkpoint_every steps, at the end and on an interrupt: a TrainingRun saves there."""
 
     def _record(self, pending: list[torch.Tensor]) -> None:
         stats = mean_over_ranks(torch.stack(pending)).cpu().tolist()  # the global batch's means
         first = self.step - len(stats) + 1
         for offset, row in enumerate(stats):
             if not all(math.isfinite(v) for v in row):
-                raise self._diverged(f"the loss became NaN or infinite at step {first + offset}")
+                raise self.diverged(f"the loss became NaN or infinite at step {first + offset}")
             self.history.append(dict(zip(HISTORY_FIELDS, [first + offset, *row])))
 
-    def _diverged(self, what: str) -> TrainingDiverged:
-        """The error of a run whose loss or weights became NaN or infinite: where it stands, and what to try."""
-        return TrainingDiverged(f"{what}{divergence_note(self.cfg, self.loss.remedy, self.out_dir)}")
+    def diverged(self, what: str, where: str = "", resumable: bool = False) -> TrainingDiverged:
+        """The error of a run whose loss or weights became NaN or infinite, and what to try for its loss. A
+        TrainingRun says `where` its last good checkpoint is, and whether it can be resumed (with halved rates)."""
+        lower = f"--lr-g {self.cfg.lr_g / 2:g} --lr-d {self.cfg.lr_d / 2:g}"
+        advice = (f"resume it with learning rates halved (train --resume {lower}; in a notebook, the same run with "
+                  "lr_g and lr_d halved in its config)" if resumable else
+                  f"train again with learning rates halved ({lower})")
+        where = f" ({where})" if where else ""
+        return TrainingDiverged(f"{what}{where}; {advice}, or start a new run with {self.loss.remedy}")
 
-    def _check_checkpoint_unchanged(self) -> None:
-        """Refuse to write into the run folder if its checkpoint is not the one this trainer started from (or wrote
-        last): another process trained the run further, or it holds another run. Nothing is written then."""
-        if not self.writes or file_stamp(self.out_dir / CHECKPOINT_FILE) == self._checkpoint_stamp:
-            return
-        raise GanLibError(f"{self.out_dir / CHECKPOINT_FILE} is not the checkpoint this trainer started from: another "
-                          "run wrote it or trained it further since; open the run again (start_or_resume, or "
-                          "train --resume) to go on from it, or train into another folder; nothing was written")
+    def check_finite(self) -> None:
+        """Refuse weights that became NaN or infinite (a checkpoint of them must never replace a good one)."""
+        weights = [*self.G.parameters(), *self.D.parameters()]
+        if not torch.stack([w.isfinite().all() for w in weights]).all():
+            raise self.diverged(f"the weights became NaN or infinite by step {self.step}")
 
     @property
     def sampling_generator(self) -> torch.nn.Module:
@@ -256,19 +212,15 @@ class Trainer:
         """Images for z (default: the fixed noise), in eval mode, as float [-1, 1] on the CPU."""
         return generate(self.sampling_generator, self.fixed_noise if z is None else z)
 
-    def save_samples(self) -> Path:
-        with run_lock(self.out_dir):  # held: the run folder's checks on links apply to a notebook's call too
-            return save_grid(self.generate(), self.out_dir / "samples" / f"step_{self.step:07d}.png")
-
     def state_dict(self) -> dict:
         return {
-            "format": CHECKPOINT_FORMAT, "config": self.cfg.to_dict(), "step": self.step,
+            "format": STATE_FORMAT, "config": self.cfg.to_dict(), "step": self.step,
             "generator": self.G.state_dict(), "discriminator": self.D.state_dict(),
             "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
             "history": self.history, "fixed_noise": self.fixed_noise.cpu(),
             "torch_rng": torch.get_rng_state(), "scaler": self.scaler.state_dict(),
             "ema": self.ema.state_dict() if self.ema is not None else None, "data": self.data_identity,
-            "precision": precision_name(self.amp_dtype),
+            "precision": precision_name(self.placement.amp_dtype),
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -285,48 +237,15 @@ class Trainer:
             self.ema.load_state_dict(state["ema"])
         self._sampler = None
 
-    def save_checkpoint(self, path: str | Path | None = None) -> Path:
-        """Write atomically: a run killed while saving leaves the previous checkpoint intact."""
-        if path is None and self.out_dir is None:
-            raise GanLibError("this Trainer has no run folder: pass save_checkpoint a path, or create the Trainer "
-                              "with out_dir")
-        weights = [*self.G.parameters(), *self.D.parameters()]
-        if not torch.stack([w.isfinite().all() for w in weights]).all():  # never replace a good checkpoint by this
-            raise self._diverged(f"the weights became NaN or infinite by step {self.step}")
-        if path is not None:
-            return save_atomically(self.state_dict(), Path(path))
-        with run_lock(self.out_dir):
-            self._check_checkpoint_unchanged()
-            path = save_atomically(self.state_dict(), self.out_dir / CHECKPOINT_FILE)
-            self._checkpoint_stamp = file_stamp(path)
-            write_history(self.history, self.out_dir)
-        return path
 
-    @classmethod
-    def resume(cls, checkpoint: str | Path | Checkpoint, data: ImageSet, out_dir: str | Path | None = None,
-               device: str = "auto", cfg: Config | None = None) -> Trainer:
-        """A trainer in exactly the state the checkpoint (a path, or one already read from out_dir) recorded. Its
-        config wins, unless `cfg` gives the one to go on with (run_folder.resumed_config says which changes may)."""
-        read = isinstance(checkpoint, Checkpoint)
-        own = out_dir is not None and (read or Path(checkpoint).expanduser().resolve()
-                                       == (Path(out_dir).expanduser() / CHECKPOINT_FILE).resolve())
-        stamp = file_stamp(Path(out_dir).expanduser() / CHECKPOINT_FILE) if own else None
-        record = checkpoint if read else read_checkpoint(checkpoint)
-        cfg = cfg or record.config
-        kept = record.resumed_precision(resolve_device(device).type) if cfg.amp == record.config.amp else (None, "")
-        trainer = cls(cfg, data, out_dir, device, kept)
-        try:
-            trainer.load_state_dict(record.state)
-        except (KeyError, ValueError, RuntimeError, TypeError, IndexError, AttributeError) as exc:
-            where = "this checkpoint" if read else printable(str(checkpoint))
-            raise GanLibError(f"{where} cannot be resumed: its {unusable_part(exc)} is missing or does not fit this "
-                              "run (the file is damaged, was edited or holds only weights); generate and evaluate "
-                              "can still read its generator") from exc
-        trainer._checkpoint_stamp = stamp
-        if changed := record.config.differing(trainer.cfg.to_dict()):
-            if is_main():  # the resumed run now differs from one uninterrupted run: say so
-                before = record.config.to_dict()
-                print(printable("resuming with " + ", ".join(f"{name} {before.get(name)!r} -> {value!r}"
-                                                             for name, value in changed.items())), file=sys.stderr)
-        return trainer
-
+def load_optimiser(optimizer: torch.optim.Optimizer, saved: dict, lr: float) -> None:
+    """Restore an optimiser's state at the learning rate `lr`; a ValueError naming its state where the moments saved
+    do not fit the parameters (a damaged checkpoint would otherwise fail in the middle of training)."""
+    optimizer.load_state_dict(saved)
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+        for param in group["params"]:
+            moments = optimizer.state.get(param, {})
+            if moments and not all(isinstance(moments.get(k), torch.Tensor) and moments[k].shape == param.shape
+                                   for k in ("exp_avg", "exp_avg_sq")):
+                raise ValueError("optimiser state: its moments do not fit the parameters")

@@ -5,8 +5,9 @@ from dataclasses import replace
 import pytest
 import torch
 
-from gan_lib.checkpoint import load_generator
-from gan_lib.runtime import amp_dtype
+from gan_lib.runs.checkpoint import load_generator
+from gan_lib.runs.run_folder import TrainingRun
+from gan_lib.support.runtime import amp_dtype
 from gan_lib.train import Trainer
 
 
@@ -29,7 +30,7 @@ def test_mixed_precision_training_stays_finite(cfg, faces, amp):
 
 def test_channels_last_and_fused_adam_are_on_by_default(cfg, faces):
     trainer = Trainer(cfg, faces, device="cuda")
-    assert trainer.memory_format == torch.channels_last
+    assert trainer.placement.memory_format == torch.channels_last
     assert trainer.opt_g.defaults["fused"] and trainer.opt_d.defaults["fused"]
     assert _finite(trainer.fit(10, progress=False))
 
@@ -55,9 +56,9 @@ def test_the_training_step_copies_nothing_from_the_host(cfg, faces):
 
 
 def test_checkpoint_resume_and_cpu_loading(cfg, faces, tmp_path):
-    trainer = Trainer(cfg, faces, tmp_path, device="cuda")
+    trainer = TrainingRun(cfg, faces, tmp_path, device="cuda")
     trainer.fit(10, progress=False)
-    resumed = Trainer.resume(tmp_path / "checkpoint.pt", faces, tmp_path, device="cuda")
+    resumed = TrainingRun.resume(tmp_path / "checkpoint.pt", faces, tmp_path, device="cuda")
     assert resumed.step == 10
     assert all(torch.equal(a, b) for a, b in zip(resumed.G.state_dict().values(), trainer.G.state_dict().values()))
     assert _finite(resumed.fit(20, progress=False)) and resumed.step == 20

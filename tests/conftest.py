@@ -28,8 +28,7 @@ def isolated_cache(tmp_path_factory, monkeypatch):
 @pytest.fixture(scope="session")
 def classifier():
     """The attribute classifier as `evaluate --metric modes` trains it, trained once for the whole test run."""
-    from gan_lib import attributes
-
+    from gan_lib.measure import attributes
     return attributes.train_attribute_classifier()
 
 
@@ -55,13 +54,14 @@ def same_tensors(a: dict, b: dict) -> bool:
 def resumed_equals_straight(cfg, data, tmp_path, steps: int):
     """Train `steps` steps straight and, from the same config, half of them, a checkpoint, a resume and the rest:
     assert G's and D's weights end bit-identical, and return the resumed Trainer."""
+    from gan_lib.runs.run_folder import TrainingRun
     from gan_lib.train import Trainer
 
     straight = Trainer(cfg, data, device="cpu")
     straight.fit(steps, progress=False)
-    first = Trainer(cfg, data, tmp_path / "run", device="cpu")
+    first = TrainingRun(cfg, data, tmp_path / "run", device="cpu")
     first.fit(steps // 2, progress=False)
-    resumed = Trainer.resume(first.save_checkpoint(), data, device="cpu")
+    resumed = TrainingRun.resume(first.save_checkpoint(), data, device="cpu")
     resumed.fit(steps, progress=False)
     for a, b in ((straight.G, resumed.G), (straight.D, resumed.D)):
         assert same_tensors(a.state_dict(), b.state_dict())
@@ -72,8 +72,7 @@ def resumed_equals_straight(cfg, data, tmp_path, steps: int):
 def tiny_notebook_env(tmp_path, monkeypatch, classifier):
     """What a notebook needs to run in tiny mode in a test: GAN_LIB_TINY=1 and a cache holding the session's
     attribute classifier (so that no notebook trains its own)."""
-    from gan_lib import attributes
-
+    from gan_lib.measure import attributes
     monkeypatch.setenv("GAN_LIB_CACHE", str(tmp_path / "cache"))
     attributes.classifier_path().parent.mkdir()
     torch.save(classifier.state_dict(), attributes.classifier_path())

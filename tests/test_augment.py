@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from gan_lib.augment import color, cutout, diff_augment, parse_policy, translation
-from gan_lib.errors import GanLibError
+from gan_lib.support.errors import GanLibError
 
 
 def gen(seed=0):

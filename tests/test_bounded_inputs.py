@@ -8,11 +8,11 @@ import sys
 import pytest
 import torch
 
-import gan_lib.viz as viz
-from gan_lib.cli import main
+import gan_lib.measure.viz as viz
 from gan_lib.config import Config
-from gan_lib.errors import GanLibError
-from gan_lib.files import remove_dead_temporaries
+from gan_lib.runs.cli import main
+from gan_lib.support.errors import GanLibError
+from gan_lib.support.files import remove_dead_temporaries
 
 TINY = ["--synthetic-count", "64", "--image-size", "32", "--g-width", "8", "--d-width", "8", "--batch-size", "16",
         "--quiet"]
@@ -130,7 +130,7 @@ def test_a_file_too_large_to_be_an_image_is_skipped_by_its_size(tmp_path):
     from PIL import Image
 
     from gan_lib.data import prepare_folder
-    from gan_lib.images import MAX_FILE_BYTES
+    from gan_lib.data.images import MAX_FILE_BYTES
 
     faces = tmp_path / "faces"
     faces.mkdir()

@@ -5,7 +5,7 @@ import sys
 import pytest
 from PIL import Image
 
-from gan_lib.cli import main
+from gan_lib.runs.cli import main
 
 TINY = ["--data", "synthetic", "--synthetic-count", "64", "--image-size", "32", "--g-width", "8", "--d-width", "8",
         "--batch-size", "16", "--sample-every", "2", "--quiet"]
@@ -25,7 +25,7 @@ def test_train_resume_generate_end_to_end(tmp_path, capsys):
 
 
 def test_on_the_cpu_64_px_trains_widths_32_unless_others_are_given(tmp_path):
-    from gan_lib.checkpoint import read_checkpoint
+    from gan_lib.runs.checkpoint import read_checkpoint
 
     args = ["train", "--data", "synthetic", "--synthetic-count", "64", "--image-size", "64", "--batch-size", "16",
             "--steps", "1", "--device", "cpu", "--quiet"]
@@ -89,7 +89,7 @@ def test_evaluate_prints_scores_and_explains_missing_weights(tmp_path, capsys, m
     assert "was not trained with --holdout" in captured.err  # its score compares with images it trained on
     assert captured.out.startswith("SWD x1e3 (") and "real-vs-real floor" in captured.out
 
-    import gan_lib.attributes as attributes
+    import gan_lib.measure.attributes as attributes
 
     monkeypatch.setattr(attributes, "attribute_classifier", lambda: attributes.AttributeClassifier().eval())
     assert main(["evaluate", "--checkpoint", checkpoint, "--metric", "modes", "--n", "64"]) == 0
@@ -101,7 +101,7 @@ def test_evaluate_prints_scores_and_explains_missing_weights(tmp_path, capsys, m
 
 
 def test_modes_of_a_generator_trained_on_real_faces_is_refused_in_one_line(tmp_path, capsys, monkeypatch):
-    import gan_lib.attributes as attributes
+    import gan_lib.measure.attributes as attributes
 
     faces, run = tmp_path / "faces", tmp_path / "run"
     faces.mkdir()
@@ -117,8 +117,7 @@ def test_modes_of_a_generator_trained_on_real_faces_is_refused_in_one_line(tmp_p
 
 
 def test_a_metric_added_to_the_table_is_offered_and_scored_by_evaluate(tmp_path, capsys, monkeypatch):
-    from gan_lib import metrics
-
+    from gan_lib.measure import metrics
     run = tmp_path / "run"
     assert main(["train", *TINY, "--out", str(run), "--steps", "1"]) == 0
     capsys.readouterr()
@@ -157,7 +156,7 @@ def test_holdout_trains_on_part_and_evaluate_scores_on_the_rest_beside_the_floor
 
 
 def test_the_image_size_defaults_to_what_the_device_can_train(tmp_path, capsys, monkeypatch):
-    import gan_lib.runtime as runtime
+    import gan_lib.support.runtime as runtime
     import gan_lib.train as train
 
     argv = ["train", "--data", "synthetic", "--synthetic-count", "64", "--g-width", "8", "--d-width", "8",
@@ -176,7 +175,7 @@ def test_the_image_size_defaults_to_what_the_device_can_train(tmp_path, capsys, 
 
 
 def test_train_takes_a_loss_and_the_checkpoint_records_it_with_ds_normalisation(tmp_path, capsys):
-    from gan_lib.checkpoint import read_checkpoint
+    from gan_lib.runs.checkpoint import read_checkpoint
 
     for loss, norm in (("hinge", "batch"), ("wgan-gp", "layer")):
         run = tmp_path / loss

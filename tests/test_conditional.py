@@ -9,13 +9,13 @@ import torch
 from conftest import resumed_equals_straight
 from PIL import Image
 
-from gan_lib.checkpoint import load_generator
-from gan_lib.cli import main
 from gan_lib.config import Config
 from gan_lib.data import load_images, synthetic_set
-from gan_lib.errors import GanLibError
+from gan_lib.data.synthetic import ATTRIBUTES
 from gan_lib.models import Discriminator, Generator, generate, noise
-from gan_lib.synthetic import ATTRIBUTES
+from gan_lib.runs.checkpoint import load_generator
+from gan_lib.runs.cli import main
+from gan_lib.support.errors import GanLibError
 from gan_lib.train import Trainer
 
 COLOURS = {"blue": (30, 60, 220), "red": (220, 40, 30)}
@@ -130,7 +130,7 @@ def test_unconditional_checkpoints_refuse_a_class_and_conditioning_accuracy(tmp_
 
 
 def test_conditioning_accuracy_reads_the_asked_attribute(classifier):
-    from gan_lib.metrics import conditioning_accuracy
+    from gan_lib.measure.metrics import conditioning_accuracy
 
     faces = synthetic_set(32, 300, seed=3, condition="hair_color")
     assert conditioning_accuracy(faces.images, faces.labels, "hair_color", classifier) > 0.95
@@ -139,7 +139,7 @@ def test_conditioning_accuracy_reads_the_asked_attribute(classifier):
 
 
 def test_conditioning_by_class_gives_real_faces_full_marks_and_sinks_one_face_per_class_or_one_class(classifier):
-    from gan_lib.metrics import conditioning_by_class
+    from gan_lib.measure.metrics import conditioning_by_class
 
     faces = synthetic_set(32, 600, seed=3, condition="hair_color")
     real, drawn = faces.split(2)  # two halves of the data: as good as a G can be
@@ -158,7 +158,7 @@ def test_conditioning_by_class_gives_real_faces_full_marks_and_sinks_one_face_pe
 
 def test_the_explorer_and_the_directions_work_on_a_conditional_generator():
     from gan_lib.course.widgets import LatentExplorer
-    from gan_lib.directions import ganspace_directions, sefa_directions
+    from gan_lib.measure.directions import ganspace_directions, sefa_directions
 
     cfg = Config(image_size=32, g_width=8, latent_dim=16, condition="folder", classes=("a", "b"))
     G = Generator(cfg).eval()

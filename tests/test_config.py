@@ -1,8 +1,9 @@
 import pytest
 
-from gan_lib.config import DCGAN_RECIPE, Config, derive_seed
-from gan_lib.errors import GanLibError
-from gan_lib.recipes import RECIPES, recipe
+from gan_lib.config import DCGAN_RECIPE, Config
+from gan_lib.runs.recipes import RECIPES, recipe
+from gan_lib.support.errors import GanLibError
+from gan_lib.support.runtime import derive_seed
 
 
 def test_derived_seeds_are_stable_and_distinct():
@@ -51,7 +52,7 @@ def test_every_recipe_passes_but_not_with_a_loss_it_does_not_fit_and_an_older_ch
                                   ["--label-smoothing", "0.1", "--loss", "hinge"],
                                   ["--recipe", "smoothing+ema999", "--loss", "wgan-gp"]])
 def test_a_loss_option_given_by_name_is_refused_even_at_its_default_under_another_loss(args, tmp_path, capsys):
-    from gan_lib.cli import main
+    from gan_lib.runs.cli import main
 
     assert main(["train", "--data", "synthetic", "--out", str(tmp_path / "run"), "--steps", "1", *args]) == 2
     assert "label_smoothing 0.1 applies to loss bce only" in capsys.readouterr().err

@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from gan_lib import datasets
 from gan_lib.config import Config
 from gan_lib.course import settings as course
+from gan_lib.data import datasets
 
 
 @pytest.fixture
@@ -117,7 +117,7 @@ def test_tiny_mode_reads_the_usual_words_for_on_and_off(local, monkeypatch, valu
                                          ("GAN_LIB_STEPS", "-5"), ("GAN_LIB_STEPS", "1.5"),
                                          ("GAN_LIB_STEPS", str(10**12))])
 def test_a_setting_that_makes_no_sense_names_its_variable(local, monkeypatch, name, value):
-    from gan_lib.errors import GanLibError
+    from gan_lib.support.errors import GanLibError
 
     monkeypatch.setenv(name, value)
     with pytest.raises(GanLibError, match=name):
@@ -125,7 +125,7 @@ def test_a_setting_that_makes_no_sense_names_its_variable(local, monkeypatch, na
 
 
 def test_the_run_folder_and_the_cache_expand_home(local, monkeypatch, tmp_path):
-    from gan_lib.files import cache_dir
+    from gan_lib.support.files import cache_dir
 
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setenv("GAN_LIB_RUN_DIR", "~/runs/mine")
@@ -134,8 +134,8 @@ def test_the_run_folder_and_the_cache_expand_home(local, monkeypatch, tmp_path):
 
 
 def test_a_file_in_place_of_the_run_folder_fails_before_the_first_step(tmp_path, tiny_cfg, tiny_data):
-    from gan_lib.errors import GanLibError
-    from gan_lib.run_folder import start_or_resume
+    from gan_lib.runs.run_folder import start_or_resume
+    from gan_lib.support.errors import GanLibError
 
     (tmp_path / "run").write_text("my notes")
     with pytest.raises(GanLibError, match="is a file"):
@@ -153,8 +153,7 @@ def test_the_command_line_and_the_notebooks_pick_one_recipe_for_each_device(loca
 
     import torch
 
-    from gan_lib import cli
-
+    from gan_lib.runs import cli
     monkeypatch.setattr(course, "device_kind", lambda: kind)
     monkeypatch.setattr(cli.runtime, "resolve_device", lambda device: torch.device(kind))
     opened = {}
@@ -178,8 +177,8 @@ def test_each_clinic_run_is_a_named_recipe_one_change_from_the_clinics_base(tmp_
     """Notebook 03's clinic trains recipes of recipes.py, which `train --recipe` also knows."""
     from dataclasses import asdict
 
-    from gan_lib import cli
-    from gan_lib.recipes import CLINIC, recipe
+    from gan_lib.runs import cli
+    from gan_lib.runs.recipes import CLINIC, recipe
 
     base = asdict(recipe("clinic"))
     changed = {name: {k for k, v in asdict(recipe(r)).items() if base[k] != v} for name, r in CLINIC.items()}

@@ -5,11 +5,11 @@ import torch
 from PIL import Image
 
 import gan_lib.data as data
-import gan_lib.image_cache as image_cache
+import gan_lib.data.image_cache as image_cache
 from gan_lib.data import DeviceBatches, prepare_folder
-from gan_lib.errors import GanLibError
-from gan_lib.files import cache_dir
-from gan_lib.images import find_images
+from gan_lib.data.images import find_images
+from gan_lib.support.errors import GanLibError
+from gan_lib.support.files import cache_dir
 
 
 def _save(path, image, fmt):

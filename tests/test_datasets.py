@@ -6,10 +6,10 @@ import time
 import pytest
 from PIL import Image
 
-import gan_lib.datasets as datasets
+import gan_lib.data.datasets as datasets
 from gan_lib.data import load_images, prepare_folder
-from gan_lib.datasets import NAMED_DATASETS
-from gan_lib.errors import GanLibError
+from gan_lib.data.datasets import NAMED_DATASETS
+from gan_lib.support.errors import GanLibError
 
 REAL_NETWORK_CHECK = datasets._check_network
 

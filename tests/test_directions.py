@@ -2,11 +2,11 @@ import pytest
 import torch
 from torch import nn
 
-from gan_lib import directions as dirs
-from gan_lib.attributes import attribute_shares
 from gan_lib.config import Config
+from gan_lib.data.synthetic import ATTRIBUTES, make_faces
+from gan_lib.measure import directions as dirs
+from gan_lib.measure.attributes import attribute_shares
 from gan_lib.models import Generator, generate
-from gan_lib.synthetic import ATTRIBUTES, make_faces
 
 HAIR = ATTRIBUTES["hair_color"]
 
@@ -140,7 +140,7 @@ def test_saved_names_come_back_only_for_the_same_directions(G, tmp_path):
 
 
 def test_saving_never_replaces_a_file_of_other_directions_without_overwrite(G, tmp_path):
-    from gan_lib.errors import GanLibError
+    from gan_lib.support.errors import GanLibError
 
     path = tmp_path / "directions-sefa-step3000.pt"
     mine = dirs.sefa_directions(G, k=3)
@@ -163,7 +163,7 @@ def test_saving_never_replaces_a_file_of_other_directions_without_overwrite(G, t
 
 @pytest.mark.parametrize("bad", [float("nan"), float("inf")])
 def test_a_directions_file_of_nan_or_inf_is_refused_on_load_naming_the_file(G, tmp_path, bad):
-    from gan_lib.errors import GanLibError
+    from gan_lib.support.errors import GanLibError
 
     found = dirs.sefa_directions(G, k=2)
     path = tmp_path / "directions-sefa.pt"
@@ -179,8 +179,8 @@ def test_a_directions_file_of_nan_or_inf_is_refused_on_load_naming_the_file(G, t
 def test_directions_of_nan_are_not_saved_huge_ones_stay_unit_and_sparse_or_zero_files_are_one_line(tmp_path):
     import torch
 
-    from gan_lib.directions import Directions
-    from gan_lib.errors import GanLibError
+    from gan_lib.measure.directions import Directions
+    from gan_lib.support.errors import GanLibError
 
     with pytest.raises(GanLibError, match="not numbers"):
         Directions(torch.full((2, 8), float("nan")), ["a", "b"]).save(tmp_path / "nan.pt")

@@ -7,13 +7,13 @@ import pytest
 import torch
 from torch import nn
 
-from gan_lib import disentanglement as dis
-from gan_lib.attributes import AttributeClassifier
 from gan_lib.config import Config
-from gan_lib.errors import GanLibError
+from gan_lib.data.synthetic import ATTRIBUTES
+from gan_lib.measure import disentanglement as dis
+from gan_lib.measure.attributes import AttributeClassifier
 from gan_lib.models import Generator
 from gan_lib.style import StyleGenerator
-from gan_lib.synthetic import ATTRIBUTES
+from gan_lib.support.errors import GanLibError
 
 
 def tiny_style_G() -> StyleGenerator:

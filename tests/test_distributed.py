@@ -7,9 +7,9 @@ import sys
 import pytest
 import torch
 
-from gan_lib.checkpoint import load_generator, read_checkpoint
-from gan_lib.errors import GanLibError
-from gan_lib.runtime import CrossRankBatchNorm2d, my_share
+from gan_lib.runs.checkpoint import load_generator, read_checkpoint
+from gan_lib.support.errors import GanLibError
+from gan_lib.support.runtime import CrossRankBatchNorm2d, my_share
 
 RUN = ["--data", "synthetic", "--synthetic-count", "256", "--image-size", "32", "--g-width", "8", "--d-width", "8",
        "--batch-size", "16", "--sample-every", "2", "--checkpoint-every", "2", "--quiet", "--device", "cpu"]
@@ -91,7 +91,7 @@ def test_one_process_is_a_world_of_one():
 
 
 def test_an_indivisible_batch_is_a_clear_error(monkeypatch):
-    import gan_lib.runtime as runtime
+    import gan_lib.support.runtime as runtime
 
     monkeypatch.setattr(runtime, "world_size", lambda: 3)
     with pytest.raises(GanLibError, match="batch size 64 does not divide among 3 processes"):
@@ -101,8 +101,7 @@ def test_an_indivisible_batch_is_a_clear_error(monkeypatch):
 def test_a_stalled_peer_is_waited_for_ten_minutes_or_as_long_as_gan_lib_peer_timeout_says(monkeypatch):
     from datetime import timedelta
 
-    from gan_lib import runtime
-
+    from gan_lib.support import runtime
     given = {}
     monkeypatch.setattr(runtime.dist, "is_initialized", lambda: False)
     monkeypatch.setattr(runtime.dist, "init_process_group", lambda backend, timeout: given.update(timeout=timeout))

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from conftest import said
 from torch import nn
 
-from gan_lib import losses, metrics, models
+from gan_lib import losses, models
 from gan_lib.config import Config
 from gan_lib.course.exercises import (
     check,
@@ -34,6 +34,7 @@ from gan_lib.course.exercises import (
     check_wasserstein_1d,
     verdict,
 )
+from gan_lib.measure import metrics
 from gan_lib.models import Discriminator, Generator
 
 

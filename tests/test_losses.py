@@ -8,6 +8,7 @@ from conftest import resumed_equals_straight
 from gan_lib import losses
 from gan_lib.course import theory
 from gan_lib.course.toy import train_toy_gan
+from gan_lib.runs.run_folder import TrainingRun
 from gan_lib.train import Trainer
 
 LOGITS_REAL = torch.tensor([2.0, -1.0, 0.5])
@@ -105,8 +106,8 @@ def test_every_loss_trains_and_resumes_exactly_on_the_cpu(loss, tiny_cfg, tiny_d
 
 def test_wgan_gp_trains_a_critic_without_batchnorm_and_refuses_one_with_it():
     from gan_lib.config import Config
-    from gan_lib.errors import GanLibError
     from gan_lib.models import Discriminator
+    from gan_lib.support.errors import GanLibError
 
     critic = Discriminator(Config(image_size=32, loss="wgan-gp"))
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in critic.modules())
@@ -141,7 +142,7 @@ def test_each_loss_reports_diagnostics_that_mean_something_for_it(tmp_path, monk
     assert bce.scores.probabilities and not losses.by_name("wgan-gp").scores.probabilities
     monkeypatch.setattr(losses.WassersteinGP, "diagnostics", lambda self, r, f: (r.mean() * 0 + 7, f.mean() * 0 - 7))
     cfg = Config(image_size=32, g_width=8, d_width=8, latent_dim=16, batch_size=8, log_every=1, loss="wgan-gp")
-    trainer = Trainer(cfg, synthetic_set(32, 32), tmp_path, device="cpu")
+    trainer = TrainingRun(cfg, synthetic_set(32, 32), tmp_path, device="cpu")
     history = trainer.fit(2, progress=False)
     assert [(h["d_real"], h["d_fake"]) for h in history] == [(7.0, -7.0)] * 2  # the step reports the loss's own
     assert (tmp_path / "losses.png").stat().st_size  # drawn with the critic's axis: not clipped to [0, 1]
@@ -149,7 +150,7 @@ def test_each_loss_reports_diagnostics_that_mean_something_for_it(tmp_path, monk
 
 def test_r1_is_the_mean_squared_gradient_at_the_real_images_and_any_loss_can_take_it():
     from gan_lib.config import Config
-    from gan_lib.errors import GanLibError
+    from gan_lib.support.errors import GanLibError
 
     a = torch.randn(3, 8, 8, requires_grad=True)
     linear = lambda x: (x * a).flatten(1).sum(1)  # noqa: E731 (its gradient is a at every image)

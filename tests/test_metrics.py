@@ -1,9 +1,9 @@
 import pytest
 import torch
 
-from gan_lib import metrics
-from gan_lib.errors import GanLibError
-from gan_lib.synthetic import ATTRIBUTES, make_faces
+from gan_lib.data.synthetic import ATTRIBUTES, make_faces
+from gan_lib.measure import metrics
+from gan_lib.support.errors import GanLibError
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +35,7 @@ def test_swd_reads_images_in_batches_and_as_uint8_with_the_same_result(faces):
 
 SWD_PEAK = """
 import resource, sys, torch
-from gan_lib import metrics
+from gan_lib.measure import metrics
 metrics.MAX_DESCRIPTORS = 2**14
 n = int(sys.argv[1])
 g = torch.Generator().manual_seed(0)
@@ -109,8 +109,7 @@ def test_inception_without_weights_is_a_clear_error(tmp_path):
 
 
 def test_cached_inception_features_are_keyed_by_the_torch_that_computed_them(monkeypatch):
-    from gan_lib import inception
-
+    from gan_lib.measure import inception
     images = torch.randint(0, 256, (4, 3, 32, 32), dtype=torch.uint8)
     inception.cached_features(images, None, lambda: torch.ones(4, inception.FEATURES))
     monkeypatch.setattr(torch, "__version__", "0.0.1")
@@ -129,8 +128,8 @@ def test_attribute_classifier_is_accurate_on_held_out_faces(classifier):
 
 def test_a_cached_classifier_is_read_only_under_its_own_key_and_only_if_it_reads_held_out_faces(
         classifier, monkeypatch, capsys):
-    from gan_lib import attributes
-    from gan_lib.files import cache_dir
+    from gan_lib.measure import attributes
+    from gan_lib.support.files import cache_dir
 
     path = attributes.classifier_path()
     assert path.parent == cache_dir() and torch.__version__ in path.name and "fp32" in path.name

@@ -3,9 +3,9 @@ import torch
 from torch import nn
 
 from gan_lib.config import Config
-from gan_lib.errors import GanLibError
 from gan_lib.models import Discriminator, Generator
 from gan_lib.networks import build_models
+from gan_lib.support.errors import GanLibError
 
 
 @pytest.mark.parametrize("size", [32, 64, 128])

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from gan_lib.checkpoint import read_checkpoint
-from gan_lib.cli import main
-from gan_lib.errors import GanLibError
+from gan_lib.runs.checkpoint import read_checkpoint
+from gan_lib.runs.cli import main
+from gan_lib.support.errors import GanLibError
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--data", "synthetic", "--synthetic-count", "64", "--image-size", "32", "--g-width", "8", "--d-width", "8",
@@ -70,7 +70,7 @@ def test_a_full_disk_while_training_is_one_line_and_keeps_the_last_checkpoint(tm
 
 
 def test_a_directions_file_on_a_full_disk_is_one_line(tmp_path):
-    from gan_lib.directions import Directions
+    from gan_lib.measure.directions import Directions
 
     with full_disk(tmp_path / "small", size="64k") as small:
         big = Directions(torch.randn(200, 100), [f"d{i}" for i in range(200)])
@@ -188,8 +188,8 @@ def test_a_checkpoint_of_weights_only_still_generates(tmp_path, capsys):
     ("GAN_LIB_RUN_DIR", "", "GAN_LIB_RUN_DIR is set but empty"),
 ])
 def test_every_setting_is_read_by_one_function_that_names_it(monkeypatch, name, value, says):
-    from gan_lib import files, runtime
     from gan_lib.course import settings as course
+    from gan_lib.support import files, runtime
 
     for other in ("GAN_LIB_TINY", "GAN_LIB_STEPS", "GAN_LIB_DATA", "GAN_LIB_RUN_DIR"):
         monkeypatch.delenv(other, raising=False)
@@ -260,7 +260,7 @@ def test_a_gan_lib_error_in_a_notebook_cell_is_one_line_and_stops_run_all(tmp_pa
     from nbclient.exceptions import CellExecutionError
 
     nb = nbformat.v4.new_notebook(cells=[
-        nbformat.v4.new_code_cell("from gan_lib.checkpoint import read_checkpoint\nread_checkpoint('missing.pt')"),
+        nbformat.v4.new_code_cell("from gan_lib.runs.checkpoint import read_checkpoint\nread_checkpoint('missing.pt')"),
         nbformat.v4.new_code_cell("print('ran on')")])
     with pytest.raises(CellExecutionError):
         NotebookClient(nb, timeout=120, resources={"metadata": {"path": str(tmp_path)}}).execute()

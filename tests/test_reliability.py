@@ -23,14 +23,15 @@ import torch
 from conftest import same_tensors
 from PIL import Image
 
-import gan_lib.image_cache as image_cache
-import gan_lib.images as images
-from gan_lib.checkpoint import read_checkpoint
-from gan_lib.cli import main
+import gan_lib.data.image_cache as image_cache
+import gan_lib.data.images as images
 from gan_lib.data import prepare_folder
-from gan_lib.errors import printable
-from gan_lib.files import cache_dir
-from gan_lib.train import Trainer, TrainingDiverged
+from gan_lib.runs.checkpoint import read_checkpoint
+from gan_lib.runs.cli import main
+from gan_lib.runs.run_folder import TrainingRun
+from gan_lib.support.errors import printable
+from gan_lib.support.files import cache_dir
+from gan_lib.train import TrainingDiverged
 
 TINY = ["--synthetic-count", "64", "--image-size", "32", "--g-width", "8", "--d-width", "8", "--batch-size", "16",
         "--quiet"]
@@ -174,7 +175,7 @@ def test_a_cache_folder_that_cannot_be_written_is_named_before_any_work(tmp_path
     assert main(["prepare", "--data", str(faces)]) == 2
     _one_line_error(capsys.readouterr().err, f"cannot write the cache folder {blocked}", "GAN_LIB_CACHE")
 
-    import gan_lib.attributes as attributes
+    import gan_lib.measure.attributes as attributes
 
     run = tmp_path / "run"
     monkeypatch.setenv("GAN_LIB_CACHE", str(tmp_path / "cache"))
@@ -367,11 +368,11 @@ def test_generate_names_the_users_file_and_the_fix_when_it_cannot_write_it(tmp_p
 # 6. Divergence keeps a truly good checkpoint ----------------------------------------------------------------------
 
 def test_nan_weights_never_replace_the_last_good_checkpoint(tmp_path, tiny_cfg, tiny_data):
-    fresh = Trainer(tiny_cfg, tiny_data, tmp_path / "fresh", device="cpu")
+    fresh = TrainingRun(tiny_cfg, tiny_data, tmp_path / "fresh", device="cpu")
     next(fresh.G.parameters()).data.fill_(float("nan"))
     with pytest.raises(TrainingDiverged, match="no checkpoint was written yet"):
         fresh.save_checkpoint()
-    trainer = Trainer(tiny_cfg, tiny_data, tmp_path / "run", device="cpu")
+    trainer = TrainingRun(tiny_cfg, tiny_data, tmp_path / "run", device="cpu")
     trainer.fit(4, progress=False)
     next(trainer.G.parameters()).data[0] = float("inf")
     trainer.step = 8

@@ -10,13 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from gan_lib.checkpoint import read_checkpoint
-from gan_lib.cli import main
 from gan_lib.data import synthetic_set
-from gan_lib.errors import GanLibError
-from gan_lib.files import file_stamp
-from gan_lib.run_folder import start_or_resume
-from gan_lib.train import Trainer
+from gan_lib.runs.checkpoint import read_checkpoint
+from gan_lib.runs.cli import main
+from gan_lib.runs.run_folder import TrainingRun, start_or_resume
+from gan_lib.support.errors import GanLibError
+from gan_lib.support.files import file_stamp
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--data", "synthetic", "--synthetic-count", "64", "--image-size", "32", "--g-width", "8", "--d-width", "8",
@@ -62,7 +61,7 @@ def test_a_notebook_cannot_open_a_run_that_the_command_line_is_training(tmp_path
 def test_a_trainer_never_writes_over_a_checkpoint_that_another_process_trained_further(tmp_path):
     run, data = tmp_path / "run", synthetic_set(32, 64)
     assert _cli("train", *TINY, "--out", run, "--steps", "2", "--checkpoint-every", "2")[0] == 0
-    cfg = Trainer.resume(run / "checkpoint.pt", data).cfg
+    cfg = TrainingRun.resume(run / "checkpoint.pt", data).cfg
     notebook = start_or_resume(cfg, data, run)  # a notebook opens the run at step 2 ...
     assert _cli("train", *TINY, "--out", run, "--steps", "6", "--resume")[0] == 0  # ... the CLI trains it to 6
     newer = (run / "checkpoint.pt").read_bytes()
@@ -79,9 +78,9 @@ def test_a_new_trainer_in_a_folder_with_a_checkpoint_keeps_that_checkpoint(tmp_p
     start_or_resume(_cfg(), data, tmp_path).fit(2, progress=False)
     earlier = (tmp_path / "checkpoint.pt").read_bytes()
     with pytest.raises(GanLibError, match="is not the checkpoint this trainer started from"):
-        Trainer(_cfg(), data, tmp_path).fit(2, progress=False)
+        TrainingRun(_cfg(), data, tmp_path).fit(2, progress=False)
     assert (tmp_path / "checkpoint.pt").read_bytes() == earlier
-    resumed = Trainer.resume(tmp_path / "checkpoint.pt", data, tmp_path)  # its own checkpoint: it may go on
+    resumed = TrainingRun.resume(tmp_path / "checkpoint.pt", data, tmp_path)  # its own checkpoint: it may go on
     resumed.fit(4, progress=False)
     assert read_checkpoint(tmp_path / "checkpoint.pt").step == 4
     assert file_stamp(tmp_path / "checkpoint.pt") == resumed._checkpoint_stamp
@@ -115,7 +114,7 @@ def test_a_refused_command_leaves_no_run_folder_and_no_lock(tmp_path, capsys):
 
 
 def test_a_finished_run_leaves_no_lock(tmp_path):
-    Trainer(_cfg(), synthetic_set(32, 64), tmp_path / "notebook").fit(2, progress=False)
+    TrainingRun(_cfg(), synthetic_set(32, 64), tmp_path / "notebook").fit(2, progress=False)
     assert main(["train", *TINY, "--out", str(tmp_path / "cli"), "--steps", "2"]) == 0
     for run in (tmp_path / "notebook", tmp_path / "cli"):
         assert (run / "checkpoint.pt").is_file() and not os.path.lexists(run / ".lock")
@@ -132,7 +131,7 @@ def test_a_lock_that_is_a_link_is_refused_and_nothing_is_written_through_it(tmp_
     assert main(["train", *TINY, "--out", str(live), "--steps", "2"]) == 2
     assert f"{live / '.lock'} is a symbolic link: remove it" in _one_line(capsys.readouterr().err)
     with pytest.raises(GanLibError, match="shared/.lock is a symbolic link: remove it"):
-        Trainer(_cfg(), synthetic_set(32, 64), dangling).fit(2, progress=False)
+        TrainingRun(_cfg(), synthetic_set(32, 64), dangling).fit(2, progress=False)
     assert someones.read_text() == "not a lock" and not list((tmp_path / "elsewhere").iterdir())
     assert [p.name for p in live.iterdir()] == [p.name for p in dangling.iterdir()] == [".lock"]
 
@@ -175,7 +174,6 @@ def test_resume_completes_a_finished_run_whose_reports_were_not_written(tmp_path
 
 def test_the_advice_after_a_divergence_fits_the_loss_and_can_be_followed(tmp_path, capsys, monkeypatch):
     from gan_lib import losses
-
     for loss, other in (("bce", "--label-smoothing 0.2"), ("hinge", "--spectral-norm"),
                         ("wgan-gp", "--beta1 0 --beta2 0.9 --d-steps 5")):
         run = tmp_path / loss
@@ -254,7 +252,7 @@ def test_generate_replaces_an_existing_image_only_when_told(tmp_path, capsys):
 
 
 def test_a_lock_that_is_a_hard_link_to_a_file_outside_is_refused_and_the_file_kept(tmp_path, capsys):
-    from gan_lib.cli import main
+    from gan_lib.runs.cli import main
 
     outside = tmp_path / "precious.txt"
     outside.write_text("precious")
@@ -270,8 +268,8 @@ def test_a_lock_that_is_a_hard_link_to_a_file_outside_is_refused_and_the_file_ke
 def test_reports_a_refusal_left_behind_are_written_when_the_run_is_opened_again(tmp_path, capsys):
     """A history.csv link refused after the checkpoint was saved: once the link is gone, --resume of the finished
     run writes the history and the figures that were left out of date."""
-    from gan_lib.checkpoint import read_checkpoint
-    from gan_lib.cli import main
+    from gan_lib.runs.checkpoint import read_checkpoint
+    from gan_lib.runs.cli import main
 
     tiny = ["train", "--data", "synthetic", "--synthetic-count", "64", "--g-width", "8", "--d-width", "8",
             "--batch-size", "16", "--quiet", "--device", "cpu", "--out", str(tmp_path / "run")]
@@ -291,8 +289,8 @@ def test_reports_a_refusal_left_behind_are_written_when_the_run_is_opened_again(
 def test_a_folder_called_synthetic_is_a_folder_not_the_built_in_faces(tmp_path, monkeypatch, capsys):
     from PIL import Image
 
-    from gan_lib.checkpoint import read_checkpoint
-    from gan_lib.cli import main
+    from gan_lib.runs.checkpoint import read_checkpoint
+    from gan_lib.runs.cli import main
 
     (tmp_path / "synthetic").mkdir()
     for i in range(24):

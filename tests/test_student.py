@@ -15,7 +15,7 @@ import student_edition  # noqa: E402
 from conftest import verdicts  # noqa: E402
 from test_reliability import unwritable  # noqa: E402
 
-from gan_lib.errors import GanLibError  # noqa: E402
+from gan_lib.support.errors import GanLibError  # noqa: E402
 
 NOTEBOOKS = sorted(ROOT.glob("notebooks/*.ipynb")) + sorted(ROOT.glob("final/*.ipynb"))
 HIDDEN = {"cellView": "form", "jupyter": {"source_hidden": True}}

@@ -4,11 +4,11 @@ Trainer, checkpoints, resume, generate, evaluate and explorer as the DCGAN."""
 import pytest
 import torch
 
-from gan_lib.cli import main
 from gan_lib.config import Config
-from gan_lib.errors import GanLibError
 from gan_lib.networks import build_models
+from gan_lib.runs.cli import main
 from gan_lib.style import EqualLinear, MappingNetwork, NoiseInjection, StyleGenerator, adain
+from gan_lib.support.errors import GanLibError
 
 TINY = ["--data", "synthetic", "--synthetic-count", "64", "--image-size", "32", "--g-width", "8", "--d-width", "8",
         "--batch-size", "16", "--quiet", "--device", "cpu", "--arch", "style"]
@@ -104,9 +104,9 @@ def test_style_mixing_gives_the_later_layers_another_zs_w():
 
 
 def test_a_style_run_resumes_exactly_and_generate_evaluate_and_the_explorer_read_it(tmp_path, capsys):
-    from gan_lib.checkpoint import load_generator, read_checkpoint
     from gan_lib.course.widgets import LatentExplorer
-    from gan_lib.directions import Directions
+    from gan_lib.measure.directions import Directions
+    from gan_lib.runs.checkpoint import load_generator, read_checkpoint
 
     assert main(["train", *TINY, "--out", str(tmp_path / "straight"), "--steps", "6"]) == 0
     assert "training a style-based G" in capsys.readouterr().err
@@ -134,7 +134,7 @@ def test_a_style_run_resumes_exactly_and_generate_evaluate_and_the_explorer_read
 
 
 def test_what_the_style_generator_does_not_do_is_refused_in_one_line(tmp_path, capsys):
-    from gan_lib.directions import sefa_directions
+    from gan_lib.measure.directions import sefa_directions
 
     assert main(["train", *TINY, "--out", str(tmp_path / "c"), "--steps", "1", "--conditional"]) == 2
     assert "style-based generator is unconditional" in capsys.readouterr().err
@@ -151,7 +151,7 @@ def test_what_the_style_generator_does_not_do_is_refused_in_one_line(tmp_path, c
 
 def test_the_explorer_moves_in_w_and_its_truncation_draws_towards_the_average_w():
     from gan_lib.course.widgets import LatentExplorer
-    from gan_lib.directions import Directions
+    from gan_lib.measure.directions import Directions
     from gan_lib.style import InW
 
     torch.manual_seed(0)
@@ -184,7 +184,7 @@ def test_a_mixing_grid_takes_each_rows_coarse_layers_and_each_columns_fine_ones(
 
 
 def test_the_truncation_sweep_trades_variety_for_the_average_face_and_puts_psi_back(classifier):
-    from gan_lib.disentanglement import truncation_sweep
+    from gan_lib.measure.disentanglement import truncation_sweep
     from gan_lib.models import generate
 
     G = StyleGenerator(style_cfg()).eval()
@@ -198,7 +198,7 @@ def test_the_truncation_sweep_trades_variety_for_the_average_face_and_puts_psi_b
 
 
 def test_show_noise_draws_fresh_noise_and_leaves_gs_draws_alone():
-    from gan_lib.viz import show_noise
+    from gan_lib.measure.viz import show_noise
 
     G = StyleGenerator(style_cfg()).eval()
     with torch.no_grad():
@@ -215,7 +215,7 @@ def test_show_noise_draws_fresh_noise_and_leaves_gs_draws_alone():
 
 def test_a_race_trains_to_equal_steps_then_on_to_equal_time(tiny_data):
     from gan_lib.data import reference_samples
-    from gan_lib.race import Race
+    from gan_lib.measure.race import Race
     from gan_lib.train import Trainer
 
     reference, _ = reference_samples(tiny_data, 8, 16)

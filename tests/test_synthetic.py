@@ -1,7 +1,7 @@
 import numpy as np
 import torch
 
-from gan_lib.synthetic import ATTRIBUTES, HAIR_COLORS, draw_face, make_faces
+from gan_lib.data.synthetic import ATTRIBUTES, HAIR_COLORS, draw_face, make_faces
 
 
 def test_deterministic_from_seed_and_parallel_equals_serial():

@@ -6,8 +6,9 @@ from conftest import resumed_equals_straight, same_tensors
 from PIL import Image
 
 import gan_lib.train as train
-from gan_lib.checkpoint import load_generator, read_checkpoint
-from gan_lib.errors import GanLibError
+from gan_lib.runs.checkpoint import load_generator, read_checkpoint
+from gan_lib.runs.run_folder import TrainingRun
+from gan_lib.support.errors import GanLibError
 from gan_lib.train import Trainer, TrainingDiverged
 
 
@@ -38,7 +39,7 @@ def test_label_smoothing_changes_the_run(tiny_cfg, tiny_data):
 
 
 def test_run_writes_checkpoint_samples_history_and_reports(tiny_cfg, tiny_data, tmp_path, cpu_default):
-    Trainer(tiny_cfg, tiny_data, tmp_path, device="cpu").fit(8, progress=False)
+    TrainingRun(tiny_cfg, tiny_data, tmp_path, device="cpu").fit(8, progress=False)
     assert sorted(p.name for p in (tmp_path / "samples").iterdir()) == ["step_0000004.png", "step_0000008.png"]
     assert Image.open(tmp_path / "progress.gif").n_frames == 2
     assert Image.open(tmp_path / "losses.png").size[0] > 0
@@ -49,9 +50,9 @@ def test_run_writes_checkpoint_samples_history_and_reports(tiny_cfg, tiny_data, 
 
 
 def test_checkpoint_round_trip(tiny_cfg, tiny_data, tmp_path):
-    trainer = Trainer(tiny_cfg, tiny_data, tmp_path, device="cpu")
+    trainer = TrainingRun(tiny_cfg, tiny_data, tmp_path, device="cpu")
     trainer.fit(4, progress=False)
-    restored = Trainer.resume(tmp_path / "checkpoint.pt", tiny_data, device="cpu")
+    restored = TrainingRun.resume(tmp_path / "checkpoint.pt", tiny_data, device="cpu")
     assert restored.cfg == trainer.cfg and restored.step == 4 and restored.history == trainer.history
     assert same_tensors(restored.G.state_dict(), trainer.G.state_dict())
     assert same_tensors(restored.D.state_dict(), trainer.D.state_dict())
@@ -65,9 +66,9 @@ def test_checkpoint_round_trip(tiny_cfg, tiny_data, tmp_path):
 def test_resume_equals_the_uninterrupted_run_bit_for_bit(tiny_cfg, tiny_data, tmp_path, cpu_default):
     whole = Trainer(tiny_cfg, tiny_data, device="cpu")
     whole.fit(10, progress=False)  # 8 steps per epoch: the run crosses an epoch boundary
-    first = Trainer(tiny_cfg, tiny_data, tmp_path, device="cpu")
+    first = TrainingRun(tiny_cfg, tiny_data, tmp_path, device="cpu")
     first.fit(4, progress=False)
-    second = Trainer.resume(tmp_path / "checkpoint.pt", tiny_data, tmp_path, device="cpu")
+    second = TrainingRun.resume(tmp_path / "checkpoint.pt", tiny_data, tmp_path, device="cpu")
     second.fit(10, progress=False)
     assert same_tensors(whole.G.state_dict(), second.G.state_dict())
     assert same_tensors(whole.D.state_dict(), second.D.state_dict())
@@ -78,7 +79,7 @@ def test_resume_equals_the_uninterrupted_run_bit_for_bit(tiny_cfg, tiny_data, tm
 
 
 def test_nan_loss_stops_with_a_clear_error_and_keeps_the_last_good_checkpoint(tiny_cfg, tiny_data, tmp_path):
-    trainer = Trainer(tiny_cfg, tiny_data, tmp_path, device="cpu")
+    trainer = TrainingRun(tiny_cfg, tiny_data, tmp_path, device="cpu")
     trainer.fit(4, progress=False)
     good = {k: v.clone() for k, v in trainer.G.state_dict().items()}
     with torch.no_grad():
@@ -90,7 +91,7 @@ def test_nan_loss_stops_with_a_clear_error_and_keeps_the_last_good_checkpoint(ti
 
 
 def test_a_crash_while_saving_leaves_the_previous_checkpoint(tiny_cfg, tiny_data, tmp_path, monkeypatch):
-    trainer = Trainer(tiny_cfg, tiny_data, tmp_path, device="cpu")
+    trainer = TrainingRun(tiny_cfg, tiny_data, tmp_path, device="cpu")
     trainer.fit(4, progress=False)
 
     def dies_halfway(obj, f):
@@ -130,8 +131,8 @@ def test_recipe_options_keep_resume_bit_exact(tiny_cfg, tiny_data, tmp_path):
     cfg = replace(tiny_cfg, ema_decay=0.9, augment="color,translation,cutout", spectral_norm=True, lr_d=4e-4)
     whole = Trainer(cfg, tiny_data, device="cpu")
     whole.fit(6, progress=False)
-    Trainer(cfg, tiny_data, tmp_path, device="cpu").fit(4, progress=False)
-    resumed = Trainer.resume(tmp_path / "checkpoint.pt", tiny_data, device="cpu")
+    TrainingRun(cfg, tiny_data, tmp_path, device="cpu").fit(4, progress=False)
+    resumed = TrainingRun.resume(tmp_path / "checkpoint.pt", tiny_data, device="cpu")
     resumed.fit(6, progress=False)
     assert same_tensors(whole.D.state_dict(), resumed.D.state_dict())
     assert same_tensors(whole.ema.state_dict(), resumed.ema.state_dict())
@@ -140,7 +141,7 @@ def test_recipe_options_keep_resume_bit_exact(tiny_cfg, tiny_data, tmp_path):
 def test_ema_weights_are_used_for_samples_and_saved_generators(tiny_cfg, tiny_data, tmp_path):
     from dataclasses import replace
 
-    trainer = Trainer(replace(tiny_cfg, ema_decay=0.5), tiny_data, tmp_path, device="cpu")
+    trainer = TrainingRun(replace(tiny_cfg, ema_decay=0.5), tiny_data, tmp_path, device="cpu")
     plain = Trainer(replace(tiny_cfg, ema_decay=0.0), tiny_data, device="cpu")
     assert plain.ema is None and plain.sampling_generator is plain.G
     trainer.fit(4, progress=False)
@@ -182,7 +183,7 @@ def test_the_ema_generator_samples_with_batchnorm_statistics_of_its_own(tiny_cfg
 
 def test_the_sampling_generator_of_a_cross_process_batchnorm_g_is_measured_in_one_process(tiny_cfg, tiny_data):
     """Under torchrun with --sync-batchnorm, process 0 alone samples: its BatchNorm must not wait for the others."""
-    from gan_lib.runtime import CrossRankBatchNorm2d, sync_batchnorm
+    from gan_lib.support.runtime import CrossRankBatchNorm2d, sync_batchnorm
 
     trainer = Trainer(tiny_cfg, tiny_data, device="cpu")
     trainer.fit(2, progress=False)
@@ -197,12 +198,12 @@ def test_cpu_runs_in_full_precision_in_channels_last_without_scaler(tiny_cfg, ti
     from dataclasses import replace
 
     trainer = Trainer(tiny_cfg, tiny_data, device="cpu")
-    assert trainer.amp_dtype is None and not trainer.scaler.is_enabled()
-    assert trainer.memory_format == torch.channels_last
+    assert trainer.placement.amp_dtype is None and not trainer.scaler.is_enabled()
+    assert trainer.placement.memory_format == torch.channels_last
     weight = next(p for p in trainer.G.parameters() if p.dim() == 4)
     assert weight.is_contiguous(memory_format=torch.channels_last)
     off = Trainer(replace(tiny_cfg, channels_last="off"), tiny_data, device="cpu")
-    assert off.memory_format == torch.contiguous_format
+    assert off.placement.memory_format == torch.contiguous_format
 
 
 @pytest.mark.parametrize("amp", ["bf16", "fp16"])
@@ -219,7 +220,7 @@ def test_mixed_precision_trains_with_finite_losses(tiny_cfg, tiny_data, amp):
 @pytest.mark.parametrize(("capability", "expected"), [((7, 5), torch.float16), ((8, 0), torch.bfloat16),
                                                       ((9, 0), torch.bfloat16)])
 def test_auto_precision_follows_the_gpus_compute_capability(monkeypatch, capability, expected):
-    from gan_lib.runtime import amp_dtype
+    from gan_lib.support.runtime import amp_dtype
 
     # a T4 (7.5) answers True to is_bf16_supported() through emulation: the capability decides, not that answer
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *args, **kwargs: True)
@@ -230,7 +231,7 @@ def test_auto_precision_follows_the_gpus_compute_capability(monkeypatch, capabil
 
 
 def test_native_bf16_is_read_from_the_cpu_flags(tmp_path, monkeypatch):
-    from gan_lib.runtime import native_bf16_cpu
+    from gan_lib.support.runtime import native_bf16_cpu
 
     monkeypatch.delenv("GAN_LIB_NATIVE_BF16")  # the flags themselves, not the test run's fixed answer
     cpuinfo = tmp_path / "cpuinfo"
@@ -251,14 +252,15 @@ def test_auto_precision_on_the_cpu_is_bf16_where_it_is_native_and_off_is_honoure
 
     monkeypatch.setenv("GAN_LIB_NATIVE_BF16", native)
     trainer = Trainer(tiny_cfg, tiny_data, device="cpu")
-    assert trainer.amp_dtype is dtype and trainer.precision == said and not trainer.scaler.is_enabled()
+    placed = trainer.placement
+    assert placed.amp_dtype is dtype and placed.precision == said and not trainer.scaler.is_enabled()
     off = Trainer(replace(tiny_cfg, amp="off"), tiny_data, device="cpu")
-    assert off.amp_dtype is None and off.precision == "cpu: fp32 (--amp off)"
+    assert off.placement.amp_dtype is None and off.placement.precision == "cpu: fp32 (--amp off)"
     resumed_equals_straight(tiny_cfg, tiny_data, tmp_path, 6)  # exact resume in the precision auto picks
 
 
 def test_the_command_line_says_once_which_precision_it_trains_in(tmp_path, monkeypatch, capsys):
-    from gan_lib.cli import main
+    from gan_lib.runs.cli import main
 
     monkeypatch.setenv("GAN_LIB_NATIVE_BF16", "1")
     tiny = ["train", "--data", "synthetic", "--synthetic-count", "64", "--g-width", "8", "--d-width", "8",
@@ -274,7 +276,7 @@ def test_a_resume_on_a_cpu_of_the_other_bf16_answer_keeps_the_runs_precision_bit
                                                                                        trained, resumed):
     """The precision is part of the run: resumed where auto would choose another, it goes on in its own, ends
     bit-identical to the run that was never interrupted, and the command says so."""
-    from gan_lib.cli import main
+    from gan_lib.runs.cli import main
 
     tiny = ["train", "--data", "synthetic", "--synthetic-count", "64", "--g-width", "8", "--d-width", "8",
             "--batch-size", "16", "--checkpoint-every", "2", "--quiet", "--device", "cpu"]
@@ -304,7 +306,7 @@ def test_a_resume_on_a_cpu_of_the_other_bf16_answer_keeps_the_runs_precision_bit
 
 def test_an_older_checkpoint_without_its_precision_resumes_in_fp32_on_any_cpu(tmp_path, tiny_cfg, tiny_data,
                                                                               monkeypatch):
-    from gan_lib.run_folder import start_or_resume
+    from gan_lib.runs.run_folder import start_or_resume
 
     monkeypatch.setenv("GAN_LIB_NATIVE_BF16", "0")
     start_or_resume(tiny_cfg, tiny_data, tmp_path).fit(2, progress=False)
@@ -313,9 +315,9 @@ def test_an_older_checkpoint_without_its_precision_resumes_in_fp32_on_any_cpu(tm
     torch.save(state, tmp_path / "checkpoint.pt")
     monkeypatch.setenv("GAN_LIB_NATIVE_BF16", "1")
     resumed = start_or_resume(tiny_cfg, tiny_data, tmp_path)
-    assert resumed.amp_dtype is None
-    assert resumed.precision == ("cpu: fp32 (as this older checkpoint trained on the CPU; this machine would choose "
-                                 "bf16)")
+    assert resumed.placement.amp_dtype is None
+    assert resumed.placement.precision == ("cpu: fp32 (as this older checkpoint trained on the CPU; this machine "
+                                           "would choose bf16)")
     state["precision"] = "fp8"
     torch.save(state, tmp_path / "checkpoint.pt")
     with pytest.raises(GanLibError, match="damaged gan_lib checkpoint .*its precision is 'fp8'"):
@@ -323,7 +325,7 @@ def test_an_older_checkpoint_without_its_precision_resumes_in_fp32_on_any_cpu(tm
 
 
 def test_a_precision_the_device_cannot_compute_in_is_refused_not_silently_fp32(monkeypatch):
-    from gan_lib.runtime import autocast
+    from gan_lib.support.runtime import autocast
 
     monkeypatch.setattr(torch, "autocast", lambda *args, **kwargs: type("Off", (), {"_enabled": False})())
     with pytest.raises(GanLibError, match="cpu cannot train in bf16 autocast .*pass --amp off"):
@@ -345,7 +347,7 @@ def test_each_steps_noise_is_a_pure_function_of_seed_and_step(tiny_cfg, tiny_dat
 
 def test_checkpoint_records_the_data_it_trained_on(tiny_cfg, tiny_data, tmp_path):
     train_part, _ = tiny_data.split(8)
-    Trainer(tiny_cfg, train_part, tmp_path, device="cpu").fit(1, progress=False)
+    TrainingRun(tiny_cfg, train_part, tmp_path, device="cpu").fit(1, progress=False)
     record = read_checkpoint(tmp_path / "checkpoint.pt").data
     assert record["name"] == "synthetic" and record["holdout"] == 8 and record["part"] == "train"
     assert record["images"] == len(train_part) and record["files"] == len(tiny_data)
@@ -355,8 +357,8 @@ def test_start_or_resume_continues_its_own_run_and_refuses_another_recipe_or_oth
     from dataclasses import replace
 
     from gan_lib.data import synthetic_set
-    from gan_lib.errors import GanLibError
-    from gan_lib.run_folder import start_or_resume
+    from gan_lib.runs.run_folder import start_or_resume
+    from gan_lib.support.errors import GanLibError
 
     first = start_or_resume(tiny_cfg, tiny_data, tmp_path)
     first.fit(4, progress=False)
@@ -372,7 +374,7 @@ def test_a_resumed_run_may_lower_its_learning_rates_and_its_optimisers_then_use_
     """The advice after a divergence (resume with learning rates halved) can be followed."""
     from dataclasses import replace
 
-    from gan_lib.run_folder import start_or_resume
+    from gan_lib.runs.run_folder import start_or_resume
 
     start_or_resume(tiny_cfg, tiny_data, tmp_path).fit(2, progress=False)
     lower = replace(tiny_cfg, lr_g=tiny_cfg.lr_g / 2, lr_d=tiny_cfg.lr_d / 4)
@@ -431,7 +433,7 @@ def _every_difference(a, b, path="checkpoint") -> list[str]:
 def test_a_resumed_runs_checkpoint_is_the_straight_runs_in_every_tensor(tmp_path, cpu_default):
     """Resumed at a step where only the first run sampled and saved, the file ends the same: weights, optimisers,
     EMA, history, fixed noise and the global RNG state (sampling no longer draws from it)."""
-    from gan_lib.cli import main
+    from gan_lib.runs.cli import main
 
     tiny = ["train", "--data", "synthetic", "--synthetic-count", "64", "--image-size", "32", "--g-width", "8",
             "--d-width", "8", "--batch-size", "16", "--quiet", "--device", "cpu", "--checkpoint-every", "2",
@@ -448,8 +450,7 @@ def test_slow_training_on_a_shared_cpu_is_said_once_with_what_to_try(monkeypatch
     import os
     import types
 
-    from gan_lib import runtime
-
+    from gan_lib.support import runtime
     clock = iter([0.0, 40.0, 80.0, 120.0])
     monkeypatch.setattr(runtime.time, "perf_counter", lambda: next(clock))
     monkeypatch.setattr(runtime.torch, "get_num_threads", lambda: 2)

@@ -7,13 +7,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from gan_lib import attributes, inception
-from gan_lib.checkpoint import CHECKPOINT_FILE, load_generator, read_checkpoint
-from gan_lib.cli import main
-from gan_lib.directions import Directions
-from gan_lib.errors import GanLibError
-from gan_lib.files import cache_dir
-from gan_lib.train import Trainer
+from gan_lib.measure import attributes, inception
+from gan_lib.measure.directions import Directions
+from gan_lib.runs.checkpoint import CHECKPOINT_FILE, load_generator, read_checkpoint
+from gan_lib.runs.cli import main
+from gan_lib.runs.run_folder import TrainingRun
+from gan_lib.support.errors import GanLibError
+from gan_lib.support.files import cache_dir
 
 
 class _Planted:
@@ -45,7 +45,8 @@ def _refused_in_one_line(capsys, *args):
 def test_a_planted_checkpoint_is_refused_everywhere_and_its_code_never_runs(planted, tmp_path, capsys, tiny_cfg,
                                                                             tiny_data):
     path, marker = planted
-    for call in (lambda: read_checkpoint(path), lambda: load_generator(path), lambda: Trainer.resume(path, tiny_data)):
+    for call in (lambda: read_checkpoint(path), lambda: load_generator(path),
+                 lambda: TrainingRun.resume(path, tiny_data)):
         with pytest.raises(GanLibError, match="is not a gan_lib checkpoint"):
             call()
     line = _refused_in_one_line(capsys, "generate", "--checkpoint", path, "--out", tmp_path / "faces.png")
@@ -149,7 +150,7 @@ def test_a_damaged_directions_file_or_another_latent_size_is_one_line(tmp_path):
 
 
 def test_a_checkpoint_without_its_generator_or_with_other_shapes_is_one_line(tmp_path, tiny_cfg, tiny_data):
-    trainer = Trainer(tiny_cfg, tiny_data, tmp_path)
+    trainer = TrainingRun(tiny_cfg, tiny_data, tmp_path)
     state = trainer.state_dict()
     path = tmp_path / "c.pt"
     torch.save({k: v for k, v in state.items() if k != "generator"}, path)
@@ -168,7 +169,7 @@ def test_library_calls_a_learner_makes_fail_in_a_sentence(tiny_cfg, tiny_data):
     from gan_lib.models import Generator
 
     with pytest.raises(GanLibError, match="has no run folder"):
-        Trainer(tiny_cfg, tiny_data).save_checkpoint()
+        TrainingRun(tiny_cfg, tiny_data).save_checkpoint()
     G = Generator(tiny_cfg)
     with pytest.raises(GanLibError, match="latent size 100 but the generator's is 16"):
         LatentExplorer(G, Directions(torch.randn(2, 100), ["a", "b"]), torch.zeros(16))

@@ -1,9 +1,9 @@
 import torch
 from PIL import Image
 
+from gan_lib.measure.viz import grid, make_gif, plot_history, save_grid
 from gan_lib.models import interpolate
-from gan_lib.pixels import to_uint8
-from gan_lib.viz import grid, make_gif, plot_history, save_grid
+from gan_lib.support.pixels import to_uint8
 
 
 def test_to_uint8_maps_the_range_ends():
@@ -42,7 +42,7 @@ def test_history_plot_is_written(tmp_path):
 
 
 def test_learning_curves_are_drawn_with_their_floor(tmp_path):
-    from gan_lib.viz import plot_learning_curves
+    from gan_lib.measure.viz import plot_learning_curves
 
     fig = plot_learning_curves({"a": [(100, 30.0), (200, 20.0)], "b": [(100, 40.0), (200, 25.0)]}, 9.0,
                                tmp_path / "curve.png")

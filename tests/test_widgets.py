@@ -6,7 +6,7 @@ from PIL import Image
 
 from gan_lib.config import Config
 from gan_lib.course.widgets import LatentExplorer, png_bytes
-from gan_lib.directions import Directions, sefa_directions
+from gan_lib.measure.directions import Directions, sefa_directions
 from gan_lib.models import Generator
 
 pytest.importorskip("ipywidgets")
@@ -136,7 +136,7 @@ def test_names_in_figures_are_shown_as_typed_not_as_mathtext(G):
     import matplotlib
 
     matplotlib.use("Agg")
-    from gan_lib.viz import plot_entanglement, show_rows
+    from gan_lib.measure.viz import plot_entanglement, show_rows
 
     names = ["$\\frac{", "50$ wig"]  # an unclosed formula would stop the figure from drawing
     ax = show_rows(torch.zeros(4, 3, 32, 32), names, title="$x")

@@ -28,8 +28,8 @@ from pathlib import Path
 import nbformat
 from nbconvert.preprocessors import ClearOutputPreprocessor, TagRemovePreprocessor
 
-from gan_lib.errors import GanLibError, printable
-from gan_lib.files import atomic_path, check_writable
+from gan_lib.support.errors import GanLibError, printable
+from gan_lib.support.files import atomic_path, check_writable
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = ("notebooks", "final")
@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         built = build(args.out, force=args.force)
-    except (GanLibError, OSError) as exc:  # one line, as gan_lib.cli's run_script prints it (it would import torch)
+    except (GanLibError, OSError) as exc:  # one line, as the CLI's run_script prints it (it would import torch)
         print(f"error: {printable(str(exc))}", file=sys.stderr)
         return 2
     print(f"student edition: {len(built)} notebooks in {printable(str(args.out))}")

@@ -15,11 +15,11 @@ from functools import cached_property
 from pathlib import Path
 
 from ..config import MAX_STEPS, Config
-from ..data import HOLDOUT_EVERY, SYNTHETIC_COUNT
-from ..datasets import why_unavailable
-from ..environment import count_setting, path_setting, switch_setting, text_setting
-from ..recipes import RECIPES, for_device
-from ..runtime import resolve_device
+from ..data.datasets import why_unavailable
+from ..data.loading import HOLDOUT_EVERY, SYNTHETIC_COUNT
+from ..runs.recipes import RECIPES, for_device
+from ..support.environment import count_setting, path_setting, switch_setting, text_setting
+from ..support.runtime import resolve_device
 
 DRIVE_MOUNT = Path("/content/drive")
 DRIVE_FOLDER = DRIVE_MOUNT / "MyDrive" / "anime-face-gan"  # where every notebook keeps its runs on Colab

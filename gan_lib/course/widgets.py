@@ -10,10 +10,10 @@ import io
 import torch
 from PIL import Image
 
-from ..directions import Directions, gallery
-from ..errors import GanLibError
-from ..pixels import enlarge, to_uint8
-from ..viz import grid
+from ..measure.directions import Directions, gallery
+from ..measure.viz import grid
+from ..support.errors import GanLibError
+from ..support.pixels import enlarge, to_uint8
 
 
 def as_text(text: str) -> str:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import torch
 
-from ...metrics import fid_from_features, sliced_distance
+from ...measure.metrics import fid_from_features, sliced_distance
 from ...models import interpolate, lerp, slerp
 from .verdicts import Case, Signature, implementation_verdict
 

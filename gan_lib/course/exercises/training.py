@@ -9,7 +9,7 @@ import torch
 
 from ... import losses
 from ...config import Config
-from ...data import ImageSet
+from ...data.loading import ImageSet
 from ...train import Trainer
 from .guard import guarded_call, preserved_state
 from .verdicts import NOT_ANSWERED, _first_mismatch, _raised, _short

@@ -13,9 +13,9 @@ from urllib.parse import urlparse
 
 import torch
 
-from .errors import GanLibError, printable
-from .files import cache_dir, save_atomically
-from .pixels import to_uint8
+from ..support.errors import GanLibError, printable
+from ..support.files import cache_dir, save_atomically
+from ..support.pixels import to_uint8
 
 FEATURES = 2048
 WEIGHTS_NAME = "weights-inception-2015-12-05-6726825d.pth"

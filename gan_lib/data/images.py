@@ -15,9 +15,9 @@ import torch
 from PIL import Image, ImageOps
 from torchvision.io import decode_jpeg
 
+from ..support.errors import GanLibError
+from ..support.files import IMAGE_EXTENSIONS
 from .datasets import NAMED_DATASETS
-from .errors import GanLibError
-from .files import IMAGE_EXTENSIONS
 
 
 def _scan(root: Path) -> tuple[list[tuple[str, int, int]], list[str]]:

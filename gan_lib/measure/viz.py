@@ -11,10 +11,10 @@ import torch
 from PIL import Image
 from torchvision.utils import make_grid
 
-from .files import atomic_path
-from .losses import NonSaturatingGAN
-from .models import Discriminator, Generator, layer_summary
-from .pixels import enlarge, to_uint8
+from ..losses import NonSaturatingGAN
+from ..models import Discriminator, Generator, layer_summary
+from ..support.files import atomic_path
+from ..support.pixels import enlarge, to_uint8
 
 
 def grid(images: torch.Tensor, nrow: int | None = None) -> torch.Tensor:

@@ -16,20 +16,20 @@ from collections.abc import Callable
 from dataclasses import fields, replace
 from pathlib import Path
 
-from . import runtime
+from ..support import runtime
 from .checkpoint import CHECKPOINT_FILE, read_checkpoint, run_state
-from .config import MAX_STEPS, Config
-from .data import HOLDOUT_EVERY, SYNTHETIC_COUNT, check_condition, describe, load_images
-from .datasets import NAMED_DATASETS
-from .errors import GanLibError, printable
+from ..config import MAX_STEPS, Config
+from ..data.loading import HOLDOUT_EVERY, SYNTHETIC_COUNT, check_condition, describe, load_images
+from ..data.datasets import NAMED_DATASETS
+from ..support.errors import GanLibError, printable
 from .evaluation import evaluate
-from .files import run_lock
+from ..support.files import run_lock
 from .generation import generate_grid
-from .metrics import METRICS
+from ..measure.metrics import METRICS
 from .recipes import CPU_WIDTHS_AT_64, RECIPES, for_device
 from .reports import missing_reports, write_reports
 from .run_folder import check_run_folder, open_run, train_config
-from .synthetic import ATTRIBUTES
+from ..data.synthetic import ATTRIBUTES
 
 DATA_HELP = f"'synthetic', a Kaggle dataset ({', '.join(NAMED_DATASETS)}) or a folder of images"
 INTERRUPTED = {
@@ -126,7 +126,7 @@ def _parser() -> argparse.ArgumentParser:
     length.add_argument("--epochs", type=float, help="total passes over the data")
     train.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     train.add_argument("--recipe", default="default", choices=tuple(RECIPES), metavar="NAME",
-                       help=f"a named recipe the options then change ({', '.join(RECIPES)}; gan_lib/recipes.py)")
+                       help=f"a named recipe the options then change ({', '.join(RECIPES)}; gan_lib/runs/recipes.py)")
     train.add_argument("--resume", action="store_true", help=f"continue from OUT/{CHECKPOINT_FILE}")
     train.add_argument("--synthetic-count", type=int, default=SYNTHETIC_COUNT, help="faces in --data synthetic")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -230,8 +230,8 @@ def _train_in_folder(args: argparse.Namespace, device: str) -> None:
         return
     kept_out = f" ({len(held_out)} held out for evaluate)" if holdout else ""
     world = runtime.world_size()
-    where = (f"{world} processes ({trainer.precision}), {cfg.batch_size // world} images each" if world > 1
-             else trainer.precision)
+    where = (f"{world} processes ({trainer.placement.precision}), {cfg.batch_size // world} images each" if world > 1
+             else trainer.placement.precision)
     if runtime.is_main():
         which = "a style-based G " if cfg.arch == "style" else ""
         print(f"training {which}on {len(data)} images{kept_out} from {printable(data.name)} at {cfg.image_size} px, "

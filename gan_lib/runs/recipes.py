@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .config import DCGAN_RECIPE, Config
+from ..config import DCGAN_RECIPE, Config
 
 # What a CPU's budget buys at 64 px: more steps of widths 32 than of 64, and they score better (benchmarks/quality.py
 # --minutes); a GPU trains the DCGAN paper's widths.

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import torch
 
-from .config import derive_seed
-from .errors import GanLibError, printable
-from .files import save_atomically
-from .models import Generator, generate
-from .synthetic import ATTRIBUTES
+from ..data.synthetic import ATTRIBUTES
+from ..models import Generator, generate
+from ..support.errors import GanLibError, printable
+from ..support.files import save_atomically
+from ..support.runtime import derive_seed
 
 
 @dataclass

@@ -17,8 +17,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .errors import GanLibError, printable
-from .files import atomic_path, cache_dir, check_writable, remove_dead_temporaries
+from ..support.errors import GanLibError, printable
+from ..support.files import atomic_path, cache_dir, check_writable, remove_dead_temporaries
 from .images import SKIP_REASONS, decode_files, scan_images
 
 CACHE_VERSION = 3  # 3: the summary lists the relative path of every prepared image

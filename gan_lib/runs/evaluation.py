@@ -10,10 +10,10 @@ from pathlib import Path
 import torch
 
 from .checkpoint import load_generator, read_checkpoint
-from .data import SYNTHETIC_COUNT, load_images, reference_samples
-from .errors import GanLibError, printable
-from .metrics import METRICS, Scoring
-from .models import balanced_labels, generate, noise
+from ..data.loading import SYNTHETIC_COUNT, load_images, reference_samples
+from ..support.errors import GanLibError, printable
+from ..measure.metrics import METRICS, Scoring
+from ..models import balanced_labels, generate, noise
 
 MAX_EVALUATE = 50_000  # evaluate's n: FID's customary sample; held as uint8 (600 MB a set at 64 px), SWD bounded
 

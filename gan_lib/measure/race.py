@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 
 import torch
 
+from ..models import noise
+from ..train import Trainer
 from .metrics import sliced_wasserstein
-from .models import noise
-from .train import Trainer
 
 
 @dataclass

@@ -10,11 +10,11 @@ from pathlib import Path
 import torch
 
 from .checkpoint import load_generator
-from .config import Config
-from .errors import GanLibError, printable
-from .files import IMAGE_EXTENSIONS, write_fix
-from .models import generate, noise
-from .viz import save_grid
+from ..config import Config
+from ..support.errors import GanLibError, printable
+from ..support.files import IMAGE_EXTENSIONS, write_fix
+from ..models import generate, noise
+from ..measure.viz import save_grid
 
 MAX_GRID_SIDE = 16384  # generate's grid, in pixels per side: about 800 MB of RGB at most
 

@@ -6,10 +6,11 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from .checkpoint import CHECKPOINT_FILE, HISTORY_FIELDS
-from .files import atomic_path
-from .losses import Scores
-from .viz import make_gif, plot_history
+from ..train import HISTORY_FIELDS
+from .checkpoint import CHECKPOINT_FILE
+from ..support.files import atomic_path
+from ..losses import Scores
+from ..measure.viz import make_gif, plot_history
 
 REPORTS = ("history.csv", "losses.png", "progress.gif")  # written from the history and the sample grids
 

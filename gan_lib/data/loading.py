@@ -11,11 +11,10 @@ from pathlib import Path, PurePath
 import numpy as np
 import torch
 
-from .config import derive_seed, seeded
+from ..support.errors import GanLibError, printable
+from ..support.runtime import derive_seed, my_share, seeded
 from .datasets import NAMED_DATASETS, locate
-from .errors import GanLibError, printable
 from .image_cache import cached_images, skipped_line
-from .runtime import my_share
 from .synthetic import ATTRIBUTES, make_faces
 
 SYNTHETIC_COUNT = 10_000  # faces in --data synthetic

@@ -13,11 +13,11 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from .errors import printable
-from .files import cache_dir, check_writable, save_atomically
-from .pixels import to_float
-from .runtime import resolve_device
-from .synthetic import ATTRIBUTES, make_faces
+from ..data.synthetic import ATTRIBUTES, make_faces
+from ..support.errors import printable
+from ..support.files import cache_dir, check_writable, save_atomically
+from ..support.pixels import to_float
+from ..support.runtime import resolve_device
 
 CLASSIFIER_SIZE = 32
 CLASSIFIER_VERSION = 1  # bump with any change to the network, its training or the faces it trains on

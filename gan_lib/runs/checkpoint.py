@@ -9,16 +9,15 @@ from pathlib import Path
 
 import torch
 
-from .config import Config
-from .data import ImageSet
-from .errors import GanLibError, printable
-from .models import recompute_batchnorm
-from .networks import build_generator
-from .runtime import PRECISIONS, resolve_device
+from ..config import Config
+from ..data.loading import ImageSet
+from ..support.errors import GanLibError, printable
+from ..models import recompute_batchnorm
+from ..networks import build_generator
+from ..train import HISTORY_FIELDS, STATE_FORMAT
+from ..support.runtime import PRECISIONS, resolve_device
 
 CHECKPOINT_FILE = "checkpoint.pt"  # the latest checkpoint of a run, in its run folder
-CHECKPOINT_FORMAT = 1
-HISTORY_FIELDS = ("step", "loss_d", "loss_g", "d_real", "d_fake")  # a row of a run's history, and of history.csv
 
 
 @dataclass(frozen=True)
@@ -40,11 +39,11 @@ class Checkpoint:
         """The record of a checkpoint's table (a Trainer's state_dict, or a file's), refused in one line if it is not
         one this gan_lib wrote whole."""
         version = state.get("format") if isinstance(state, dict) else None
-        if isinstance(version, int) and not isinstance(version, bool) and version > CHECKPOINT_FORMAT:
+        if isinstance(version, int) and not isinstance(version, bool) and version > STATE_FORMAT:
             raise GanLibError(f"{where} was written by a newer gan_lib (checkpoint format {version}; this one reads "
-                              f"format {CHECKPOINT_FORMAT}): update gan_lib (git pull, or pip install -U) to read it")
-        if version != CHECKPOINT_FORMAT:
-            raise GanLibError(f"{where} is not a gan_lib checkpoint (format {CHECKPOINT_FORMAT})")
+                              f"format {STATE_FORMAT}): update gan_lib (git pull, or pip install -U) to read it")
+        if version != STATE_FORMAT:
+            raise GanLibError(f"{where} is not a gan_lib checkpoint (format {STATE_FORMAT})")
         if problem := _malformed(state):
             raise GanLibError(f"{where} is a damaged gan_lib checkpoint ({problem}): the file was damaged or edited; "
                               "train again, or use another checkpoint")
@@ -192,30 +191,3 @@ def unusable_part(exc: Exception) -> str:
     if "state_dict for " in message:  # torch's "Error(s) in loading state_dict for Generator: ..."
         return f"{message.split('state_dict for ')[1].split(':')[0]} weights"
     return "optimiser state" if "optim" in message or "param" in message else "content"
-
-
-
-def load_optimiser(optimizer: torch.optim.Optimizer, saved: dict, lr: float) -> None:
-    """Restore an optimiser's state at the learning rate `lr`; a ValueError naming its state where the moments saved
-    do not fit the parameters (a damaged checkpoint would otherwise fail in the middle of training)."""
-    optimizer.load_state_dict(saved)
-    for group in optimizer.param_groups:
-        group["lr"] = lr
-        for param in group["params"]:
-            moments = optimizer.state.get(param, {})
-            if moments and not all(isinstance(moments.get(k), torch.Tensor) and moments[k].shape == param.shape
-                                   for k in ("exp_avg", "exp_avg_sq")):
-                raise ValueError("optimiser state: its moments do not fit the parameters")
-
-
-def divergence_note(cfg: Config, remedy: str, run_dir: Path | None) -> str:
-    """For a run that became NaN or infinite: where its last good checkpoint is, and what to try, for its loss
-    (`remedy`), in steps that can be followed."""
-    path = run_dir / CHECKPOINT_FILE if run_dir is not None else None
-    kept = path is not None and path.exists()
-    where = "" if path is None else f" (the last good checkpoint, {path}, is kept)" if kept else \
-        " (no checkpoint was written yet)"
-    lower = f"--lr-g {cfg.lr_g / 2:g} --lr-d {cfg.lr_d / 2:g}"
-    advice = (f"resume it with learning rates halved (train --resume {lower}; in a notebook, the same run with lr_g "
-              "and lr_d halved in its config)" if kept else f"train again with learning rates halved ({lower})")
-    return f"{where}; {advice}, or start a new run with {remedy}"

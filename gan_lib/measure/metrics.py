@@ -15,11 +15,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..data.synthetic import ATTRIBUTES
+from ..support.errors import GanLibError
+from ..support.pixels import to_float
 from .attributes import AttributeClassifier, attribute_classifier, attribute_shares
-from .errors import GanLibError
 from .inception import cached_features, inception_features
-from .pixels import to_float
-from .synthetic import ATTRIBUTES
 
 
 def diversity(images: torch.Tensor, max_images: int = 512) -> float:

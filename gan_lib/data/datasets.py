@@ -9,9 +9,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from .environment import path_setting
-from .errors import GanLibError
-from .files import IMAGE_EXTENSIONS, cache_dir
+from ..support.environment import path_setting
+from ..support.errors import GanLibError
+from ..support.files import IMAGE_EXTENSIONS, cache_dir
 
 KAGGLE_HOST = ("www.kaggle.com", 443)
 KAGGLE_INPUT = Path("/kaggle/input")  # where Kaggle Notebooks attach datasets, read-only

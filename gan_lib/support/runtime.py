@@ -4,6 +4,7 @@ torchrun) is the world of size 1, and none of the distributed part changes anyth
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import signal
@@ -23,6 +24,18 @@ from torch.distributed.nn.functional import all_reduce
 
 from .environment import count_setting, switch_setting
 from .errors import GanLibError
+
+
+def derive_seed(*parts: object) -> int:
+    """A 63-bit seed that is a pure function of its parts, e.g. (run seed, "noise", step)."""
+    digest = hashlib.blake2b(repr(parts).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little") >> 1
+
+
+def seeded(rng: torch.Generator, *key: object) -> torch.Generator:
+    """rng reseeded with derive_seed(*key): draws from it happen on rng's device, with no copy from the host."""
+    return rng.manual_seed(derive_seed(*key))
+
 
 
 def resolve_device(name: str = "auto") -> torch.device:

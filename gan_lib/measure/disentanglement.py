@@ -14,7 +14,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import derive_seed
+from ..data.synthetic import ATTRIBUTES
+from ..models import generate, lerp, slerp
+from ..support.errors import GanLibError, printable
+from ..support.runtime import derive_seed
 from .directions import (
     Directions,
     attribute_boundaries,
@@ -24,10 +27,7 @@ from .directions import (
     principal_directions,
     sample_latents,
 )
-from .errors import GanLibError, printable
 from .metrics import diversity, mode_coverage, sliced_wasserstein
-from .models import generate, lerp, slerp
-from .synthetic import ATTRIBUTES
 
 SPACES = ("z", "w")
 EPSILON = 1e-4
