@@ -38,7 +38,10 @@ def import_at(ref: str, folder: Path):
 
 def trainer(package, images: torch.Tensor, size: int):
     config, data, train = (importlib.import_module(f"{package.__name__}.{m}") for m in ("config", "data", "train"))
-    cfg = config.Config(image_size=size, batch_size=64, **config.DCGAN_RECIPE)
+    recipe = getattr(config, "DCGAN_RECIPE", None)  # where commits before the wings kept it
+    if recipe is None:
+        recipe = importlib.import_module(f"{package.__name__}.runs.recipes").DCGAN_RECIPE
+    cfg = config.Config(image_size=size, batch_size=64, **recipe)
     return train.Trainer(cfg, data.ImageSet(images, "benchmark"), device="cpu")
 
 

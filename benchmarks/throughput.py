@@ -45,10 +45,11 @@ from torch.utils.data import DataLoader
 from torch.utils.flop_counter import FlopCounterMode
 from torchvision.datasets import ImageFolder
 
-from gan_lib.config import DCGAN_RECIPE, Config
+from gan_lib.config import Config
 from gan_lib.data import prepare_folder
 from gan_lib.networks import build_models
 from gan_lib.runs.cli import OneLineParser, at_least, run_script
+from gan_lib.runs.recipes import DCGAN_RECIPE
 from gan_lib.support.runtime import resolve_device
 from gan_lib.train import Trainer
 

@@ -6,15 +6,15 @@ from collections.abc import Collection
 from dataclasses import asdict, dataclass, fields
 
 from .augment import parse_policy
+from .losses import LOSSES
+from .networks import GENERATORS
 from .support.errors import GanLibError
 
 IMAGE_SIZES = (32, 64, 128)
 
 
-LOSSES = ("bce", "hinge", "wgan-gp")
-# the settings that one loss alone reads (R1, r1_gamma, applies to any)
-LOSS_SETTINGS = {"label_smoothing": "bce", "fake_label": "bce", "gp_weight": "wgan-gp"}
-ARCHS = ("dcgan", "style")  # G's architecture: the DCGAN's, or the style-based generator (gan_lib/style.py)
+# the settings that one loss alone reads, and that loss (R1, r1_gamma, applies to any): from losses.LOSSES
+LOSS_SETTINGS = {setting: name for name, loss in LOSSES.items() for setting in loss.settings}
 MAX_STEPS = 10**9  # a run's length: more steps than any GPU trains in a month
 MAX_CLASSES = 1000  # a conditional DCGAN's classes: G's first layer grows by one input per class
 D_NORMS = ("auto", "batch", "layer", "instance", "none")
@@ -34,7 +34,7 @@ class Config:
 
     The defaults are the recipe of the DCGAN paper (Radford et al. 2016: Adam at 2e-4 with beta1 0.5) plus what
     measurably improved it (benchmarks/quality.py): an EMA of G's weights and one-sided label smoothing.
-    Config(**DCGAN_RECIPE) is the paper's recipe alone.
+    The paper's recipe alone is recipes.RECIPES["dcgan"].
     """
 
     # model
@@ -104,10 +104,11 @@ class Config:
         if not 0.0 <= self.ema_decay < 1.0:
             raise GanLibError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
         for name, allowed in (("amp", ("auto", "bf16", "fp16", "off")), ("channels_last", ("auto", "on", "off")),
-                              ("fused_adam", ("auto", "on", "off")), ("loss", LOSSES), ("d_norm", D_NORMS),
-                              ("arch", ARCHS)):
+                              ("fused_adam", ("auto", "on", "off")), ("loss", tuple(LOSSES)), ("d_norm", D_NORMS),
+                              ("arch", tuple(GENERATORS))):
             if getattr(self, name) not in allowed:
                 raise GanLibError(f"{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
+        check_loss_settings(asdict(self))  # gp_weight with bce, say: a notebook's config too, not only the CLI's
         if self.loss == "wgan-gp" and self.discriminator_norm == "batch":
             raise GanLibError("wgan-gp's gradient penalty is per image, and BatchNorm mixes the images of a batch: "
                               "choose d_norm layer, instance or none")
@@ -175,8 +176,3 @@ def check_loss_settings(values: dict, named: Collection[str] = ()) -> None:
         raise GanLibError(f"{name} {values[name]:g} applies to loss {LOSS_SETTINGS[name]} only, and this run trains "
                           f"with loss {values.get('loss', Config.loss)}: drop it (--{name.replace('_', '-')}) or set "
                           "it to 0")
-
-
-# The DCGAN paper's recipe, for comparison with ours (benchmarks/quality.py): Config(**DCGAN_RECIPE).
-DCGAN_RECIPE = {"ema_decay": 0.0, "augment": "", "spectral_norm": False, "lr_g": 2e-4, "lr_d": 2e-4,
-                "label_smoothing": 0.0}

@@ -2,19 +2,18 @@
 
 D outputs a logit (a real number, no sigmoid); every loss below takes logits, which is what keeps it numerically
 stable (binary_cross_entropy_with_logits fuses the sigmoid and the log). A new loss is a new class with the same
-methods (D's loss, G's loss, and a penalty on D, none by default), and `for_config` returns it: the training step
-never changes. R1, a penalty any of them can take, wraps the loss (WithR1).
+methods (D's loss, G's loss, and a penalty on D, none by default) and a row of LOSSES, which names it for the Config
+and the command line: the training step never changes. R1, a penalty any of them can take, wraps the loss (WithR1).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import ClassVar, NamedTuple
 
 import torch
 import torch.nn.functional as F
 
-from .config import LOSSES, Config
 from .support.errors import GanLibError
 from .support.runtime import my_part, seeded
 
@@ -92,6 +91,12 @@ class AdversarialLoss:
 
     scores = Scores("mean score, real", "mean score, generated", "D's mean score (logit)", probabilities=False)
     remedy = ""  # a new run's setting that steadies this loss, for the advice after a divergence
+    settings: ClassVar[tuple[str, ...]] = ()  # the config's settings that this loss alone reads
+
+    @classmethod
+    def configured(cls, label_smoothing: float, fake_label: float, gp_weight: float, seed: int) -> AdversarialLoss:
+        """This loss with the settings it reads."""
+        return cls()
 
     def diagnostics(self, logits_real: torch.Tensor, logits_fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The step's d_real and d_fake, read as `scores` says."""
@@ -110,6 +115,12 @@ class NonSaturatingGAN(AdversarialLoss):
     fake_label: float = 0.0
     scores = Scores("D(x), real", "D(G(z)), generated", "mean D output", probabilities=True)
     remedy = "more label smoothing (--label-smoothing 0.2)"
+    settings = ("label_smoothing", "fake_label")
+
+    @classmethod
+    def configured(cls, label_smoothing: float, fake_label: float, gp_weight: float, seed: int) -> NonSaturatingGAN:
+        """One-sided smoothing: D's target for real images is 1 - label_smoothing."""
+        return cls(real_label=1.0 - label_smoothing, fake_label=fake_label)
 
     def diagnostics(self, logits_real: torch.Tensor, logits_fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """D(x) and D(G(z)): the mean probability D gives real and generated images of being real."""
@@ -143,6 +154,11 @@ class WassersteinGP(AdversarialLoss):
     weight: float = 10.0
     seed: int = 0
     remedy = "the paper's recipe (--lr-g 1e-4 --lr-d 1e-4 --beta1 0 --beta2 0.9 --d-steps 5)"
+    settings = ("gp_weight",)
+
+    @classmethod
+    def configured(cls, label_smoothing: float, fake_label: float, gp_weight: float, seed: int) -> WassersteinGP:
+        return cls(gp_weight, seed)
 
     def discriminator(self, logits_real: torch.Tensor, logits_fake: torch.Tensor) -> torch.Tensor:
         return critic_wasserstein(logits_real, logits_fake)
@@ -183,22 +199,22 @@ class WithR1(AdversarialLoss):
         return self.loss.penalty(D, real, fake, key) + self.gamma / 2 * r1_penalty(D, real)
 
 
+# Every loss, by the name a config gives it (Config.loss, train --loss): the Config's choices, the settings each
+# loss alone reads and the command line's help all come from this table. A new loss is a class and a row here.
+LOSSES: dict[str, type[AdversarialLoss]] = {"bce": NonSaturatingGAN, "hinge": Hinge, "wgan-gp": WassersteinGP}
+
+
 def by_name(name: str, label_smoothing: float = 0.0, fake_label: float = 0.0, gp_weight: float = 10.0,
             seed: int = 0, r1_gamma: float = 0.0) -> AdversarialLoss:
-    """The loss called `name` (one of config.LOSSES); the smoothing labels apply to bce, gp_weight to wgan-gp, and
+    """The loss called `name` (a key of LOSSES); the smoothing labels apply to bce, gp_weight to wgan-gp, and
     R1 (r1_gamma above 0) to any."""
-    if name == "hinge":
-        loss = Hinge()
-    elif name == "wgan-gp":
-        loss = WassersteinGP(gp_weight, seed)
-    elif name == "bce":
-        loss = NonSaturatingGAN(real_label=1.0 - label_smoothing, fake_label=fake_label)
-    else:
+    if name not in LOSSES:
         raise GanLibError(f"loss must be one of {', '.join(LOSSES)}, got {name!r}")
+    loss = LOSSES[name].configured(label_smoothing, fake_label, gp_weight, seed)
     return WithR1(loss, r1_gamma) if r1_gamma else loss
 
 
-def for_config(cfg: Config) -> AdversarialLoss:
+def for_config(cfg) -> AdversarialLoss:
     """The loss a config trains with: cfg.loss; for bce, one-sided smoothing (D's target for real images is
     1 - label_smoothing; label_smoothing and fake_label apply to bce only); R1 on D where cfg.r1_gamma > 0."""
     return by_name(cfg.loss, cfg.label_smoothing, cfg.fake_label, cfg.gp_weight, cfg.seed, cfg.r1_gamma)

@@ -9,7 +9,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import Config
 from .support.errors import GanLibError
 from .support.pixels import to_uint8
 from .support.runtime import seeded
@@ -38,7 +37,7 @@ class Generator(nn.Module):
     Conditional (cfg.classes): G also reads each image's class, as a one-hot vector beside z (Mirza and Osindero
     2014), so its first layer has one input per class more."""
 
-    def __init__(self, cfg: Config):
+    def __init__(self, cfg):
         super().__init__()
         n = _stages(cfg.image_size)
         channels = [cfg.g_width * 2 ** (n - 1 - i) for i in range(n)]  # e.g. 512, 256, 128, 64 at 64 px
@@ -93,7 +92,7 @@ class Discriminator(nn.Module):
     Conditional (cfg.classes): D also reads each image's class by projection (Miyato and Koyama 2018): the logit
     gains the inner product of a learned embedding of the class with D's last features, summed over positions."""
 
-    def __init__(self, cfg: Config):
+    def __init__(self, cfg):
         super().__init__()
         n = _stages(cfg.image_size)
         channels = [cfg.d_width * 2**i for i in range(n)]  # e.g. 64, 128, 256, 512 at 64 px
@@ -138,7 +137,7 @@ def init_weights(model: nn.Module) -> None:
             nn.init.zeros_(m.bias)
 
 
-def noise(n: int, cfg: Config, *key: object, device: torch.device | str = "cpu") -> torch.Tensor:
+def noise(n: int, cfg, *key: object, device: torch.device | str = "cpu") -> torch.Tensor:
     """Latent vectors (n, latent_dim), a pure function of (cfg.seed, key): the same on every device."""
     return torch.randn(n, cfg.latent_dim, generator=seeded(torch.Generator(), cfg.seed, *key)).to(device)
 
@@ -146,7 +145,7 @@ def noise(n: int, cfg: Config, *key: object, device: torch.device | str = "cpu")
 BATCHNORM_BATCHES = 16  # batches of noise that measure an averaged G's BatchNorm statistics (1,024 faces at 64)
 
 
-def recompute_batchnorm(G: nn.Module, cfg: Config, batches: int = BATCHNORM_BATCHES) -> nn.Module:
+def recompute_batchnorm(G: nn.Module, cfg, batches: int = BATCHNORM_BATCHES) -> nn.Module:
     """A copy of G, in eval mode, whose BatchNorm running statistics are measured on its own activations (torch's
     update_bn, on `batches` batches of fixed noise), for a G whose weights are an average (the EMA): the average of
     another generator's statistics does not fit the averaged weights (at 64 px it cost about 11% SWD at 1,000

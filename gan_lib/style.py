@@ -11,7 +11,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import Config
 from .models import _stages
 from .support.errors import GanLibError
 
@@ -108,7 +107,7 @@ class StyleGenerator(nn.Module):
     a torch.Generator the Trainer seeds each step, for exact resume); in eval mode the noise is each layer's fixed
     map (`noise_mode`, for repeatable samples) and w is truncated towards its average by `psi` (1: no truncation)."""
 
-    def __init__(self, cfg: Config):
+    def __init__(self, cfg):
         super().__init__()
         n = _stages(cfg.image_size)
         channels = [cfg.g_width * 2 ** max(n - 1 - i, 0) for i in range(n + 1)]  # 4x4 ... S x S

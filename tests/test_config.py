@@ -1,7 +1,9 @@
+from dataclasses import replace
+
 import pytest
 
-from gan_lib.config import DCGAN_RECIPE, Config
-from gan_lib.runs.recipes import RECIPES, recipe
+from gan_lib.config import Config
+from gan_lib.runs.recipes import DCGAN_RECIPE, RECIPES, recipe
 from gan_lib.support.errors import GanLibError
 from gan_lib.support.runtime import derive_seed
 
@@ -57,3 +59,25 @@ def test_a_loss_option_given_by_name_is_refused_even_at_its_default_under_anothe
     assert main(["train", "--data", "synthetic", "--out", str(tmp_path / "run"), "--steps", "1", *args]) == 2
     assert "label_smoothing 0.1 applies to loss bce only" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
+
+
+def test_a_setting_its_loss_does_not_read_is_refused_in_a_notebooks_config_too():
+    with pytest.raises(GanLibError, match="gp_weight 5 applies to loss wgan-gp only"):
+        Config(loss="bce", gp_weight=5.0)
+    with pytest.raises(GanLibError, match="label_smoothing 0.2 applies to loss bce only"):
+        replace(Config(label_smoothing=0.2), loss="hinge")
+    assert Config(loss="hinge").label_smoothing == Config.label_smoothing  # the default: left alone, unread
+
+
+def test_a_new_loss_is_a_class_and_a_row_of_the_registry(monkeypatch):
+    from gan_lib import losses
+
+    class Least(losses.AdversarialLoss):  # least squares, as LSGAN
+        pass
+
+    monkeypatch.setitem(losses.LOSSES, "least-squares", Least)
+    assert isinstance(losses.for_config(Config(loss="least-squares")), Least)
+    with pytest.raises(GanLibError, match="gp_weight 5 applies to loss wgan-gp only"):
+        Config(loss="least-squares", gp_weight=5.0)
+    with pytest.raises(GanLibError, match="loss must be one of bce, hinge, wgan-gp, least-squares"):
+        Config(loss="least")

@@ -23,6 +23,8 @@ from ..data.loading import HOLDOUT_EVERY, SYNTHETIC_COUNT, check_condition, desc
 from ..data.datasets import NAMED_DATASETS
 from ..support.errors import GanLibError, printable
 from .evaluation import evaluate
+from ..losses import LOSSES
+from ..networks import GENERATORS
 from ..support.files import run_lock
 from .generation import generate_grid
 from ..measure.metrics import METRICS
@@ -39,7 +41,9 @@ INTERRUPTED = {
 }
 OPTION_HELP = {"image_size": "32, 64 or 128 (default: 64 on a GPU, 32 on the CPU, where 64 px is 5x slower)",
                "g_width": f"default 64 ({CPU_WIDTHS_AT_64} on the CPU at 64 px)",
-               "d_width": f"default 64 ({CPU_WIDTHS_AT_64} on the CPU at 64 px)"}
+               "d_width": f"default 64 ({CPU_WIDTHS_AT_64} on the CPU at 64 px)",
+               "loss": f"{', '.join(LOSSES)} (default {Config.loss}; gan_lib/losses.py)",
+               "arch": f"G's architecture: {', '.join(GENERATORS)} (default {Config.arch}; gan_lib/networks.py)"}
 
 
 def _add_config_options(parser: argparse.ArgumentParser) -> None:

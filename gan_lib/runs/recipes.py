@@ -6,12 +6,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..config import DCGAN_RECIPE, Config
+from ..config import Config
 
 # What a CPU's budget buys at 64 px: more steps of widths 32 than of 64, and they score better (benchmarks/quality.py
 # --minutes); a GPU trains the DCGAN paper's widths.
 CPU_WIDTHS_AT_64 = 32
 
+# The DCGAN paper's recipe (Radford et al. 2016), for comparison with ours (benchmarks/quality.py)
+DCGAN_RECIPE = {"ema_decay": 0.0, "augment": "", "spectral_norm": False, "lr_g": 2e-4, "lr_d": 2e-4,
+                "label_smoothing": 0.0}
 _CLINIC_BASE = {"image_size": 32, "g_width": 32, "d_width": 32, "log_every": 5, "sample_every": 10**6,
                 "checkpoint_every": 10**6}
 
