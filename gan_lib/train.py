@@ -249,3 +249,25 @@ def load_optimiser(optimizer: torch.optim.Optimizer, saved: dict, lr: float) -> 
             if moments and not all(isinstance(moments.get(k), torch.Tensor) and moments[k].shape == param.shape
                                    for k in ("exp_avg", "exp_avg_sq")):
                 raise ValueError("optimiser state: its moments do not fit the parameters")
+
+
+def dcgan_step(G, D, opt_g, opt_d, real: torch.Tensor, z: torch.Tensor, label_smoothing: float = 0.0
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+    """One step of the DCGAN paper's algorithm, written plainly: what Trainer.train_step computes for the BCE loss in
+    one process, without the placement (autocast, loss scaling, DDP) and the other losses' penalties. The test
+    test_the_step_is_the_dcgan_algorithm_written_plainly (tests/test_train.py) proves the two equal, weight for
+    weight. Returns (loss_d, loss_g)."""
+    # (1) D first, on real images and on G's images detached, so that D's backward stops at D
+    fake = G(z)
+    loss_d = losses.discriminator_bce(D(real), D(fake.detach()), real_label=1 - label_smoothing)
+    opt_d.zero_grad()
+    loss_d.backward()
+    opt_d.step()
+    # (2) then G, through the D just updated, on the same images (running G again would move its BatchNorm
+    # statistics twice). Each update clears its gradients just before its backward: D's weights also receive
+    # gradients from G's loss, and those must not reach D's next step.
+    loss_g = losses.generator_non_saturating(D(fake))
+    opt_g.zero_grad()
+    loss_g.backward()
+    opt_g.step()
+    return loss_d, loss_g

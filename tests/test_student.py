@@ -51,7 +51,7 @@ def test_every_check_and_solution_cell_is_collapsed_and_every_solution_waits_for
 # the functions generator_block and discriminator_block, whose bodies it does not show)
 ASKED = {"02_architecture.ipynb": {"discriminator_bce", "generator_non_saturating", "generator_block",
                                    "discriminator_block"},
-         "03_training.ipynb": {"update_parameters", "get_ema_multi_avg_fn"},
+         "03_training.ipynb": {"update_parameters", "get_ema_multi_avg_fn", "train_step", "dcgan_step"},
          "04_results.ipynb": {"slerp", "sliced_distance", "fid_from_features"},
          "05_beyond_dcgan.ipynb": {"critic_wasserstein", "gradient_penalty", "discriminator_hinge"},
          "06_style_based_generator.ipynb": {"truncate", "MappingNetwork", "NoiseInjection", "adain", "styles_mixed"}}

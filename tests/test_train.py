@@ -387,33 +387,22 @@ def test_a_resumed_run_may_lower_its_learning_rates_and_its_optimisers_then_use_
 
 
 def test_the_step_is_the_dcgan_algorithm_written_plainly(tiny_cfg, tiny_data):
-    """Three steps of Trainer.train_step give exactly the weights of the plain loop: D on real and detached fake
-    images (BCE, real target 1 - label_smoothing), then G through the updated D (non-saturating loss)."""
+    """Three steps of Trainer.train_step give exactly the weights of the plain loop, train.dcgan_step (notebook 03
+    shows the two side by side): D on real and detached fake images (BCE, real target 1 - label_smoothing), then G
+    through the updated D (non-saturating loss)."""
     from dataclasses import replace
 
-    import torch.nn.functional as F
-
     from gan_lib.models import noise
+    from gan_lib.train import dcgan_step
 
     cfg = replace(tiny_cfg, ema_decay=0.0)
     trainer = Trainer(cfg, tiny_data, device="cpu")
     trainer.fit(3, progress=False)
     plain = Trainer(cfg, tiny_data, device="cpu")  # the same initial weights, batches and optimisers
-    G, D, opt_g, opt_d = plain.G, plain.D, plain.opt_g, plain.opt_d
+    G, D = plain.G, plain.D
     for step in range(3):
         real, z = plain.batches.batch(step), noise(cfg.batch_size, cfg, "z", step)
-        fake = G(z)
-        logits_real, logits_fake = D(real), D(fake.detach())
-        loss_d = (F.binary_cross_entropy_with_logits(logits_real, torch.full_like(logits_real, 1 - cfg.label_smoothing))
-                  + F.binary_cross_entropy_with_logits(logits_fake, torch.zeros_like(logits_fake)))
-        opt_d.zero_grad()
-        loss_d.backward()
-        opt_d.step()
-        logits = D(fake)
-        loss_g = F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
-        opt_g.zero_grad()
-        loss_g.backward()
-        opt_g.step()
+        _, loss_g = dcgan_step(G, D, plain.opt_g, plain.opt_d, real, z, cfg.label_smoothing)
     assert same_tensors(trainer.G.state_dict(), G.state_dict()) and same_tensors(trainer.D.state_dict(), D.state_dict())
     assert trainer.history[-1]["loss_g"] == pytest.approx(loss_g.item(), rel=1e-6)
 

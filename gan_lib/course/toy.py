@@ -44,13 +44,9 @@ def _mlp(n_in: int, n_out: int, width: int) -> nn.Sequential:
 
 @dataclass
 class ToyRun:
-    """What a toy run leaves: generated points at each snapshot, and the losses and D outputs per step."""
+    """What a toy run leaves: generated points at each snapshot."""
 
     snapshots: dict[int, torch.Tensor] = field(default_factory=dict)  # step -> (n, 2) generated points
-    loss_d: list[float] = field(default_factory=list)
-    loss_g: list[float] = field(default_factory=list)
-    d_real: list[float] = field(default_factory=list)
-    d_fake: list[float] = field(default_factory=list)
 
 
 def train_toy_gan(steps: int = 2000, g_loss: str = "non-saturating", lr: float = 1e-3, batch: int = 256,
@@ -93,10 +89,6 @@ def train_toy_gan(steps: int = 2000, g_loss: str = "non-saturating", lr: float =
         opt_g.zero_grad()
         loss_g.backward()
         opt_g.step()
-        run.loss_d.append(loss_d.item())
-        run.loss_g.append(loss_g.item())
-        run.d_real.append(torch.sigmoid(logit_real).mean().item())
-        run.d_fake.append(torch.sigmoid(logit_fake).mean().item())
     return run
 
 
