@@ -69,10 +69,10 @@ class CourseSettings:
     config: Config
     steps: int
     locate_run: Callable[[], Path]  # where the run goes; called once, when a notebook first needs it (Drive mounts)
+    clinic_steps: int  # each of notebook 03's failure-clinic runs (synthetic faces, 32 px): the device's recipe
     synthetic_count: int = SYNTHETIC_COUNT
     holdout: int = HOLDOUT_EVERY  # one image in eight is held out of training, to score the run on faces it never saw
     toy_steps: int = 2000  # notebook 03's 2-D toy GAN
-    clinic_steps: int = 600  # each of notebook 03's failure-clinic runs (synthetic faces, 32 px)
     beyond_steps: int = 1000  # each of notebook 05's runs: one per loss, and the conditional DCGAN (synthetic, 32 px)
     critic_steps: int = 400  # notebook 05's 1-D critics
     style_steps: int = 1000  # each of notebook 06's runs: the DCGAN and the style-based G (synthetic, 32 px)
@@ -99,14 +99,13 @@ class CourseSettings:
         return repo_img if repo_img.is_dir() and not tiny_mode() else Path("runs") / "img"
 
 
-def run_folder(name: str = "course", drive: bool | None = None) -> Path:
-    """$GAN_LIB_RUN_DIR, else: on Colab a folder on Google Drive (mounted here; it survives a disconnect, and every
-    notebook finds it), on Kaggle /kaggle/working/runs/<name>, locally runs/<name>."""
-    if "GAN_LIB_RUN_DIR" in os.environ:
-        return path_setting("GAN_LIB_RUN_DIR", Path("runs") / name)
+def run_folder(chosen: Path | None, drive: bool, name: str = "course") -> Path:
+    """`chosen` ($GAN_LIB_RUN_DIR) if given, else: on Colab with `drive` ($GAN_LIB_DRIVE) a folder on Google Drive
+    (mounted here; it survives a disconnect, and every notebook finds it), on Kaggle /kaggle/working/runs/<name>,
+    locally runs/<name>."""
+    if chosen is not None:
+        return chosen
     where = platform()
-    if drive is None:
-        drive = switch_setting("GAN_LIB_DRIVE", default=True)
     if where == "colab" and drive:
         from google.colab import drive as colab_drive
 
@@ -139,9 +138,9 @@ def course_settings(drive: bool | None = None) -> CourseSettings:
                               locate_run=lambda: Path("runs/course-tiny"), synthetic_count=512, toy_steps=100,
                               clinic_steps=20, beyond_steps=20, critic_steps=50, style_steps=20,
                               style_measure=200, style_real_steps=20)
-    if "GAN_LIB_RUN_DIR" in os.environ:  # every setting is checked now, though the folder is located when first needed
-        path_setting("GAN_LIB_RUN_DIR", Path("runs"))
+    # every setting is read and checked now, once, though the folder is located when a notebook first needs it
+    chosen = path_setting("GAN_LIB_RUN_DIR", Path("runs")) if "GAN_LIB_RUN_DIR" in os.environ else None
     drive = switch_setting("GAN_LIB_DRIVE", default=True) if drive is None else drive
     device = for_device(device_kind())
     return CourseSettings(course_data(), device.config(), steps_setting(device.steps),
-                          lambda: run_folder(drive=drive), clinic_steps=device.clinic_steps)
+                          lambda: run_folder(chosen, drive), clinic_steps=device.clinic_steps)
