@@ -53,7 +53,8 @@ ASKED = {"02_architecture.ipynb": {"discriminator_bce", "generator_non_saturatin
                                    "discriminator_block"},
          "03_training.ipynb": {"update_parameters", "get_ema_multi_avg_fn", "train_step", "dcgan_step"},
          "04_results.ipynb": {"slerp", "sliced_distance", "fid_from_features"},
-         "05_beyond_dcgan.ipynb": {"critic_wasserstein", "gradient_penalty", "discriminator_hinge"},
+         "05_beyond_dcgan.ipynb": {"critic_wasserstein", "gradient_penalty", "discriminator_hinge", "inputs",
+                                   "forward"},  # Generator.inputs and Discriminator.forward: exercises 5 and 6
          "06_style_based_generator.ipynb": {"truncate", "MappingNetwork", "NoiseInjection", "adain", "styles_mixed"}}
 
 
@@ -73,6 +74,10 @@ def test_the_student_edition_drops_every_solution_and_keeps_every_check(tmp_path
         cells, source_cells = _cells(path), _cells(original)
         assert not any("solution" in c["metadata"].get("tags", []) for c in cells)
         assert "SHOW_SOLUTIONS" not in json.dumps(cells) and "<details>" not in json.dumps(cells)
+        text = " ".join(_source(c) for c in cells if c["cell_type"] == "markdown")
+        for words in ("open the solution", "compare with the solution", "its solution", "their solutions",
+                      "colab.research.google.com/github"):
+            assert words not in " ".join(text.split()), (path.name, words)  # the solutions are the instructor's
         checks = [_source(c) for c in cells if _source(c).startswith("# @title Check")]
         assert checks == [_source(c) for c in source_cells if _source(c).startswith("# @title Check")]
     assert (tmp_path / "student" / "notebooks" / "GLOSSARY.md").exists()

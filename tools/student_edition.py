@@ -36,6 +36,13 @@ SOURCES = ("notebooks", "final")
 COMPANIONS = ("notebooks/GLOSSARY.md", "notebooks/NEXT.md")  # linked from the notebooks
 NOTE = ("*Student edition: the solutions are not in this copy of the notebook; your instructor has them. Each check "
         "cell still runs your code and says \"right\" or \"not yet\".*")
+# the course's words about its solutions and its Colab links, as the student edition says them: its solutions are the
+# instructor's, and a Colab badge would open the full notebook from the repository
+STUDENT_WORDS = ((re.compile(r"(open|compare with) the solution"), r"\1 your instructor's answer"),
+                 (re.compile(r"its solution shows"), "your instructor's solution shows"),
+                 (re.compile(r",\s+shown\s+with\s+their\s+solutions"), ""),
+                 (re.compile(r"\[!\[Open In Colab\]\([^)]*\)\]\(https://colab\.research\.google\.com/[^)]*\)"),
+                  "*To run it on Colab: File > Upload notebook.*"))
 MARKER = ".student-edition"  # a line "SHA256  RELATIVE/PATH" per file built, as sha256sum writes them
 LISTED = re.compile(r"([0-9a-f]{64})  ((?:notebooks|final)/[^/.][^/]*)")
 
@@ -46,6 +53,10 @@ def student_notebook(path: Path) -> nbformat.NotebookNode:
     resources: dict = {}
     nb, _ = TagRemovePreprocessor(remove_cell_tags={"solution"}, enabled=True).preprocess(nb, resources)
     nb, _ = ClearOutputPreprocessor(enabled=True).preprocess(nb, resources)
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            for pattern, words in STUDENT_WORDS:
+                cell.source = pattern.sub(words, cell.source)
     nb.cells.insert(1, nbformat.v4.new_markdown_cell(NOTE, id="student-edition-note"))  # the same on every build
     return nb
 

@@ -94,7 +94,8 @@ def sliced_distance(a: torch.Tensor, b: torch.Tensor, projections: int, rng: tor
     chunk = max(1, min(chunk, 2**26 // max(len(a), 1)))
     total = 0.0
     for start in range(0, projections, chunk):
-        directions = torch.randn(min(chunk, projections - start), a.shape[1], generator=rng)
+        directions = torch.randn(min(chunk, projections - start), a.shape[1], generator=rng,
+                                 dtype=torch.float32).to(a.dtype)  # drawn as ever, in the sets' own type
         directions /= directions.norm(dim=1, keepdim=True)
         pa = np.sort((directions @ a.T).numpy(), axis=1)  # numpy's SIMD sort: several times torch's on a CPU
         pb = np.sort((directions @ b.T).numpy(), axis=1)

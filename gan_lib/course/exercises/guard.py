@@ -1,6 +1,7 @@
 """What a check protects from the learner's code: torch's global state (grad mode, default dtype, random number
-generators, threads, anomaly mode) is put back as it was, and calls into gan_lib's own answers, and torch's global
-random number generator reseeded by the learner's own lines, are noticed."""
+generators, threads, anomaly mode, cuDNN's flags) is put back as it was, and the side effects a right answer does
+not have are named: calls into gan_lib's own answers, a global random number generator reseeded by the learner's
+own lines, warnings filters changed, and gradients written into .grad (a backward() inside the answer)."""
 
 from __future__ import annotations
 
@@ -31,6 +32,18 @@ SETTINGS = {
     "matmul precision": (torch.get_float32_matmul_precision, torch.set_float32_matmul_precision,
                          "it changes torch.set_float32_matmul_precision for everything after it"),
 }
+
+def _flag(owner: object, name: str) -> tuple[Callable, Callable]:
+    return (lambda: getattr(owner, name)), (lambda value: setattr(owner, name, value))
+
+
+for _owner, _name, _what in ((torch.backends.cudnn, "benchmark", "cuDNN's benchmark mode"),
+                             (torch.backends.cudnn, "deterministic", "cuDNN's deterministic mode"),
+                             (torch.backends.cudnn, "enabled", "whether cuDNN is used"),
+                             (torch.backends.cudnn, "allow_tf32", "cuDNN's TF32 switch"),
+                             (torch.backends.cuda.matmul, "allow_tf32", "CUDA matmul's TF32 switch")):
+    SETTINGS[_what] = (*_flag(_owner, _name), f"it changes {_what} (torch.backends...{_name}) for everything after "
+                                               "it: a function that computes a value leaves such switches alone")
 CLEAN = {"grad mode": True, "default dtype": torch.float32}
 if hasattr(torch, "get_default_device"):  # torch 2.3 and later (pyproject admits 2.1)
     SETTINGS["default device"] = (torch.get_default_device, torch.set_default_device,
@@ -108,6 +121,13 @@ def changed_global_state(before: dict) -> str | None:
 RESEEDS = ("it reseeds torch's global random number generator ({}) each time it runs, so every call draws the same "
            "\"random\" numbers: seed once, in a cell of its own, or draw from a torch.Generator it is given")
 SEEDING_CODES = {torch.random.manual_seed.__code__: "torch.manual_seed", torch.random.seed.__code__: "torch.seed"}
+OTHER_RNG = ("it reseeds or draws from {}'s global random number generator, which every later cell shares: compute "
+             "with torch alone (a draw it needs from a torch.Generator it is given, or torch's own)")
+WARNINGS = ("it changes Python's warnings filters (warnings.filterwarnings or simplefilter) for everything after it: "
+            "use `with warnings.catch_warnings():` around the lines that need it, or nothing")
+BACKWARD = ("it calls backward() itself, which writes gradients into .grad of {}: the training step calls backward "
+            "once on what the function returns, so the gradient would be added twice; return the value and leave "
+            "backward to the caller")
 
 
 def _module(frame) -> str:
@@ -140,6 +160,7 @@ def calls_into(functions: Iterable[Callable], seeded: list[str] | None = None) -
             elif frame.f_code in SEEDING_CODES and _learners_frame(frame.f_back):
                 seeded.append(SEEDING_CODES[frame.f_code])
 
+
     sys.setprofile(watch)
     try:
         yield called
@@ -158,16 +179,54 @@ class Call:
     called: set[str] = field(default_factory=set)
 
 
-def guarded_call(fn: Callable, *args: object, watched: Iterable[Callable] = ()) -> Call:
+def _same_rng_state(a: object, b: object) -> bool:
+    """Python's state is a tuple of numbers, numpy's a tuple holding an array."""
+    return all(np.array_equal(x, y) if isinstance(x, np.ndarray) else x == y for x, y in zip(a, b))
+
+
+def _gradient_holders(args: Iterable[object]) -> list[tuple[str, torch.Tensor]]:
+    """The tensors whose .grad a backward() inside a call would write: tensor arguments, and modules' parameters."""
+    held = []
+    for index, arg in enumerate(args):
+        if isinstance(arg, torch.Tensor):
+            held.append((f"its input {index + 1}", arg))
+        elif isinstance(arg, torch.nn.Module):
+            held += [(f"the module's {key}", p) for key, p in arg.named_parameters()]
+        elif isinstance(arg, (list, tuple)):
+            held += _gradient_holders(arg)
+    return held
+
+
+def _grad_written(held: list[tuple[str, torch.Tensor]], before: list[torch.Tensor | None]) -> str | None:
+    for (name, tensor), grad in zip(held, before):
+        if tensor.grad is not grad and (grad is None or not torch.equal(tensor.grad, grad)):
+            return name
+    return None
+
+
+def guarded_call(fn: Callable, *args: object, watched: Iterable[Callable] = (), backward: bool = False) -> Call:
     """Call a learner's function in the clean state, its warnings silenced (a check prints one line), and leave the
-    clean state behind whatever it did; nothing it raises escapes."""
+    clean state behind whatever it did; nothing it raises escapes. Unless `backward` (a training step's own), a
+    gradient it writes into .grad is named."""
     before, call, seeded = global_state(), Call(), []
+    held = [] if backward else _gradient_holders(args)
+    grads = [None if t.grad is None else t.grad.clone() for _, t in held]
+    filters_changed = False
     try:
         with calls_into(watched, seeded) as call.called, warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            call.value = fn(*args)
+            filters = list(warnings.filters)
+            try:
+                call.value = fn(*args)
+            finally:
+                filters_changed = warnings.filters != filters
     except (Exception, SystemExit) as exc:  # the learner's code: reported by the check, never re-raised
         call.error = exc
-    call.changed = changed_global_state(before) or (RESEEDS.format(seeded[0]) if seeded else None)
+    written = _grad_written(held, grads)
+    other_rng = next((name for name, now in (("Python", random.getstate()), ("numpy", np.random.get_state()))
+                      if not _same_rng_state(now, before[f"{name.lower()} RNG"])), None)
+    call.changed = (changed_global_state(before) or (RESEEDS.format(seeded[0]) if seeded else None)
+                    or (OTHER_RNG.format(other_rng) if other_rng else None)
+                    or (WARNINGS if filters_changed else None) or (BACKWARD.format(written) if written else None))
     clean_state()
     return call

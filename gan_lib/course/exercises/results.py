@@ -54,7 +54,7 @@ def check_wasserstein_1d(wasserstein_1d: Callable) -> None:
 
 def _unit_directions(k: int, dim: int, seed: int) -> torch.Tensor:
     """The directions metrics.sliced_distance draws from a generator seeded with `seed`."""
-    directions = torch.randn(k, dim, generator=_rng(seed))
+    directions = torch.randn(k, dim, generator=_rng(seed), dtype=torch.float32)  # as sliced_distance draws them
     return directions / directions.norm(dim=1, keepdim=True)
 
 
@@ -63,8 +63,8 @@ def check_sliced_wasserstein(sliced_wasserstein: Callable) -> None:
     metrics.sliced_distance (the core of SWD) with the same directions."""
     cases, seeds = [], (3, 4)
     for seed in seeds:
-        a = torch.randn(500, 8, generator=_rng(seed))
-        b = torch.randn(500, 8, generator=_rng(seed + 10)) * 1.5 + 1
+        a = torch.randn(500, 8, generator=_rng(seed), dtype=torch.float32)  # whatever the notebook's default
+        b = torch.randn(500, 8, generator=_rng(seed + 10), dtype=torch.float32) * 1.5 + 1
         cases.append(Case((a, b, _unit_directions(64, 8, seed)), f"500 points in 8-D, 64 directions (seed {seed})"))
 
     def reference(a, b, directions):

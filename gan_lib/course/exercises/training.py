@@ -69,7 +69,7 @@ def learner_run(train_step: Callable) -> list[tuple[list[float], dict[str, torch
     opt_d = torch.optim.Adam(trainer.D.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2))
     for step in range(STEPS):
         call = guarded_call(train_step, trainer.G, trainer.D, opt_g, opt_d, trainer.batches.batch(step),
-                            trainer.latents(step), cfg.label_smoothing)
+                            trainer.latents(step), cfg.label_smoothing, backward=True)
         if call.changed:  # named first, even over what it raised: it may be why
             raise StepProblem(call.changed)
         if call.error is not None:

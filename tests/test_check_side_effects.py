@@ -1,0 +1,81 @@
+"""Checks that cannot be gamed by construction: an answer right on the fixed cases only (a table of results, a cache
+per shape) is refused on cases drawn afresh at every call, whose message shows no expected value; the side effects a
+right answer does not have (backward() inside, a cuDNN switch, warnings filters, numpy's or Python's generator) are
+named and undone; a right answer passes whatever default dtype an earlier cell chose."""
+
+import random
+import warnings
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from conftest import said
+
+from gan_lib.course.exercises import check_d_loss, check_hinge_loss, check_sliced_wasserstein, check_wasserstein_1d
+
+
+def _d_loss(real, fake, label_smoothing):
+    return (F.binary_cross_entropy_with_logits(real, torch.full_like(real, 1 - label_smoothing))
+            + F.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake)))
+
+
+def _remembering():
+    """Right the first time it sees a shape and label smoothing, then the same result for ever."""
+    seen = {}
+
+    def d_loss(real, fake, label_smoothing):
+        key = (real.shape, fake.shape, float(label_smoothing))
+        seen.setdefault(key, _d_loss(real, fake, label_smoothing))
+        return seen[key]
+    return d_loss
+
+
+def _then(effect):
+    def d_loss(real, fake, label_smoothing):
+        effect(real, fake)
+        return _d_loss(real, fake, label_smoothing)
+    return d_loss
+
+
+def _backward(real, fake):
+    _d_loss(real, fake, 0.0).backward(retain_graph=True)
+
+
+SIDE_EFFECTS = {
+    "calls backward() itself": _backward,
+    "changes cuDNN's benchmark mode": lambda r, f: setattr(torch.backends.cudnn, "benchmark", True),
+    "changes Python's warnings filters": lambda r, f: warnings.simplefilter("error"),
+    "reseeds or draws from numpy's global random number generator": lambda r, f: np.random.seed(1),
+    "reseeds or draws from Python's global random number generator": lambda r, f: random.random(),
+}
+
+
+def test_an_answer_that_remembers_its_results_is_refused_on_values_drawn_afresh(capsys):
+    line = said(check_d_loss, _remembering(), capsys)
+    assert "not yet, right on the fixed cases but not on case" in line and "drawn afresh" in line
+    assert "expected" not in line  # where it is off, never what it should be
+    assert said(check_d_loss, _d_loss, capsys) == "D's loss: right"
+
+
+@pytest.mark.parametrize("named", sorted(SIDE_EFFECTS))
+def test_a_side_effect_is_named_and_undone(named, capsys):
+    cudnn, filters = torch.backends.cudnn.benchmark, list(warnings.filters)
+    numpy_state, python_state = np.random.get_state(), random.getstate()
+    assert f"not yet, it {named}" in said(check_d_loss, _then(SIDE_EFFECTS[named]), capsys)
+    assert torch.backends.cudnn.benchmark == cudnn and warnings.filters == filters
+    assert np.array_equal(np.random.get_state()[1], numpy_state[1]) and random.getstate() == python_state
+
+
+def test_right_answers_pass_after_an_earlier_cell_made_float64_the_default(capsys):
+    before = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        check_wasserstein_1d(lambda a, b: (a.sort().values - b.sort().values).abs().mean())
+        check_sliced_wasserstein(lambda a, b, d: ((a @ d.T).sort(0).values - (b @ d.T).sort(0).values).abs().mean())
+        check_hinge_loss(lambda r, f: F.relu(1 - r).mean() + F.relu(1 + f).mean())
+        assert torch.get_default_dtype() == torch.float64  # the notebook's own choice, left as it was
+    finally:
+        torch.set_default_dtype(before)
+    assert capsys.readouterr().out.splitlines() == ["1-D Wasserstein: right", "sliced Wasserstein: right",
+                                                    "D's hinge loss: right"]
