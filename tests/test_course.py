@@ -28,11 +28,13 @@ def anime_faces_on_disk(monkeypatch, tmp_path):
     monkeypatch.setattr(datasets, "find_on_disk", lambda dataset: tmp_path / "images")
 
 
-def test_tiny_mode_trains_a_few_steps_on_synthetic_faces(local, monkeypatch):
+def test_tiny_mode_trains_a_few_steps_on_synthetic_faces_and_says_so_in_a_banner(local, monkeypatch, capsys):
     monkeypatch.setenv("GAN_LIB_TINY", "1")
     assert course.tiny_mode()
     tiny = course.course_settings()
     assert tiny.data == "synthetic" and tiny.steps <= 100 and tiny.config.image_size == 32
+    banner = capsys.readouterr().out.strip()
+    assert banner.startswith("TINY MODE") and f"{tiny.steps}-step" in banner and f"{tiny.synthetic_count} " in banner
 
 
 def test_the_environment_sets_data_steps_and_run_folder(local, monkeypatch):

@@ -27,6 +27,10 @@ COURSE_DATA = "anime-faces"  # the dataset the course trains on, where it can be
 KAGGLE_WORKING = Path("/kaggle/working")  # Kaggle Notebooks' writable, saved output folder
 
 
+TINY_BANNER = ("TINY MODE (GAN_LIB_TINY=1): a {steps}-step smoke run on {count} synthetic faces, to check that every "
+               "cell runs. The text describes a full run; numbers and figures here will not match it.")
+
+
 def tiny_mode() -> bool:
     """GAN_LIB_TINY=1 (set by CI and the test command): notebooks use a tiny synthetic subset and a few steps."""
     return switch_setting("GAN_LIB_TINY")
@@ -134,10 +138,12 @@ def course_settings(drive: bool | None = None) -> CourseSettings:
     the size and length that suit the device (recipes.for_device, as `train` picks them): 32 px and 3,000 steps on
     a CPU (about 10 minutes on 2 cores), 64 px and 5,000 on a GPU."""
     if tiny_mode():
-        return CourseSettings("synthetic", Config(**RECIPES["tiny"]), steps=40,
+        tiny = CourseSettings("synthetic", Config(**RECIPES["tiny"]), steps=40,
                               locate_run=lambda: Path("runs/course-tiny"), synthetic_count=512, toy_steps=100,
                               clinic_steps=20, beyond_steps=20, critic_steps=50, style_steps=20,
                               style_measure=200, style_real_steps=20)
+        print(TINY_BANNER.format(steps=tiny.steps, count=tiny.synthetic_count))
+        return tiny
     # every setting is read and checked now, once, though the folder is located when a notebook first needs it
     chosen = path_setting("GAN_LIB_RUN_DIR", Path("runs")) if "GAN_LIB_RUN_DIR" in os.environ else None
     drive = switch_setting("GAN_LIB_DRIVE", default=True) if drive is None else drive
