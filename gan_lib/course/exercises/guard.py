@@ -110,7 +110,7 @@ def changed_global_state(before: dict) -> str | None:
         if read() != before[name]:
             return said
     now = _gan_lib_namespaces()
-    replaced = sorted(f"{module.removeprefix('gan_lib.')}.{key}" for module, namespace in before["gan_lib"].items()
+    replaced = sorted(f"{module.rsplit('.', 1)[-1]}.{key}" for module, namespace in before["gan_lib"].items()
                       for key, value in namespace.items() if now.get(module, {}).get(key, value) is not value)
     if replaced:
         _restore_gan_lib(before["gan_lib"])
@@ -147,7 +147,7 @@ def calls_into(functions: Iterable[Callable], seeded: list[str] | None = None) -
     """Within the block, the names of `functions` that were called (at any depth): a learner's answer that calls
     gan_lib's own reference copies the answer instead of writing it; and, into `seeded`, the global generators the
     learner's own lines reseed."""
-    codes = {f.__code__: f"{f.__module__.removeprefix('gan_lib.')}.{f.__qualname__.removesuffix('.__init__')}"
+    codes = {f.__code__: f"{f.__module__.rsplit('.', 1)[-1]}.{f.__qualname__.removesuffix('.__init__')}"
              for f in functions}
     called: set[str] = set()
     seeded = [] if seeded is None else seeded
