@@ -79,3 +79,47 @@ def test_right_answers_pass_after_an_earlier_cell_made_float64_the_default(capsy
         torch.set_default_dtype(before)
     assert capsys.readouterr().out.splitlines() == ["1-D Wasserstein: right", "sliced Wasserstein: right",
                                                     "D's hinge loss: right"]
+
+
+def _clamped(real, fake, label_smoothing):
+    return _d_loss(real.clamp(-10, 10), fake.clamp(-10, 10), label_smoothing)
+
+
+def _retains(real, fake, label_smoothing):
+    real.retain_grad()  # raises where the input does not require grad
+    return _d_loss(real, fake, label_smoothing)
+
+
+@pytest.mark.parametrize("answer", [_clamped, _retains], ids=["right only in a range", "right only with grad"])
+def test_an_answer_right_only_on_the_fixed_cases_inputs_is_refused(answer, capsys):
+    caught = [said(check_d_loss, answer, capsys) for _ in range(3)]  # drawn afresh: caught at every call
+    assert all("right on the fixed cases but not on case" in line for line in caught), caught
+
+
+def test_the_edges_a_right_answer_must_survive_are_cases(capsys):
+    from gan_lib.course.exercises import check_ema, check_one_hot, check_slerp
+
+    def slerp_unclamped(a, b, t):
+        omega = torch.acos((a / a.norm(dim=-1, keepdim=True) * b / b.norm(dim=-1, keepdim=True)).sum(-1, keepdim=True))
+        return (torch.sin((1 - t) * omega) * a + torch.sin(t * omega) * b) / torch.sin(omega)
+
+    assert "a latent and itself" in said(check_slerp, slerp_unclamped, capsys)
+    assert "14 classes" in said(check_one_hot, lambda y, k: torch.eye(10)[y][:, :k], capsys)
+    assert said(check_one_hot, lambda y, k: F.one_hot(y, k).float(), capsys).endswith(": right")
+    capped = said(check_ema, lambda a, w, d: min(d, 0.9) * a + (1 - min(d, 0.9)) * w, capsys)
+    assert "right at decay 0.9 but not at decay 0.99" in capped
+    assert said(check_ema, lambda a, w, d: d * a + (1 - d) * w, capsys).endswith(": right")
+
+
+def test_a_training_step_that_leaves_g_in_eval_mode_is_named(capsys):
+    from gan_lib.course.exercises import check_train_step
+    from gan_lib.train import dcgan_step
+
+    def step_then_eval(G, D, opt_g, opt_d, real, z, label_smoothing):
+        G.train()
+        losses = dcgan_step(G, D, opt_g, opt_d, real, z, label_smoothing)
+        G.eval()
+        return losses
+
+    assert said(check_train_step, dcgan_step, capsys).endswith(": right")
+    assert "leaves G or D in eval mode" in said(check_train_step, step_then_eval, capsys)

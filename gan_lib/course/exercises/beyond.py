@@ -190,7 +190,8 @@ def check_one_hot(one_hot: Callable) -> None:
     """one_hot(labels, classes) -> (N, classes) float, against F.one_hot; the classes' count must be taken from the
     argument, not from the largest label present."""
     cases = [Case((_labels(0, 2, 1, 2), 4), "labels 0, 2, 1, 2 of 4 classes (the last class absent)"),
-             Case((torch.arange(9) % 9, 9), "each of 9 classes once"), Case((_labels(3), 5), "one label of 5 classes")]
+             Case((torch.arange(9) % 9, 9), "each of 9 classes once"), Case((_labels(3), 5), "one label of 5 classes"),
+             Case((_labels(13, 0, 11), 14), "14 classes: more than any table of ten")]
     print(implementation_verdict("the one-hot labels", one_hot, lambda y, k: F.one_hot(y, k).float(), cases,
                                  Signature(("labels", "classes")), {
         "F.one_hot without the number of classes (it sizes the vector by the largest label present)":

@@ -205,16 +205,15 @@ def _grad_written(held: list[tuple[str, torch.Tensor]], before: list[torch.Tenso
 
 
 def guarded_call(fn: Callable, *args: object, watched: Iterable[Callable] = (), backward: bool = False) -> Call:
-    """Call a learner's function in the clean state, its warnings silenced (a check prints one line), and leave the
-    clean state behind whatever it did; nothing it raises escapes. Unless `backward` (a training step's own), a
-    gradient it writes into .grad is named."""
+    """Call a learner's function in the clean state, its warnings recorded, not shown (a check prints one line),
+    and leave the clean state behind whatever it did; nothing it raises escapes. Unless `backward` (a training
+    step's own), a gradient it writes into .grad is named."""
     before, call, seeded = global_state(), Call(), []
     held = [] if backward else _gradient_holders(args)
     grads = [None if t.grad is None else t.grad.clone() for _, t in held]
     filters_changed = False
     try:
-        with calls_into(watched, seeded) as call.called, warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with calls_into(watched, seeded) as call.called, warnings.catch_warnings(record=True):  # none printed
             filters = list(warnings.filters)
             try:
                 call.value = fn(*args)

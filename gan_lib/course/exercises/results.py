@@ -22,7 +22,9 @@ def check_slerp(learner_slerp: Callable) -> None:
     t = torch.tensor([[0.0], [0.25], [0.5], [0.8], [1.0]])
     cases = [Case((a, b, t), "five pairs, t from 0 to 1"),
              Case((a[:1], -0.5 * a[:1] + b[:1], torch.tensor([[0.3]])), "a pair more than 90 degrees apart"),
-             Case((3 * a[1:3], b[1:3], torch.tensor([[0.6], [0.1]])), "latents of different norms")]
+             Case((3 * a[1:3], b[1:3], torch.tensor([[0.6], [0.1]])), "latents of different norms"),
+             Case((a[3:4], a[3:4].clone(), torch.tensor([[0.4]])),
+                  "a latent and itself: the angle is 0 (clamp the cosine before acos, and mind the division by sin)")]
     signature = Signature(("a", "b", "t"), watched=(slerp, interpolate))
     print(implementation_verdict("slerp", learner_slerp, slerp, cases, signature, {
         "lerp, the straight line (its middle is shorter than either end: slerp follows the arc)": lerp,

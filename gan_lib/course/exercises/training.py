@@ -3,6 +3,7 @@ batches and noise, and the EMA of G's weights, beside the Trainer's own."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 import torch
@@ -74,6 +75,9 @@ def learner_run(train_step: Callable) -> list[tuple[list[float], dict[str, torch
             raise StepProblem(call.changed)
         if call.error is not None:
             raise call.error
+        if not (trainer.G.training and trainer.D.training):
+            raise StepProblem("it leaves G or D in eval mode after the step (.eval()): the next step would train "
+                              "with BatchNorm's running statistics; leave both in train mode")
         returned = call.value
         if returned is None:
             raise StepProblem(NOT_ANSWERED)
@@ -273,7 +277,7 @@ def _ema_verdict(ema_update: Callable) -> str:
         fixed = {d: {k: d * fixed[d][k] + (1 - d) * weights[k] for k in weights} for d in fixed}
     expected = {k: v.detach() for k, v in trainer.ema.module.named_parameters()}
     if all(torch.allclose(averages[k], expected[k], atol=1e-6) for k in expected):
-        return f"{name}: right"
+        return f"{name}: {_at_other_decays(ema_update, decay) or 'right'}"
     if all(torch.allclose(averages[k], swapped[k], atol=1e-6) for k in expected):
         return (f"{name}: not yet, this looks like decay and 1 - decay swapped: the average keeps `decay` of itself "
                 "and takes 1 - decay of the new weights")
@@ -286,6 +290,22 @@ def _ema_verdict(ema_update: Callable) -> str:
             return f"{name}: not yet, this looks like a fixed decay of {d}: use the `decay` it is given ({decay} here)"
     key = next(k for k in expected if not torch.allclose(averages[k], expected[k], atol=1e-6))
     return f"{name}: not yet, after two updates G's {key} {_first_mismatch(averages[key], expected[key], 1e-6)}"
+
+
+def _at_other_decays(ema_update: Callable, checked: float) -> str | None:
+    """An update right at the Trainer's decay, tried at 0.99 (the config's default) and at a decay drawn afresh from
+    [0.95, 0.9999) on other weights: where it is off, without the expected average."""
+    rng = torch.Generator().manual_seed(int.from_bytes(os.urandom(8), "little") >> 1)
+    for decay in (0.99, 0.95 + 0.0499 * torch.rand((), generator=rng, dtype=torch.float64).item()):
+        average, weights = torch.randn(3, 5, generator=rng), torch.randn(3, 5, generator=rng)
+        expected = decay * average + (1 - decay) * weights
+        call = guarded_call(ema_update, average.clone(), weights.clone(), decay)
+        value = call.value
+        if (call.changed or call.error is not None or not isinstance(value, torch.Tensor)
+                or value.shape != expected.shape or not torch.allclose(value.detach(), expected, atol=1e-6)):
+            return (f"not yet, right at decay {checked} but not at decay {decay:.4g} (the config's default is 0.99): "
+                    "use the `decay` it is given, whatever its value")
+    return None
 
 
 def check_ema(ema_update: Callable) -> None:
