@@ -2,7 +2,8 @@
 # make real DATA=FOLDER|anime-faces: train notebook 03's run on real faces (32 px and 3,000 steps on a CPU, 64 px and 5,000 on a GPU; SIZE=64, STEPS=N to choose), sample, score
 # make lab: set up, then open the course in JupyterLab at notebook 01 (offline, it trains on the synthetic faces)
 # make test: set up, then run the unit tests and re-execute every notebook in tiny mode
-# make student: the student edition in student/, the notebooks without their solutions (for instructors to hand out)
+# make student: the student edition in student/, the notebooks without their solutions (for instructors to hand out;
+#   COLAB=OWNER/REPO/blob/BRANCH/FOLDER points their Colab badges at the copy you publish there)
 # make browser-test: the explorers of notebooks 04 and 06 in JupyterLab, driven by headless Chromium (installs Debian's chromium as root)
 # make colab-check: a Colab-like environment (Colab's published versions: Python 3.13, torch 2.11, ipywidgets 7.7.1, ...) installs gan_lib and runs every notebook
 # make kaggle-check: the same on Kaggle Notebooks' runtime (Colab's of May 2026 with Kaggle's packages: Python 3.12, torch 2.10, ipywidgets 8.1.5, torchmetrics)
@@ -50,7 +51,7 @@ lint: setup
 	$(PY) -m ruff check gan_lib tests gpu_tests benchmarks browser_tests colab tools
 
 student: setup
-	$(PY) tools/student_edition.py student
+	$(PY) tools/student_edition.py student $(if $(COLAB),--colab $(COLAB))
 
 gpu-check: setup
 	$(PY) -m pytest -q gpu_tests

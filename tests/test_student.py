@@ -165,3 +165,11 @@ def test_the_student_edition_runs_in_tiny_mode_and_every_check_says_not_answered
         if cell.cell_type == "code" and cell.source.startswith("# @title Check"):
             said = verdicts(cell)
             assert said and set(said) == {"not answered yet"}, (cell.source, cell.outputs)
+
+
+def test_the_student_editions_colab_badges_open_the_instructors_copies(tmp_path):
+    built = student_edition.build(tmp_path / "student", colab="a-school/gan-course/blob/main/student")
+    first = {path.name: _source(_cells(path)[0]) for path in built}
+    assert ("(https://colab.research.google.com/github/a-school/gan-course/blob/main/student/notebooks/"
+            "03_training.ipynb)") in first["03_training.ipynb"]
+    assert all("anime-face-gan/anime-face-gan" not in text for text in first.values())

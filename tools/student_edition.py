@@ -1,7 +1,8 @@
 """Build the student edition: the course's notebooks with every cell tagged "solution" removed (solution cells, the
 SHOW_SOLUTIONS switch, the collapsed answers of the open questions) and no outputs, into one folder.
 
-    python tools/student_edition.py [OUT] [--force]      (default: student/; `make student` runs it)
+    python tools/student_edition.py [OUT] [--force] [--colab OWNER/REPO/blob/BRANCH/FOLDER]
+    (default: student/; `make student [COLAB=...]` runs it)
 
 The implement-it cells are stubs in the course's own notebooks already (`return None  # your code`), so removing
 the solutions is all it takes; their checks then say "not answered yet" until the learner writes the code. The
@@ -40,30 +41,38 @@ NOTE = ("*Student edition: the solutions are not in this copy of the notebook; y
 # instructor's, and a Colab badge would open the full notebook from the repository
 STUDENT_WORDS = ((re.compile(r"(open|compare with) the solution"), r"\1 your instructor's answer"),
                  (re.compile(r"its solution shows"), "your instructor's solution shows"),
-                 (re.compile(r",\s+shown\s+with\s+their\s+solutions"), ""),
-                 (re.compile(r"\[!\[Open In Colab\]\([^)]*\)\]\(https://colab\.research\.google\.com/[^)]*\)"),
-                  "*To run it on Colab: File > Upload notebook.*"))
+                 (re.compile(r",\s+shown\s+with\s+their\s+solutions"), ""))
+UPLOAD = "*To run it on Colab: File > Upload notebook.*"
+BADGE = re.compile(r"\[!\[Open In Colab\]\(([^)]*)\)\]\(https://colab\.research\.google\.com/[^)]*\)")
 MARKER = ".student-edition"  # a line "SHA256  RELATIVE/PATH" per file built, as sha256sum writes them
 LISTED = re.compile(r"([0-9a-f]{64})  ((?:notebooks|final)/[^/.][^/]*)")
 
 
-def student_notebook(path: Path) -> nbformat.NotebookNode:
-    """The notebook at `path` without its solution cells and outputs, a note on what was removed under its title."""
+def student_notebook(path: Path, colab: str = "") -> nbformat.NotebookNode:
+    """The notebook at `path` without its solution cells and outputs, a note on what was removed under its title; its
+    Colab badge opens the student copy published at github.com/`colab` (OWNER/REPO/blob/BRANCH/FOLDER), or without
+    `colab` gives way to a line on uploading it."""
     nb = nbformat.read(path, as_version=4)
     resources: dict = {}
     nb, _ = TagRemovePreprocessor(remove_cell_tags={"solution"}, enabled=True).preprocess(nb, resources)
     nb, _ = ClearOutputPreprocessor(enabled=True).preprocess(nb, resources)
+    where = f"https://colab.research.google.com/github/{colab.strip('/')}/{path.parent.name}/{path.name}"
+
+    def badge(found: re.Match) -> str:
+        return f"[![Open In Colab]({found.group(1)})]({where})" if colab else UPLOAD
+
     for cell in nb.cells:
         if cell.cell_type == "markdown":
             for pattern, words in STUDENT_WORDS:
                 cell.source = pattern.sub(words, cell.source)
+            cell.source = BADGE.sub(badge, cell.source)
     nb.cells.insert(1, nbformat.v4.new_markdown_cell(NOTE, id="student-edition-note"))  # the same on every build
     return nb
 
 
-def edition() -> dict[str, bytes]:
+def edition(colab: str = "") -> dict[str, bytes]:
     """The student edition's files (the student notebooks and their companions) by their path relative to OUT."""
-    files = {f"{source}/{path.name}": (nbformat.writes(student_notebook(path)) + "\n").encode()
+    files = {f"{source}/{path.name}": (nbformat.writes(student_notebook(path, colab)) + "\n").encode()
              for source in SOURCES for path in sorted((ROOT / source).glob("*.ipynb"))}
     return files | {companion: (ROOT / companion).read_bytes() for companion in COMPANIONS}
 
@@ -116,13 +125,13 @@ def ours(path: Path, digests: set[str | None]) -> bool:
     return path.is_file() and not path.is_symlink() and sha256(path.read_bytes()) in digests
 
 
-def build(out: Path, force: bool = False) -> list[Path]:
+def build(out: Path, force: bool = False, colab: str = "") -> list[Path]:
     """Write the student edition into `out`, replacing only an earlier build there (with force, OUT/notebooks and
     OUT/final whole), and return its notebooks."""
     check_target(out)
     earlier = {} if force else earlier_build(out)
     check_writable(out, "the student edition's folder", "choose a folder you can write to")
-    files = edition()
+    files = edition(colab)
     # a file that already holds what this build writes is ours too: a rebuild that was interrupted can run again
     changed = sorted(rel for rel in earlier.keys() | files.keys()
                      if not ours(out / rel, {earlier.get(rel), sha256(files[rel]) if rel in files else None}))
@@ -148,9 +157,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", nargs="?", type=Path, default=ROOT / "student", help="where to write it (student/)")
     parser.add_argument("--force", action="store_true", help="replace OUT/notebooks and OUT/final whatever they hold")
+    parser.add_argument("--colab", default="", metavar="OWNER/REPO/blob/BRANCH/FOLDER",
+                        help="where on GitHub you publish OUT: the Colab badges then open those copies (default: no "
+                             "badge, a line on uploading the notebook to Colab)")
     args = parser.parse_args(argv)
     try:
-        built = build(args.out, force=args.force)
+        built = build(args.out, force=args.force, colab=args.colab)
     except (GanLibError, OSError) as exc:  # one line, as the CLI's run_script prints it (it would import torch)
         print(f"error: {printable(str(exc))}", file=sys.stderr)
         return 2
