@@ -123,3 +123,30 @@ def test_a_training_step_that_leaves_g_in_eval_mode_is_named(capsys):
 
     assert said(check_train_step, dcgan_step, capsys).endswith(": right")
     assert "leaves G or D in eval mode" in said(check_train_step, step_then_eval, capsys)
+
+
+def test_a_block_is_tried_at_other_channel_counts_and_its_forward_is_guarded(capsys):
+    from torch import nn
+
+    from gan_lib.course.exercises import check_generator_block
+
+    def block(i, o):
+        return nn.Sequential(nn.ConvTranspose2d(i, o, 4, 2, 1, bias=False), nn.BatchNorm2d(o), nn.ReLU())
+
+    def written_in(i, o):
+        return block(32, 16)
+
+    class Quiet(nn.Module):
+        def __init__(self, i, o):
+            super().__init__()
+            self.block = block(i, o)
+
+        def forward(self, x):
+            warnings.simplefilter("ignore")
+            return self.block(x)
+
+    filters = list(warnings.filters)
+    assert said(check_generator_block, block, capsys).endswith(": right")
+    assert "right for 32 -> 16 channels but not for 24 -> 40" in said(check_generator_block, written_in, capsys)
+    assert "its forward changes Python's warnings filters" in said(check_generator_block, Quiet, capsys)
+    assert warnings.filters == filters

@@ -95,11 +95,11 @@ def _initialised(*layers: nn.Module) -> nn.Sequential:
 
 
 def _block_verdict(name: str, build: Callable[[int, int], nn.Module], reference: nn.Module, side: int,
-                   mistakes: Callable[..., dict[str, Callable[[], nn.Module]]], hint: str) -> str:
+                   mistakes: Callable[..., dict[str, Callable[[], nn.Module]]], hint: str, batch: int = 4) -> str:
     """The verdict on a learner's block against gan_lib's `reference` block, fed a batch of side x side maps;
     mistakes(conv, c_in, c_out) builds the typical wrong blocks from the reference's kind of convolution."""
     conv_kind, c_in, c_out = type(reference[0]), reference[0].in_channels, reference[0].out_channels
-    x = torch.randn(4, c_in, side, side, generator=torch.Generator().manual_seed(0))
+    x = torch.randn(batch, c_in, side, side, generator=torch.Generator().manual_seed(0))
 
     def conv(kind: type = conv_kind, bias: bool = False) -> nn.Module:
         return kind(c_in, c_out, 4, 2, 1, bias=bias)
@@ -141,12 +141,27 @@ def _discriminator_mistakes(conv, c_in, c_out):
     }
 
 
+def _blocks_verdict(name: str, block: Callable[[int, int], nn.Module], gan_libs: Callable, sizes: tuple,
+                    side: int, mistakes: Callable, hint: str) -> str:
+    """The verdict on a learner's block for gan_lib's first channel counts and batch, then, if right there, for
+    other channel counts and another batch size (a block with its counts written in fails there)."""
+    (c_in, c_out), (other_in, other_out) = sizes
+    said = _block_verdict(name, block, _initialised(*gan_libs(c_in, c_out)), side, mistakes, hint)
+    if not said.endswith(": right"):
+        return said
+    again = _block_verdict(name, block, _initialised(*gan_libs(other_in, other_out)), side, mistakes, hint, batch=6)
+    if again.endswith(": right"):
+        return again
+    return again.replace(f"{name}: not yet, ", f"{name}: not yet, right for {c_in} -> {c_out} channels but not for "
+                                              f"{other_in} -> {other_out} and a batch of 6: ", 1)
+
+
 def check_generator_block(generator_block: Callable[[int, int], nn.Module]) -> None:
     """generator_block(in_channels, out_channels) against gan_lib's (models.generator_block, what Generator stacks)."""
     with preserved_state():
         torch.manual_seed(0)
-        print(_block_verdict("G's block", generator_block, _initialised(*models.generator_block(32, 16)), 4,
-                             _generator_mistakes, "kernel 4, stride 2 and padding 1 double the side"))
+        print(_blocks_verdict("G's block", generator_block, models.generator_block, ((32, 16), (24, 40)), 4,
+                              _generator_mistakes, "kernel 4, stride 2 and padding 1 double the side"))
 
 
 def check_discriminator_block(discriminator_block: Callable[[int, int], nn.Module]) -> None:
@@ -154,8 +169,8 @@ def check_discriminator_block(discriminator_block: Callable[[int, int], nn.Modul
     Discriminator stacks after its first layer)."""
     with preserved_state():
         torch.manual_seed(0)
-        print(_block_verdict("D's block", discriminator_block, _initialised(*models.discriminator_block(8, 16)), 8,
-                             _discriminator_mistakes, "kernel 4, stride 2 and padding 1 halve the side"))
+        print(_blocks_verdict("D's block", discriminator_block, models.discriminator_block, ((8, 16), (12, 6)), 8,
+                              _discriminator_mistakes, "kernel 4, stride 2 and padding 1 halve the side"))
 
 
 def module_verdict(name: str, build: Callable[[], nn.Module], reference: nn.Module, x: torch.Tensor,
@@ -180,6 +195,9 @@ def module_verdict(name: str, build: Callable[[], nn.Module], reference: nn.Modu
     frozen = [key for key, p in module.named_parameters() if not p.requires_grad]
     if frozen:
         return f"{name}: not yet, its {frozen[0]} does not require grad, so it would never train"
+    forward = guarded_call(copy.deepcopy(module).train(), x.clone())  # its forward's side effects, named
+    if forward.changed:
+        return f"{name}: not yet, its forward {forward.changed.removeprefix('it ')}"
     if _behaves_like(module, reference, x):
         return f"{name}: right"
     for mistake, make_it in mistakes.items():

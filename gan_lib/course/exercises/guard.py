@@ -62,7 +62,8 @@ def global_state() -> dict:
     the random number generators (drawing from them is fair; they are put back), and gan_lib's own names."""
     state = {name: read() for name, (read, _, _) in SETTINGS.items()}
     state |= {"torch RNG": torch.random.get_rng_state(), "python RNG": random.getstate(),
-              "numpy RNG": np.random.get_state(), "gan_lib": _gan_lib_namespaces()}
+              "numpy RNG": np.random.get_state(), "gan_lib": _gan_lib_namespaces(),
+              "warnings filters": list(warnings.filters)}
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         state["CUDA RNG"] = torch.cuda.get_rng_state_all()
     return state
@@ -74,6 +75,8 @@ def restore(state: dict) -> None:
     torch.random.set_rng_state(state["torch RNG"])
     random.setstate(state["python RNG"])
     np.random.set_state(state["numpy RNG"])
+    warnings.filters[:] = state["warnings filters"]
+    getattr(warnings, "_filters_mutated", lambda: None)()  # the module's cache of them, where it keeps one
     if "CUDA RNG" in state:
         torch.cuda.set_rng_state_all(state["CUDA RNG"])
     _restore_gan_lib(state["gan_lib"])
