@@ -28,11 +28,16 @@ def _trainer() -> Trainer:
 
 
 def _state(trainer: Trainer) -> dict[str, torch.Tensor]:
-    """Every weight of G and D and G's BatchNorm statistics. D's statistics are left out: D only ever runs in train
-    mode, where BatchNorm never reads them, and they depend on whether D sees the real or the fake batch first,
-    which training does not."""
-    return {**{f"G's {k}": v.clone() for k, v in trainer.G.state_dict().items()},
-            **{f"D's {k}": v.detach().clone() for k, v in trainer.D.named_parameters()}}
+    """Every weight of G and D, G's BatchNorm statistics and G's gradients. D's statistics are left out: D only ever
+    runs in train mode, where BatchNorm never reads them, and they depend on whether D sees the real or the fake
+    batch first, which training does not."""
+    state = {**{f"G's {k}": v.clone() for k, v in trainer.G.state_dict().items()},
+             **{f"D's {k}": v.detach().clone() for k, v in trainer.D.named_parameters()}}
+    # G's gradients as its update left them (a step that clears them afterwards leaves none to compare): a loss
+    # scaled before backward moves Adam's weights as the right one does, but not its gradients
+    grads = {f"G's gradient of {k}": p.grad.detach().clone() for k, p in trainer.G.named_parameters()
+             if p.grad is not None}
+    return state | grads if any(g.any() for g in grads.values()) else state
 
 
 def reference_run() -> list[tuple[list[float], dict[str, torch.Tensor]]]:
