@@ -150,3 +150,27 @@ def test_a_block_is_tried_at_other_channel_counts_and_its_forward_is_guarded(cap
     assert "right for 32 -> 16 channels but not for 24 -> 40" in said(check_generator_block, written_in, capsys)
     assert "its forward changes Python's warnings filters" in said(check_generator_block, Quiet, capsys)
     assert warnings.filters == filters
+
+
+def test_labels_are_drawn_afresh_and_a_module_left_in_another_mode_is_named(capsys):
+    from gan_lib.course.exercises import check_gradient_penalty, check_one_hot
+
+    seen = {}
+
+    def remembered_one_hot(labels, classes):
+        return seen.setdefault((tuple(labels.shape), classes), F.one_hot(labels, classes).float())
+
+    assert "drawn afresh" in said(check_one_hot, remembered_one_hot, capsys)
+
+    def penalty(critic, real, fake, rng):
+        alpha = torch.rand(len(real), *[1] * (real.dim() - 1), generator=rng, dtype=real.dtype)
+        between = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
+        grad, = torch.autograd.grad(critic(between).sum(), between, create_graph=True)
+        return (grad.flatten(1).norm(dim=1) - 1).pow(2).mean()
+
+    def penalty_in_eval_mode(critic, real, fake, rng):
+        critic.eval()
+        return penalty(critic, real, fake, rng)
+
+    assert said(check_gradient_penalty, penalty, capsys).endswith(": right")
+    assert "it leaves critic in eval mode" in said(check_gradient_penalty, penalty_in_eval_mode, capsys)

@@ -215,9 +215,14 @@ def run_case(fn: Callable, case: Case, signature: Signature, learner: bool = Fal
     differentiable = bool(signature.wrt)
     args = [_copy(a, i in signature.wrt) for i, a in enumerate(case.args)]
     pristine = [_copy(a, False) for a in case.args]
+    modes = [(signature.names[i], a.training) for i, a in enumerate(args) if isinstance(a, nn.Module)]
     call = guarded_call(fn, *args, watched=signature.watched if learner else ())
     if call.changed:  # named first: it may be why the call raised
         return Outcome(problem=call.changed)
+    for (name, training), module in zip(modes, (a for a in args if isinstance(a, nn.Module))):
+        if module.training != training:
+            return Outcome(problem=f"it leaves {name} in {'train' if module.training else 'eval'} mode: put it back "
+                                   "as it was given (the caller's next step depends on it)")
     if call.called:
         return Outcome(problem=f"it calls gan_lib's own {', '.join(sorted(call.called))}, which is the answer: "
                                "write the computation yourself")
@@ -351,12 +356,14 @@ def _implementation_verdict(name, learner, reference, cases, signature, mistakes
 
 def _drawn(case: Case, rng: torch.Generator) -> Case:
     """The case again with values drawn afresh: each float tensor of one dimension or more multiplied, element by
-    element, by a log-normal factor (most between 0.2 and 5, some in the tails; shapes and signs kept; numbers,
-    counts and modules as they were)."""
+    element, by a log-normal factor (most between 0.2 and 5, some in the tails; shapes and signs kept), each integer
+    tensor (labels) drawn anew between its smallest and largest value; numbers, counts and modules as they were."""
     def draw(arg: object) -> object:
         if isinstance(arg, torch.Tensor) and arg.is_floating_point() and arg.dim():
             factor = torch.randn(arg.shape, generator=rng, dtype=torch.float64).exp()
             return (arg.detach().double() * factor).to(arg.dtype)
+        if isinstance(arg, torch.Tensor) and arg.dtype in (torch.int64, torch.int32) and arg.numel() > 1:
+            return torch.randint(int(arg.min()), int(arg.max()) + 1, arg.shape, generator=rng).to(arg.dtype)
         return arg
     return Case(tuple(draw(a) for a in case.args), case.about)
 
