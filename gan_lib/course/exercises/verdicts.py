@@ -354,13 +354,18 @@ def _implementation_verdict(name, learner, reference, cases, signature, mistakes
     return f"{name}: not yet"  # unreachable: a learner that agrees with the reference on every case is right
 
 
+# on drawn values a right answer computed in a less stable form (a sigmoid, then binary_cross_entropy) may round
+# differently; an answer that remembers results or fits the fixed values is off by more
+DRAWN_TOLERANCE = 5e-3
+
+
 def _drawn(case: Case, rng: torch.Generator) -> Case:
     """The case again with values drawn afresh: each float tensor of one dimension or more multiplied, element by
-    element, by a log-normal factor (most between 0.2 and 5, some in the tails; shapes and signs kept), each integer
+    element, by a factor from 0.5 to 2 (shapes and signs kept; the fixed cases hold the extremes), each integer
     tensor (labels) drawn anew between its smallest and largest value; numbers, counts and modules as they were."""
     def draw(arg: object) -> object:
         if isinstance(arg, torch.Tensor) and arg.is_floating_point() and arg.dim():
-            factor = torch.randn(arg.shape, generator=rng, dtype=torch.float64).exp()
+            factor = 2.0 ** (2 * torch.rand(arg.shape, generator=rng, dtype=torch.float64) - 1)  # 0.5 to 2
             return (arg.detach().double() * factor).to(arg.dtype)
         if isinstance(arg, torch.Tensor) and arg.dtype in (torch.int64, torch.int32) and arg.numel() > 1:
             return torch.randint(int(arg.min()), int(arg.max()) + 1, arg.shape, generator=rng).to(arg.dtype)
@@ -382,7 +387,8 @@ def _on_drawn_cases(learner, right_by, cases, signature, grad_names, tolerance) 
             continue
         mine = run_case(learner, drawn, judged, learner=True)
         where = (mine.problem or ("it returns None" if mine.unanswered else None)
-                 or difference(mine, theirs, grad_names if graded else [], tolerance, reveal=False))
+                 or difference(mine, theirs, grad_names if graded else [], max(tolerance, DRAWN_TOLERANCE),
+                               reveal=False))
         if where:
             inputs = "" if graded else " and inputs that do not require grad"
             return (f"not yet, right on the fixed cases but not on case {number}'s shapes with other values{inputs} "
