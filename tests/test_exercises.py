@@ -488,13 +488,13 @@ def _scipy_frechet(m1, c1, m2, c2):
 
 def _slerp_atan2(a, b, t):
     dot, cross = (a * b).sum(-1, keepdim=True), (a.norm(dim=-1) * b.norm(dim=-1)).unsqueeze(-1)
-    omega = torch.atan2(torch.sqrt((cross**2 - dot**2).clamp_min(0)), dot)
+    omega = torch.atan2(torch.sqrt((cross**2 - dot**2).clamp_min(0)), dot).clamp_min(1e-4)  # a latent and itself
     return (torch.sin((1 - t) * omega) * a + torch.sin(t * omega) * b) / torch.sin(omega)
 
 
 def _slerp_by_hand(a, b, t):
     unit_a, unit_b = a / a.norm(dim=-1, keepdim=True), b / b.norm(dim=-1, keepdim=True)
-    omega = torch.acos((unit_a * unit_b).sum(-1, keepdim=True).clamp(-1, 1))
+    omega = torch.acos((unit_a * unit_b).sum(-1, keepdim=True).clamp(-1, 1)).clamp_min(1e-4)  # a latent and itself
     return (torch.sin((1 - t) * omega) * a + torch.sin(t * omega) * b) / torch.sin(omega)
 
 
