@@ -86,6 +86,7 @@ TRAIN_STEP = """def my_train_step(G, D, opt_g, opt_d, real, z, label_smoothing):
 
 SLERP = """def my_slerp(a, b, t):
     omega = torch.acos(torch.nn.functional.cosine_similarity(a, b, dim=-1).clamp(-1, 1)).unsqueeze(-1)
+    omega = omega.clamp_min(1e-4)  # a latent and itself: no division by sin(0)
     return (torch.sin((1 - t) * omega) * a + torch.sin(t * omega) * b) / torch.sin(omega)"""
 
 WASSERSTEIN = """def wasserstein_1d(a, b):
