@@ -7,6 +7,7 @@
 # make browser-test: the explorers of notebooks 04 and 06 in JupyterLab, driven by headless Chromium (installs Debian's chromium as root)
 # make colab-check: a Colab-like environment (Colab's published versions: Python 3.13, torch 2.11, ipywidgets 7.7.1, ...) installs gan_lib and runs every notebook
 # make kaggle-check: the same on Kaggle Notebooks' runtime (Colab's of May 2026 with Kaggle's packages: Python 3.12, torch 2.10, ipywidgets 8.1.5, torchmetrics)
+# make figures DATA=FOLDER|anime-faces: run every notebook in full and keep the figures they show before they are run (img/notebooks/)
 # make gpu-check: on a CUDA machine, the GPU tests (gpu_tests/) and the GPU throughput benchmark
 PYTHON ?= python3
 VENV ?= .venv
@@ -17,7 +18,7 @@ SIZE ?=
 REAL ?= runs/real-$(notdir $(abspath $(DATA)))$(SIZE)  # one run folder per dataset (and size): another DATA starts its own
 STEPS ?=
 
-.PHONY: setup lab demo real test lint student gpu-check browser-test browser-screenshot colab-check kaggle-check
+.PHONY: setup lab demo real test lint student figures gpu-check browser-test browser-screenshot colab-check kaggle-check
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: requirements.txt pyproject.toml
@@ -52,6 +53,9 @@ lint: setup
 
 student: setup
 	$(PY) tools/student_edition.py student $(if $(COLAB),--colab $(COLAB))
+
+figures: setup
+	$(PY) tools/figures.py --data $(DATA)
 
 gpu-check: setup
 	$(PY) -m pytest -q gpu_tests
