@@ -189,3 +189,11 @@ def test_each_clinic_run_is_a_named_recipe_one_change_from_the_clinics_base(tmp_
     assert cli.main(["train", "--data", "synthetic", "--synthetic-count", "64", "--recipe", "clinic+sn",
                      "--steps", "1", "--batch-size", "8", "--g-width", "8", "--d-width", "8",
                      "--out", str(tmp_path / "run")]) == 0
+
+
+def test_a_full_run_inside_the_repository_saves_its_figures_in_the_repository_s_img(monkeypatch):
+    chosen = course.CourseSettings("synthetic", Config(), 1, lambda: Path("runs/x"), clinic_steps=1)
+    monkeypatch.delenv("GAN_LIB_TINY", raising=False)
+    assert chosen.img_dir == Path(__file__).resolve().parent.parent / "img"
+    monkeypatch.setenv("GAN_LIB_TINY", "1")
+    assert chosen.img_dir == Path("runs") / "img"

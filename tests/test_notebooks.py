@@ -50,6 +50,36 @@ def test_every_notebook_opens_with_objectives_and_a_measured_run_time_and_ends_w
         assert "## Exercises" in text and "Solution" in text
 
 
+DRAWS = re.compile(r"\b(show_grid|show_rows|show_noise|plot_\w+|LiveView|LatentExplorer|ax\.plot)\(|display\(Image\(")
+
+
+def _sections(path: Path) -> list[tuple[str, list[dict]]]:
+    """(title, cells) of each "## " section, the heading's cell first."""
+    sections = []
+    for cell in json.loads(path.read_text())["cells"]:
+        source = "".join(cell["source"])
+        if cell["cell_type"] == "markdown" and source.startswith("## "):
+            sections.append((source.splitlines()[0][3:], []))
+        if sections:
+            sections[-1][1].append({**cell, "source": source})
+    return sections
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_section_opens_with_a_plain_lead_and_says_what_you_should_see_where_it_draws(path):
+    sections = [(title, cells) for title, cells in _sections(path) if title != "Exercises"]
+    assert sections, path
+    for title, cells in sections:
+        # the lead: the heading's first paragraph, one or two sentences of plain words (no code, maths or link)
+        lead = cells[0]["source"].split("\n", 1)[1].strip().split("\n\n")[0]
+        sentences = len(re.findall(r"[.!?](?:\s|$)", lead))
+        assert lead and len(lead.split()) <= 50 and sentences <= 2, (path.name, title, lead)
+        assert not re.search(r"`|\$|\]\(", lead), (path.name, title, lead)
+        draws = any(c["cell_type"] == "code" and DRAWS.search(c["source"]) for c in cells)
+        said = any(c["cell_type"] == "markdown" and "**What you should see**" in c["source"] for c in cells)
+        assert said or not draws, f"{path.name}, {title}: draws a figure and never says what you should see"
+
+
 D_AND_G_LOSSES = """import torch.nn.functional as F
 
 def d_loss(real, fake, a):

@@ -99,7 +99,7 @@ class CourseSettings:
     @property
     def img_dir(self) -> Path:
         """The repository's img/ when a notebook runs inside it (not in tiny mode), else runs/img (never on Drive)."""
-        repo_img = Path(__file__).resolve().parent.parent / "img"
+        repo_img = Path(__file__).resolve().parents[2] / "img"  # gan_lib/course/settings.py -> the repository
         return repo_img if repo_img.is_dir() and not tiny_mode() else Path("runs") / "img"
 
 
