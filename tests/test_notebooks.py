@@ -1,5 +1,6 @@
 """The notebooks are committed clean and open on Colab from the repository that pyproject.toml names."""
 
+import importlib.util
 import json
 import re
 from pathlib import Path
@@ -288,3 +289,19 @@ def test_notebook_01_runs_to_the_end_offline_without_kaggle_credentials(tmp_path
     said = [line for line in printed if line.startswith("anime-faces: it is not on disk")]
     assert len(said) == 1 and "uses the synthetic faces" in said[0], printed
     assert any(line.startswith("data: synthetic | image size:") for line in printed), printed
+
+
+def test_a_notebook_cell_that_prints_nan_or_a_warning_fails_the_test_command():
+    spec = importlib.util.spec_from_file_location("notebook_outputs", ROOT / "conftest.py")
+    outputs = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(outputs)
+
+    def said(*texts, name="stdout"):
+        return outputs.alarming_line([{"output_type": "stream", "name": name, "text": t} for t in texts])
+
+    assert said("SWD 19.64 (floor 8.91)", "a nanny; infinite; Info: 0.5 ± 0.1") == ""
+    assert "not a number" in said("score nan ± nan")
+    assert "not a number" in said("entanglement: -inf")
+    assert "not a number" in outputs.alarming_line([{"output_type": "execute_result", "data": {"text/plain": "NaN"}}])
+    assert "warning" in said("x.py:3: UserWarning: careful", name="stderr")
+    assert said("UserWarning is a class name", name="stdout") == ""  # only stderr carries warnings
