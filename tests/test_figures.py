@@ -5,7 +5,6 @@ import base64
 import copy
 import hashlib
 import io
-import json
 import re
 import sys
 from pathlib import Path

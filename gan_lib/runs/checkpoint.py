@@ -11,11 +11,11 @@ import torch
 
 from ..config import Config
 from ..data.loading import ImageSet
-from ..support.errors import GanLibError, printable
 from ..models import recompute_batchnorm
 from ..networks import build_generator
-from ..train import HISTORY_FIELDS, STATE_FORMAT
+from ..support.errors import GanLibError, printable
 from ..support.runtime import PRECISIONS, resolve_device
+from ..train import HISTORY_FIELDS, STATE_FORMAT
 
 CHECKPOINT_FILE = "checkpoint.pt"  # the latest checkpoint of a run, in its run folder
 

@@ -16,22 +16,22 @@ from collections.abc import Callable
 from dataclasses import fields, replace
 from pathlib import Path
 
-from ..support import runtime
-from .checkpoint import CHECKPOINT_FILE, read_checkpoint, run_state
 from ..config import MAX_STEPS, Config
-from ..data.loading import HOLDOUT_EVERY, SYNTHETIC_COUNT, check_condition, describe, load_images
 from ..data.datasets import NAMED_DATASETS
-from ..support.errors import GanLibError, printable
-from .evaluation import evaluate
+from ..data.loading import HOLDOUT_EVERY, SYNTHETIC_COUNT, check_condition, describe, load_images
+from ..data.synthetic import ATTRIBUTES
 from ..losses import LOSSES
+from ..measure.metrics import METRICS, SCORE_FACES
 from ..networks import GENERATORS
+from ..support import runtime
+from ..support.errors import GanLibError, printable
 from ..support.files import run_lock
+from .checkpoint import CHECKPOINT_FILE, read_checkpoint, run_state
+from .evaluation import evaluate
 from .generation import generate_grid
-from ..measure.metrics import METRICS
 from .recipes import CPU_WIDTHS_AT_64, RECIPES, for_device
 from .reports import missing_reports, write_reports
 from .run_folder import check_run_folder, open_run, train_config
-from ..data.synthetic import ATTRIBUTES
 
 DATA_HELP = f"'synthetic', a Kaggle dataset ({', '.join(NAMED_DATASETS)}) or a folder of images"
 INTERRUPTED = {
@@ -161,7 +161,7 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--checkpoint", required=True, type=_path)
     evaluate.add_argument("--data", type=_data, help=DATA_HELP + " (default: what the checkpoint trained on)")
     evaluate.add_argument("--metric", choices=tuple(METRICS), default="swd")
-    evaluate.add_argument("--n", type=int, default=2000, help="generated images (and real ones, where used)")
+    evaluate.add_argument("--n", type=int, default=SCORE_FACES, help="generated images (and real ones, where used)")
     evaluate.add_argument("--seed", type=int, default=0)
     evaluate.add_argument("--device", default="auto")
     evaluate.add_argument("--inception-weights", type=_path, help="local Inception weights for fid/kid (offline)")

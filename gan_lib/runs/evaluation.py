@@ -9,16 +9,16 @@ from pathlib import Path
 
 import torch
 
-from .checkpoint import load_generator, read_checkpoint
 from ..data.loading import SYNTHETIC_COUNT, load_images, reference_samples
-from ..support.errors import GanLibError, printable
-from ..measure.metrics import METRICS, Scoring
+from ..measure.metrics import METRICS, SCORE_FACES, Scoring
 from ..models import balanced_labels, generate, noise
+from ..support.errors import GanLibError, printable
+from .checkpoint import load_generator, read_checkpoint
 
 MAX_EVALUATE = 50_000  # evaluate's n: FID's customary sample; held as uint8 (600 MB a set at 64 px), SWD bounded
 
 
-def evaluate(checkpoint: str | Path, metric: str = "swd", n: int = 2000, data: str | None = None, seed: int = 0,
+def evaluate(checkpoint: str | Path, metric: str = "swd", n: int = SCORE_FACES, data: str | None = None, seed: int = 0,
              device: str = "auto", inception_weights: str | Path | None = None) -> str:
     """The metric's report for n faces of the checkpoint's generator, drawn from `seed`; the real images are the
     run's held-out ones, from `data` (default: the data the checkpoint records). Where the real images come from is

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import torch
 
-from .checkpoint import load_generator
 from ..config import Config
+from ..measure.viz import save_grid
+from ..models import generate, noise
 from ..support.errors import GanLibError, printable
 from ..support.files import IMAGE_EXTENSIONS, write_fix
-from ..models import generate, noise
-from ..measure.viz import save_grid
+from .checkpoint import load_generator
 
 MAX_GRID_SIDE = 16384  # generate's grid, in pixels per side: about 800 MB of RGB at most
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from ..train import HISTORY_FIELDS
-from .checkpoint import CHECKPOINT_FILE
-from ..support.files import atomic_path
 from ..losses import Scores
 from ..measure.viz import make_gif, plot_history
+from ..support.files import atomic_path
+from ..train import HISTORY_FIELDS
+from .checkpoint import CHECKPOINT_FILE
 
 REPORTS = ("history.csv", "losses.png", "progress.gif")  # written from the history and the sample grids
 

@@ -9,8 +9,6 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-
-
 from ..config import Config, check_loss_settings
 from ..data import ImageSet
 from ..measure.viz import save_grid
@@ -188,9 +186,10 @@ def train_config(state: Checkpoint | None, recipe: str, options: dict, device_ki
 
 def open_run(state: Checkpoint | None, cfg: Config | None, data: ImageSet, run_dir: str | Path, device: str = "auto",
              on_data_change: str = "refuse") -> TrainingRun:
-    """The TrainingRun of a run folder: a new one for cfg when state is None, else the run that the checkpoint `state` (see
-    checkpoint.run_state) recorded, whose config must equal cfg unless cfg is None. If the checkpoint trained on
-    other data, on_data_change='refuse' stops with an error and 'warn' goes on with `data` after a warning."""
+    """The TrainingRun of a run folder: a new one for cfg when state is None, else the run that the checkpoint
+    `state` (see checkpoint.run_state) recorded, whose config must equal cfg unless cfg is None. If the checkpoint
+    trained on other data, on_data_change='refuse' stops with an error and 'warn' goes on with `data` after a
+    warning."""
     if state is None:
         return TrainingRun(cfg, data, run_dir, device)
     checkpoint = Path(run_dir) / CHECKPOINT_FILE
