@@ -18,6 +18,14 @@ from .checkpoint import load_generator, read_checkpoint
 MAX_EVALUATE = 50_000  # evaluate's n: FID's customary sample; held as uint8 (600 MB a set at 64 px), SWD bounded
 
 
+def scored_faces(G: torch.nn.Module, cfg, count: int) -> torch.Tensor:
+    """The faces a score compares with the real ones: count of G's, as uint8 like the real ones (a quarter of float's
+    memory), from noise drawn in chunks of 500 keyed by their start, so that a seed keeps its scores. `evaluate` and
+    the notebooks score with these, so that both give one number for one run."""
+    z = torch.cat([noise(min(500, count - i), cfg, "evaluate", i) for i in range(0, count, 500)])
+    return generate(G, z, as_uint8=True)
+
+
 def evaluate(checkpoint: str | Path, metric: str = "swd", n: int = SCORE_FACES, data: str | None = None, seed: int = 0,
              device: str = "auto", inception_weights: str | Path | None = None) -> str:
     """The metric's report for n faces of the checkpoint's generator, drawn from `seed`; the real images are the
@@ -35,15 +43,9 @@ def evaluate(checkpoint: str | Path, metric: str = "swd", n: int = SCORE_FACES, 
     cfg = replace(cfg, seed=seed)  # checked like any config
     scoring = METRICS[metric]
 
-    def generated(count: int) -> torch.Tensor:
-        """count faces as uint8, like the real ones (a quarter of float's memory); the noise is drawn in chunks of
-        500 keyed by their start, so a seed keeps its scores."""
-        z = torch.cat([noise(min(500, count - i), cfg, "evaluate", i) for i in range(0, count, 500)])
-        return generate(G, z, as_uint8=True)
-
     if not scoring.needs_real:
         labels = balanced_labels(n, len(cfg.classes)) if cfg.conditional else None  # what generate() draws
-        return scoring.report(Scoring(generated(n), labels=labels, condition=cfg.condition))
+        return scoring.report(Scoring(scored_faces(G, cfg, n), labels=labels, condition=cfg.condition))
     record = state.data
     if not (data or record.get("name")):
         raise GanLibError(f"{checkpoint} does not record the data it trained on: pass --data")
@@ -59,4 +61,4 @@ def evaluate(checkpoint: str | Path, metric: str = "swd", n: int = SCORE_FACES, 
               f"the {len(real)} real images it is compared with; train with --holdout for a fair score",
               file=sys.stderr)
     device_of_g = next(G.parameters()).device
-    return scoring.report(Scoring(generated(len(real)), real, other, inception_weights, device_of_g))
+    return scoring.report(Scoring(scored_faces(G, cfg, len(real)), real, other, inception_weights, device_of_g))
