@@ -42,3 +42,22 @@ def test_the_readme_is_a_front_door_and_the_pages_beside_it_link_to_pages_that_e
     for page in [*(ROOT / "docs").glob("*.md"), ROOT / "benchmarks" / "RESULTS.md"]:
         links = re.findall(r"\]\(([^)#:]+)\)", page.read_text())
         assert [link for link in links if not (page.parent / link).exists()] == [], page.name
+
+
+def test_notebook_03_and_the_readme_give_one_score_for_the_one_run_they_share():
+    # `make real` on the 32 px recipe is notebook 03's run; both score it with evaluate's protocol, so one SWD and floor
+    swd, floor = re.search(r"^\| 32 px, 3,000 steps \| .* \| ([\d.]+) \| ([\d.]+) \|$", README, re.M).groups()
+    notebook = (ROOT / "notebooks" / "03_training.ipynb").read_text()
+    assert f"an SWD of {swd} against its floor of {floor}" in notebook
+    results = (ROOT / "benchmarks" / "RESULTS.md").read_text()
+    assert swd in results and floor in results
+
+
+def test_the_readme_quotes_notebook_06s_own_run():
+    table = README.split("| faces | floor | DCGAN at equal steps |")[1].split("\n\n")[0]
+    rows = [row.split("|")[2:5] for row in table.splitlines() if row.startswith("| ") and "---" not in row]
+    notebook = (ROOT / "notebooks" / "06_style_based_generator.ipynb").read_text()
+    assert len(rows) == 2
+    for floor, dcgan, style in rows:
+        assert f"floor {floor.strip()}" in notebook or f"floor at {floor.strip()}" in notebook, floor
+        assert f"SWD {dcgan.strip()}" in notebook and f"G {style.split()[0]}" in notebook, (dcgan, style)
