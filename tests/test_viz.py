@@ -41,6 +41,21 @@ def test_history_plot_is_written(tmp_path):
     assert Image.open(tmp_path / "losses.png").size[0] > 500
 
 
+def test_the_history_plot_shows_the_logged_values_behind_their_average_and_where_d_cannot_tell():
+    from gan_lib.losses import WassersteinGP
+
+    history = [{"step": 5 * i, "loss_d": float(i % 2), "loss_g": 2.0, "d_real": 0.6, "d_fake": 0.3 + 0.01 * (i % 3)}
+               for i in range(1, 201)]
+    losses, scores = plot_history(history).axes
+    faint = [line for line in losses.get_lines() if line.get_alpha() == 0.2]
+    assert len(faint) == 2 and list(faint[0].get_ydata()[:4]) == [1.0, 0.0, 1.0, 0.0]  # as logged
+    average = losses.get_lines()[0].get_ydata()
+    assert 0.4 < average[-1] < 0.6 and "averaged over 20 steps" in losses.get_title()  # 4 logs of 5 steps
+    assert [line.get_ydata()[0] for line in scores.get_lines() if line.get_linestyle() == ":"] == [0.5]
+    critic = plot_history(history, scores=WassersteinGP.scores).axes[1]
+    assert not [line for line in critic.get_lines() if line.get_linestyle() == ":"]  # a critic's score has no 0.5
+
+
 def test_learning_curves_are_drawn_with_their_floor(tmp_path):
     from gan_lib.measure.viz import plot_learning_curves
 

@@ -174,19 +174,25 @@ def _smooth(values: Sequence[float], window: int) -> list[float]:
 
 
 def plot_history(history: Sequence[dict], path: str | Path | None = None, scores=None):
-    """Losses of D and G, and D's diagnostics on real and generated images, smoothed over steps. scores: how they
-    read (the loss's `scores`; default BCE's D(x) and D(G(z)), probabilities)."""
+    """Losses of D and G, and D's diagnostics on real and generated images: each a moving average over a fiftieth
+    of the run, the values as logged faint behind it. scores: how they read (the loss's `scores`; default BCE's D(x)
+    and D(G(z)), probabilities, with D's "cannot tell" line at 0.5)."""
     import matplotlib.pyplot as plt
 
     fig, (ax_loss, ax_d) = plt.subplots(1, 2, figsize=(11, 3.6))
     steps = [h["step"] for h in history]
     window = max(1, len(history) // 50)
-    for key, label in (("loss_d", "D loss"), ("loss_g", "G loss")):
-        ax_loss.plot(steps, _smooth([h[key] for h in history], window), label=label)
     real, fake, axis, probabilities = scores or NonSaturatingGAN.scores
-    for key, label in (("d_real", real), ("d_fake", fake)):
-        ax_d.plot(steps, _smooth([h[key] for h in history], window), label=label)
-    ax_loss.set(xlabel="step", ylabel="loss", title="losses")
+    drawn = {ax_loss: (("loss_d", "D loss"), ("loss_g", "G loss")), ax_d: (("d_real", real), ("d_fake", fake))}
+    for ax, pairs in drawn.items():
+        for key, label in pairs:
+            logged = [h[key] for h in history]
+            (line,) = ax.plot(steps, _smooth(logged, window), label=label)
+            ax.plot(steps, logged, color=line.get_color(), alpha=0.2, linewidth=0.8)
+    if probabilities:
+        ax_d.axhline(0.5, color="grey", linestyle=":", label="0.5: D cannot tell real from generated")
+    span = f"averaged over {steps[min(window, len(steps) - 1)] - steps[0]} steps" if window > 1 else "as logged"
+    ax_loss.set(xlabel="step", ylabel="loss", title=f"losses ({span}; faint: as logged)")
     ax_d.set(xlabel="step", ylabel=axis, ylim=(0, 1) if probabilities else (None, None), title="discriminator")
     return _finish(fig, [ax_loss, ax_d], path)
 
