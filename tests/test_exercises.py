@@ -104,8 +104,6 @@ class _Raising(torch.Tensor):
 D_LOSS = {
     "right": [lambda r, f, a: _bce(r, 1 - a) + _bce(f, 0.0),
               lambda r, f, a: (-(1 - a) * F.logsigmoid(r) - a * F.logsigmoid(-r)).mean() - F.logsigmoid(-f).mean(),
-              lambda r, f, a: F.binary_cross_entropy(torch.sigmoid(r), torch.ones_like(r) * (1 - a))
-              + F.binary_cross_entropy(torch.sigmoid(f), torch.zeros_like(f)),
               lambda r, f, a: F.binary_cross_entropy_with_logits(torch.cat([r, f]), torch.cat(
                   [torch.full_like(r, 1 - a), torch.zeros_like(f)]), reduction="none").split([len(r), len(f)])[0].mean()
               + _bce(f, 0.0),
@@ -121,6 +119,13 @@ D_LOSS = {
     "a sigmoid before binary_cross_entropy_with_logits": [
         lambda r, f, a: _bce(torch.sigmoid(r), 1 - a) + _bce(torch.sigmoid(f), 0.0)],
     "sums over the batch": [lambda r, f, a: _bce(r, 1 - a) * len(r) + _bce(f, 0.0) * len(f)],
+    "a sigmoid, then binary_cross_entropy": [  # right only while the logits are moderate
+        lambda r, f, a: F.binary_cross_entropy(torch.sigmoid(r), torch.ones_like(r) * (1 - a))
+        + F.binary_cross_entropy(torch.sigmoid(f), torch.zeros_like(f))],
+    "logits far from 0": [lambda r, f, a: _bce(r.clamp(-10, 10), 1 - a) + _bce(f.clamp(-10, 10), 0.0),
+                          lambda r, f, a: -((1 - a) * torch.log(torch.sigmoid(r) + 1e-7)
+                                            + a * torch.log(1 - torch.sigmoid(r) + 1e-7)).mean() + _bce(f, 0.0)],
+    "where torch.float32, the inputs' dtype, is expected": [lambda r, f, a: (_bce(r, 1 - a) + _bce(f, 0.0)).double()],
     "plain number": [lambda r, f, a: (_bce(r, 1 - a) + _bce(f, 0.0)).item(),
                      lambda r, f, a: float(_bce(r, 1 - a) + _bce(f, 0.0))],
     "autograd cannot follow": [lambda r, f, a: torch.tensor((_bce(r, 1 - a) + _bce(f, 0.0)).item()),
@@ -136,12 +141,15 @@ D_LOSS = {
     "a list of 2": [lambda r, f, a: [_bce(r, 1 - a), _bce(f, 0.0)]],
     "a string": [lambda r, f, a: "0.69"],
     "complex": [lambda r, f, a: (_bce(r, 1 - a) + _bce(f, 0.0)).to(torch.complex64)],
-    "NaN or inf": [lambda r, f, a: -(torch.log(torch.sigmoid(r) * 0) + _bce(f, 0.0))],
+    "NaN or inf": [lambda r, f, a: -(torch.log(torch.sigmoid(r) * 0) + _bce(f, 0.0)),
+                   lambda r, f, a: -((1 - a) * torch.log(torch.sigmoid(r)) + a * torch.log(1 - torch.sigmoid(r))).mean()
+                   + _bce(f, 0.0)],  # log(0) where 1 - sigmoid rounds to 0
     "raised ZeroDivisionError": [lambda r, f, a: 1 / 0],
     "raised SystemExit": [lambda r, f, a: exit(1)],
     "replaces gan_lib's own losses.discriminator_bce": [_patches_gan_lib],
     "default device": [lambda r, f, a: torch.set_default_device("meta")],
-    "number of threads": [lambda r, f, a: (torch.set_num_threads(1), _bce(r, 1 - a) + _bce(f, 0.0))[1]],
+    "number of threads": [lambda r, f, a: (torch.set_num_threads(torch.get_num_threads() + 1),
+                                           _bce(r, 1 - a) + _bce(f, 0.0))[1]],
     "its result could not be read": [lambda r, f, a: (_bce(r, 1 - a) + _bce(f, 0.0)).to("meta"), _Raising.answer],
     "not answered yet": [lambda r, f, a: None],
 }
@@ -154,6 +162,8 @@ G_LOSS = {
     "a target below 1": [lambda f: _bce(f, 0.9)],
     "minus the mean logit": [lambda f: -f.mean()],
     "a sum over the batch": [lambda f: -F.logsigmoid(f).sum()],
+    "logits far below 0": [lambda f: _bce(f.clamp(-15, 15), 1.0),
+                           lambda f: -torch.log(torch.sigmoid(f) + 1e-7).mean()],
     "plain number": [lambda f: _bce(f, 1.0).item()],
     "autograd cannot follow": [lambda f: _bce(f.detach(), 1.0)],
     "calls gan_lib's own losses.generator_non_saturating": [lambda f: losses.generator_non_saturating(f)],

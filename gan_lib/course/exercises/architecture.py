@@ -32,11 +32,19 @@ D_LOSS_CASES = [
     Case((_logits(6, 9, 0.0, torch.float64), _logits(7, 9, 0.5, torch.float64), 0.3),
          "label_smoothing 0.3, float64 logits"),
     Case((_logits(8, 7, 0.5), _logits(9, 5, -0.5), 0.15), "label_smoothing 0.15, 7 real images and 5 generated"),
+    Case((torch.tensor([-30.0, -12.0, 0.5, 17.0, 30.0]), torch.tensor([-30.0, -17.0, -4.0, 12.0, 30.0]), 0.1),
+         "label_smoothing 0.1, logits far from 0 (a D sure of itself, as early in training)"),
 ]
 G_LOSS_CASES = [Case((_logits(1, 16, -1.0),), "generated logits below 0: D rejects them"),
                 Case((_logits(3, 7, 2.0),), "generated logits above 0, a batch of 7"),
                 Case((_logits(5, 1, 0.0),), "a batch of one"),
-                Case((_logits(7, 9, 0.5, torch.float64),), "float64 logits")]
+                Case((_logits(7, 9, 0.5, torch.float64),), "float64 logits"),
+                Case((torch.tensor([-40.0, -17.0, -3.0, 0.5]),),
+                     "logits far below 0: D rejects the images outright, as early in training")]
+# the logits a DCGAN's D gives reach +-30; past about 17, 1 - sigmoid(x) rounds to 0 in float32
+UNSTABLE = ("a sigmoid, then binary_cross_entropy (or a log): it holds for moderate logits, but far from 0 the "
+            "sigmoid rounds to 0 or 1 and the loss goes wrong, which is where a D sure of itself puts them: "
+            "binary_cross_entropy_with_logits (or logsigmoid) works on the logits and stays exact")
 D_LOSS = Signature(("logits_real", "logits_fake", "label_smoothing"), wrt=(0, 1),
                    watched=(losses.discriminator_bce, losses.NonSaturatingGAN.discriminator))
 G_LOSS = Signature(("logits_fake",), wrt=(0,), watched=(losses.generator_non_saturating,
@@ -61,6 +69,8 @@ def check_d_loss(d_loss: Callable) -> None:
         "the mean of the two terms (D's loss is their sum)": lambda r, f, a: (_bce(r, 1 - a) + _bce(f, 0)) / 2,
         "a sigmoid before binary_cross_entropy_with_logits (it applies the sigmoid itself: pass the logits)":
             lambda r, f, a: _bce(torch.sigmoid(r), 1 - a) + _bce(torch.sigmoid(f), 0),
+        UNSTABLE: lambda r, f, a: (F.binary_cross_entropy(torch.sigmoid(r), torch.full_like(r, 1 - a))
+                                   + F.binary_cross_entropy(torch.sigmoid(f), torch.zeros_like(f))),
         "sums over the batch (reduction='sum'): each term is a mean over its batch":
             lambda r, f, a: (F.binary_cross_entropy_with_logits(r, torch.full_like(r, 1 - a), reduction="sum")
                              + F.binary_cross_entropy_with_logits(f, torch.zeros_like(f), reduction="sum")),

@@ -282,11 +282,17 @@ def _shape(t: torch.Tensor) -> str:
 def difference(got: Outcome, expected: Outcome, grad_names: Sequence[str], tolerance: float,
                reveal: bool = True) -> str | None:
     """Where `got` first differs from `expected` (its value's shape, then its value, then each gradient), or None;
-    the expected values are not shown unless `reveal`."""
+    the expected values are not shown unless `reveal`. A result that training would use (gradients are watched)
+    must not be widened past the inputs' and the default dtype."""
     if expected.value.dim() and got.returned != expected.returned:
         return f"it returns a {got.returned} where a torch {expected.returned} is expected"
     if expected.value.dim() and got.value.dtype != expected.value.dtype:
         return f"it returns {got.value.dtype} where {expected.value.dtype}, the inputs' dtype, is expected"
+    if (grad_names and got.returned == expected.returned == "Tensor" and got.value.is_floating_point()
+            and torch.finfo(got.value.dtype).bits > max(torch.finfo(expected.value.dtype).bits,
+                                                        torch.finfo(torch.get_default_dtype()).bits)):  # widened
+        return (f"it returns {got.value.dtype} where {expected.value.dtype}, the inputs' dtype, is expected (a "
+                "float64 constant, torch.tensor(..., dtype=torch.float64) or .double() widens it)")
     if got.value.shape != expected.value.shape:
         reduce = " (reduce it: a loss is a mean over the batch)" if expected.value.dim() == 0 else ""
         return f"it gives {_shape(got.value)} where {_shape(expected.value)} is expected{reduce}"
