@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import said
 
+from conftest import said
 from gan_lib.course.exercises import check_d_loss, check_hinge_loss, check_sliced_wasserstein, check_wasserstein_1d
 
 

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import said
 from torch import nn
 
+from conftest import said
 from gan_lib import losses, models
 from gan_lib.config import Config
 from gan_lib.course.exercises import (
