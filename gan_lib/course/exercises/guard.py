@@ -61,8 +61,8 @@ def global_state() -> dict:
     """Everything global that a learner's function could change and a later cell would feel: torch's settings,
     the random number generators (drawing from them is fair; they are put back), and gan_lib's own names."""
     state = {name: read() for name, (read, _, _) in SETTINGS.items()}
-    state |= {"torch RNG": torch.random.get_rng_state(), "python RNG": random.getstate(),
-              "numpy RNG": np.random.get_state(), "gan_lib": _gan_lib_namespaces(),
+    state |= {"torch RNG": torch.random.get_rng_state(), "torch seed": torch.initial_seed(),
+              "python RNG": random.getstate(), "numpy RNG": np.random.get_state(), "gan_lib": _gan_lib_namespaces(),
               "warnings filters": list(warnings.filters)}
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         state["CUDA RNG"] = torch.cuda.get_rng_state_all()
@@ -72,6 +72,7 @@ def global_state() -> dict:
 def restore(state: dict) -> None:
     for name, (_, write, _) in SETTINGS.items():
         write(state[name])
+    torch.manual_seed(state["torch seed"])  # the seed torch.initial_seed() reports, then the generator's state
     torch.random.set_rng_state(state["torch RNG"])
     random.setstate(state["python RNG"])
     np.random.set_state(state["numpy RNG"])
@@ -162,6 +163,9 @@ def calls_into(functions: Iterable[Callable], seeded: list[str] | None = None) -
                 called.add(codes[frame.f_code])
             elif frame.f_code in SEEDING_CODES and _learners_frame(frame.f_back):
                 seeded.append(SEEDING_CODES[frame.f_code])
+        elif (event == "c_call" and getattr(arg, "__self__", None) is torch.default_generator
+              and getattr(arg, "__name__", "") in ("manual_seed", "seed", "set_state") and _learners_frame(frame)):
+            seeded.append(f"torch.default_generator.{arg.__name__}")
 
 
     sys.setprofile(watch)
@@ -230,5 +234,7 @@ def guarded_call(fn: Callable, *args: object, watched: Iterable[Callable] = (), 
     call.changed = (changed_global_state(before) or (RESEEDS.format(seeded[0]) if seeded else None)
                     or (OTHER_RNG.format(other_rng) if other_rng else None)
                     or (WARNINGS if filters_changed else None) or (BACKWARD.format(written) if written else None))
+    for name, (_, write, _) in SETTINGS.items():  # each call starts as this one did: a switch it flips is named again
+        write(before[name])
     clean_state()
     return call

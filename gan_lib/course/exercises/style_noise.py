@@ -193,7 +193,9 @@ def noise_injection_verdict(layer_class: Callable) -> str:
                  Case((layers[4], torch.randn(3, 4, 5, 6, generator=_rng(10)), _rng(11)),
                       "3 images of 4 channels again, another rng: fresh noise"),
                  Case((layers[3], torch.randn(2, 3, 4, 4, generator=_rng(12), dtype=torch.float64), _rng(13)),
-                      "float64 images: float64 noise")]
+                      "float64 images: float64 noise"),
+                 Case((copied_module(layers[4]).eval(), torch.randn(2, 4, 3, 3, generator=_rng(14)), _rng(15)),
+                      "in eval mode: with no noise given it still draws some (fixed noise is the caller's choice)")]
         line = implementation_verdict(name, _answering(lambda layer, x, rng: layer(x, None, rng)), _injected_drawn,
                                       drawn, Signature(("layer", "x", "rng"), wrt=(0, 1), watched=watched),
                                       DRAWN_NOISE_MISTAKES)
