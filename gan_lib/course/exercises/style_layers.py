@@ -47,6 +47,7 @@ SCALAR_PSI_CASES = [
     Case((_ws(4, 3), W_AVG, 1.0), "psi 1: w as it is"),
     Case((_ws(5, 2, 6).double(), W_AVG.double(), 0.8), "float64 ws and w_avg"),
     Case((_ws(8, 3), W_AVG, 0), "psi 0 (a plain 0): every w the average w"),
+    Case((_ws(9, 3), W_AVG, 2.5), "psi 2.5: far past w, away from the average"),
 ]
 TRUNCATION_CASES = SCALAR_PSI_CASES + [
     Case((_ws(6, 8, 3), W_AVG, torch.linspace(1.0, 0.0, 8)), "ws (8, 3, 8) and one psi per image, from 1 to 0"),

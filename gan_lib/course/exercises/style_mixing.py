@@ -42,13 +42,17 @@ def _settings(G: nn.Module) -> tuple:
 def _watching_settings(style_mix: Callable, changed: list[str]) -> Callable:
     """style_mix, noting into `changed` what it changed of G's settings (on the check's copy of G)."""
     def call(G, w1, w2, crossover):
-        before = _settings(G)
+        before, modes, train = _settings(G), [], G.train
+        G.train = lambda mode=True: (modes.append(mode), train(mode))[1]  # G.eval() calls it too
         try:
             return style_mix(G, w1, w2, crossover)
         finally:
+            del G.train
             after = _settings(G)
             names = ("its mode (G.train() or G.eval())", "G.noise_mode", "G.psi", "G.draws")
             changed.extend(name for name, a, b in zip(names, before, after) if a is not b and a != b)
+            if modes and not changed:
+                changed.append("its mode (G.train() or G.eval(), even when it sets it back: the caller's may differ)")
     return call
 
 

@@ -45,7 +45,7 @@ def _copy_in(module: nn.Module, reference: nn.Module) -> None:
 
 # (latent_dim, layers, lr_mul): StyleGAN's lr_mul, and two more (9 layers: more than StyleGAN's 8)
 MAPPING_CONFIGS = ((8, 4, 0.01), (5, 2, 0.5), (6, 9, 0.1))
-INIT_CONFIG = (32, 3, 0.01)  # built once more, as it starts: its weights' spread is read at init
+INIT_CONFIG = (64, 4, 0.01)  # built once more, as it starts: its weights' spread is read at init (16,384 of them)
 MAPPING_WATCHED = (MappingNetwork.forward, EqualLinear.forward, normalize_latent)
 
 
@@ -169,6 +169,9 @@ def _mapping_init(name: str, network: nn.Module, latent_dim: int, lr_mul: float)
             return f"{start} its weight {number} starts with mean {w.mean() / lr_mul:.3g} where {right}"
         if abs(w.std() - 1) > 0.15:
             return f"{start} its weights start with std {w.std() / lr_mul:.3g} where {right}"
+    pooled = torch.cat([w.flatten() for w in weights])
+    if abs(pooled.std() - 1) > 8 / (2 * len(pooled)) ** 0.5:  # 8 standard errors of a normal sample's std
+        return f"{start} its weights start with std {pooled.std() / lr_mul:.3g} where {right}"
     within_one_std = torch.cat(weights).abs().lt(1).double().mean()  # 0.68 for N(0, 1), 0.58 for a uniform draw
     if len(torch.cat(weights).flatten()) >= 2000 and within_one_std < 0.63:
         return (f"{start} its weights do not start Gaussian ({within_one_std:.0%} of them within one std, where a "
@@ -223,6 +226,9 @@ def mapping_network_verdict(network_class: Callable) -> str:
             else:
                 cases.append(Case((network, torch.randn(4, d, generator=_rng(3)) * 0.7 + 0.2, lr_mul),
                                   f"latent_dim {d}, {layers} layers, lr_mul {lr_mul}"))
+        second = cases[2].args
+        cases.append(Case((second[0], torch.randn(9, len(second[1][0]), generator=_rng(4)) * 1.5, second[2]),
+                          "the second network again, a batch of 9 latents"))
         signature = Signature(("network", "z", "lr_mul"), wrt=(0, 1), watched=MAPPING_WATCHED)
         line = implementation_verdict(name, _answering(lambda network, z, lr_mul: network(z)), _mapping, cases,
                                       signature, MAPPING_MISTAKES,
