@@ -11,7 +11,8 @@ notebook shows was made here and not edited by hand. A notebook run again replac
 
 Only the project's own outputs are tagged: generated faces, curves and diagrams, never dataset images or answers.
 The notebooks themselves are read, executed in memory and written back with their preview cells only; their
-executed copies go to runs/figures/ for reading.
+executed copies go to runs/figures/ for reading, and they share one run folder, runs/figures/course (or
+$GAN_LIB_RUN_DIR), as they share one on Colab's Drive: notebook 04 and the capstone go on from notebook 03's run.
 """
 
 from __future__ import annotations
@@ -190,6 +191,8 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"--data {args.data}: {why if args.data in NAMED_DATASETS else 'no such folder'}; "
                          "the figures need the real faces: pass a folder of them (make figures DATA=FOLDER)")
     FIGURES.mkdir(parents=True, exist_ok=True)
+    # one run folder for every notebook, as Colab's Drive folder is: 04 and the capstone go on from 03's run
+    os.environ.setdefault("GAN_LIB_RUN_DIR", str(ROOT / "runs" / "figures" / "course"))
     for notebook in args.notebooks:
         started = time.monotonic()
         print(f"{notebook}: running in full on {args.data} ...", flush=True)
