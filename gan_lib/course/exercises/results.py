@@ -65,17 +65,27 @@ def check_sliced_wasserstein(sliced_wasserstein: Callable) -> None:
     """sliced_wasserstein(a, b, directions) of two point sets (n, d) along unit directions (k, d), against
     metrics.sliced_distance (the core of SWD) with the same directions."""
     cases, seeds = [], (3, 4)
+
+    def redrawn(rng: torch.Generator) -> tuple:  # other point sets, other sizes, other unit directions
+        n, dim = int(torch.randint(50, 400, (), generator=rng)), int(torch.randint(2, 12, (), generator=rng))
+        directions = torch.randn(int(torch.randint(8, 80, (), generator=rng)), dim, generator=rng)
+        return (torch.randn(n, dim, generator=rng) * 2, torch.randn(n, dim, generator=rng) + 1,
+                directions / directions.norm(dim=1, keepdim=True))
+
     for seed in seeds:
         a = torch.randn(500, 8, generator=_rng(seed), dtype=torch.float32)  # whatever the notebook's default
         b = torch.randn(500, 8, generator=_rng(seed + 10), dtype=torch.float32) * 1.5 + 1
-        cases.append(Case((a, b, _unit_directions(64, 8, seed)), f"500 points in 8-D, 64 directions (seed {seed})"))
-
-    def reference(a, b, directions):
-        seed = next(s for s, c in zip(seeds, cases) if torch.equal(c.args[2], directions))
-        return torch.tensor(sliced_distance(a, b, len(directions), _rng(seed)))
+        cases.append(Case((a, b, _unit_directions(64, 8, seed)), f"500 points in 8-D, 64 directions (seed {seed})",
+                          redraw=redrawn))
 
     def projected(a, b, d):
         return (a @ d.T).sort(dim=0).values, (b @ d.T).sort(dim=0).values
+
+    def reference(a, b, directions):  # gan_lib's own on the fixed cases; the definition itself on drawn ones
+        seed = next((s for s, c in zip(seeds, cases) if torch.equal(c.args[2], directions)), None)
+        if seed is None:
+            return (lambda pa, pb: (pa - pb).abs().mean())(*projected(a, b, directions))
+        return torch.tensor(sliced_distance(a, b, len(directions), _rng(seed)))
 
     print(implementation_verdict("sliced Wasserstein", sliced_wasserstein, reference, cases,
                                  Signature(("a", "b", "directions"), watched=(sliced_distance,)), {
@@ -97,6 +107,25 @@ def _features(seed: int) -> torch.Tensor:
     return torch.randn(400, 6, generator=_rng(seed + 1), dtype=torch.float64) @ mixing + seed
 
 
+def _fitted_gaussians(rng: torch.Generator) -> tuple:
+    """Two Gaussians fitted to features drawn afresh: another dimension, and spreads a thousand times apart."""
+    dim = int(torch.randint(3, 9, (), generator=rng))
+    fitted = []
+    for _ in range(2):
+        scales = 10 ** (3 * torch.rand(dim, generator=rng, dtype=torch.float64) - 1.5)
+        mixing = torch.randn(dim, dim, generator=rng, dtype=torch.float64)
+        features = (torch.randn(300, dim, generator=rng, dtype=torch.float64) * scales) @ mixing
+        fitted += [features.mean(0) + torch.randn(dim, generator=rng, dtype=torch.float64), torch.cov(features.T)]
+    return tuple(fitted)
+
+
+def _frechet(m1, c1, m2, c2) -> torch.Tensor:
+    """|mu1 - mu2|^2 + tr(C1 + C2 - 2 sqrt(C1 C2)): sqrt(C1 C2)'s trace is the sum of the square roots of C1 C2's
+    eigenvalues (real and non-negative for two covariances)."""
+    return ((m1 - m2).pow(2).sum() + c1.trace() + c2.trace()
+            - 2 * torch.linalg.eigvals(c1 @ c2).real.clamp(min=0).sqrt().sum())
+
+
 def _frechet_cases() -> tuple[list[Case], list[torch.Tensor]]:
     """Closed-form cases (equal Gaussians: 0; a shift of (3, 4): 25; diagonal covariances: the sum of
     (sqrt(a) - sqrt(b))^2), then two fitted Gaussians whose answer torchmetrics' FID gives."""
@@ -107,7 +136,7 @@ def _frechet_cases() -> tuple[list[Case], list[torch.Tensor]]:
     answers = [torch.tensor(0.0), torch.tensor(25.0), torch.tensor(1.0 + 1.0 + 1.0)]
     real, fake = _features(1), _features(2)
     cases.append(Case((real.mean(0), torch.cov(real.T), fake.mean(0), torch.cov(fake.T)),
-                      "two Gaussians fitted to 6-D features, against torchmetrics' FID"))
+                      "two Gaussians fitted to 6-D features, against torchmetrics' FID", redraw=_fitted_gaussians))
     answers.append(torch.tensor(fid_from_features(real, fake)))
     return cases, answers
 
@@ -117,9 +146,10 @@ def check_frechet_distance(frechet_distance: Callable) -> None:
     with warnings.catch_warnings():  # torchmetrics' first import adds warnings filters: none stays behind
         cases, answers = _frechet_cases()
 
-    def reference(m1, c1, m2, c2):
-        return next(answer for case, answer in zip(cases, answers)
-                    if torch.equal(case.args[0], m1) and torch.equal(case.args[1], c1))
+    def reference(m1, c1, m2, c2):  # the closed forms and torchmetrics on the fixed cases; the formula on drawn ones
+        known = next((answer for case, answer in zip(cases, answers)
+                      if torch.equal(case.args[0], m1) and torch.equal(case.args[1], c1)), None)
+        return _frechet(m1, c1, m2, c2) if known is None else known
 
     def cross(c1, c2):
         return torch.linalg.eigvals(c1 @ c2).sqrt().real.sum()

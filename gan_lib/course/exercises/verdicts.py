@@ -64,6 +64,7 @@ class Case:
 
     args: tuple
     about: str = ""
+    redraw: Callable[[torch.Generator], tuple] | None = None  # fresh arguments of this kind, where scaling breaks them
 
 
 @dataclass
@@ -368,7 +369,11 @@ DRAWN_TOLERANCE = 5e-3
 def _drawn(case: Case, rng: torch.Generator) -> Case:
     """The case again with values drawn afresh: each float tensor of one dimension or more multiplied, element by
     element, by a factor from 0.5 to 2 (shapes and signs kept; the fixed cases hold the extremes), each integer
-    tensor (labels) drawn anew between its smallest and largest value; numbers, counts and modules as they were."""
+    tensor (labels) drawn anew between its smallest and largest value; numbers, counts and modules as they were. A
+    case with its own `redraw` (covariances, unit directions: what element-wise factors would spoil) uses that."""
+    if case.redraw is not None:
+        return Case(case.redraw(rng), case.about)
+
     def draw(arg: object) -> object:
         if isinstance(arg, torch.Tensor) and arg.is_floating_point() and arg.dim():
             factor = 2.0 ** (2 * torch.rand(arg.shape, generator=rng, dtype=torch.float64) - 1)  # 0.5 to 2
