@@ -209,7 +209,8 @@ HINGE = {
 def _penalty(*, order="real first", alpha_shape="image", at=None, norm="image", square=True, one=True,
              create_graph=True, total=torch.sum, requires_grad=True, use_rng=True):
     def penalty(critic, real, fake, rng):
-        shape = {"image": (len(real), 1, 1, 1), "batch": (1,), "pixel": real.shape}[alpha_shape]
+        shape = {"image": (len(real), *[1] * (real.dim() - 1)), "batch": (1,), "pixel": real.shape,
+                 "four dimensions": (len(real), 1, 1, 1)}[alpha_shape]
         alpha = torch.rand(*shape, generator=rng) if use_rng else torch.rand(*shape)
         between = alpha * real + (1 - alpha) * fake if order == "real first" else alpha * fake + (1 - alpha) * real
         between = {"real": real, "fake": fake}.get(at, between).detach()
@@ -223,14 +224,14 @@ def _penalty(*, order="real first", alpha_shape="image", at=None, norm="image", 
 
 
 def _per_image(critic, real, fake, rng):
-    alpha = torch.rand(len(real), 1, 1, 1, generator=rng)
+    alpha = torch.rand(len(real), *[1] * (real.dim() - 1), generator=rng)
     between = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
     return torch.autograd.grad(critic(between).sum(), between, create_graph=True)[0].flatten(1).norm(dim=1)
 
 
 def _flags_real(critic, real, fake, rng):
     """The right value, by a gradient taken through `real`, whose requires_grad flag it leaves set."""
-    alpha = torch.rand(len(real), 1, 1, 1, generator=rng)
+    alpha = torch.rand(len(real), *[1] * (real.dim() - 1), generator=rng)
     real.requires_grad_(True)
     grad = torch.autograd.grad(critic(alpha * real + (1 - alpha) * fake).sum(), real, create_graph=True)[0] / alpha
     return (grad.flatten(1).norm(dim=1) - 1).pow(2).mean()
@@ -240,12 +241,16 @@ PENALTY = {
     "right": [_penalty(), _penalty(order="fake first"),
               lambda c, r, f, g: _penalty()(c, r, f, g) * 1.0,
               lambda c, r, f, g: ((lambda gr: (gr.reshape(len(gr), -1).pow(2).sum(1).sqrt() - 1) ** 2)(
-                  torch.autograd.grad(c(x := (lambda a: a * r + (1 - a) * f)(torch.rand(len(r), 1, 1, 1, generator=g))
-                                        .requires_grad_()).sum(), x, create_graph=True)[0])).mean()],
+                  torch.autograd.grad(c(x := (lambda a: a * r + (1 - a) * f)(
+                      torch.rand(len(r), *[1] * (r.dim() - 1), generator=g)).requires_grad_()).sum(), x,
+                      create_graph=True)[0])).mean()],
     "the penalty at the real images": [_penalty(at="real")],
     "the penalty at the generated images": [_penalty(at="fake")],
     "one alpha for the whole batch": [_penalty(alpha_shape="batch")],
     "one alpha per pixel": [_penalty(alpha_shape="pixel")],
+    "alpha of shape (N, 1, 1, 1) whatever the points' shape": [_penalty(alpha_shape="four dimensions")],
+    "draws more or fewer numbers from the generator": [
+        lambda c, r, f, g: (_penalty()(c, r, f, g), torch.rand(1, generator=g))[0]],
     "the norm of the whole batch's gradient": [_penalty(norm="batch")],
     "without the square": [_penalty(square=False)],
     "without the 1": [_penalty(one=False)],

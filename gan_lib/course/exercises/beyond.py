@@ -95,7 +95,10 @@ def _penalty_cases() -> list[Case]:
                  "a critic of slope 0.5 everywhere: the penalty is (0.5 - 1)^2 = 0.25, both sides of 1 count"),
             Case((QuadraticCritic((3, 8, 8), 0.5), real, fake, _rng(5)),
                  "a critic whose slope depends on the point, real and generated images far apart"),
-            Case((QuadraticCritic((1, 4, 4), 1.5), small_real, small_fake, _rng(6)), "three one-channel 4x4 images")]
+            Case((QuadraticCritic((1, 4, 4), 1.5), small_real, small_fake, _rng(6)), "three one-channel 4x4 images"),
+            Case((QuadraticCritic((5,), 1.0), torch.randn(6, 5, generator=_rng(9)),
+                  torch.randn(6, 5, generator=_rng(10)), _rng(11)),
+                 "six points of 5 numbers, (6, 5), as notebook 05's toy critic takes them: alpha (6, 1)")]
 
 
 def _mix(real: torch.Tensor, fake: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
@@ -110,7 +113,7 @@ def _gradient_at(critic, points: torch.Tensor, total=torch.sum) -> torch.Tensor:
 
 
 def _interpolates(real, fake, rng) -> torch.Tensor:
-    return _mix(real, fake, torch.rand(len(real), 1, 1, 1, generator=rng))
+    return _mix(real, fake, torch.rand(len(real), *[1] * (real.dim() - 1), generator=rng))
 
 
 def _penalty_at(points: Callable) -> Callable:
@@ -135,6 +138,8 @@ PENALTY_MISTAKES = {
         _penalty_at(lambda r, f, g: f),
     "one alpha for the whole batch (draw one per image: torch.rand(len(real), 1, 1, 1, generator=rng))":
         _penalty_at(lambda r, f, g: _mix(r, f, torch.rand(1, generator=g))),
+    "alpha of shape (N, 1, 1, 1) whatever the points' shape (torch.rand(len(real), *[1] * (real.dim() - 1)) fits "
+    "images and points alike)": _penalty_at(lambda r, f, g: _mix(r, f, torch.rand(len(r), 1, 1, 1, generator=g))),
     "one alpha per pixel (draw one per image, of shape (len(real), 1, 1, 1), so that each point lies on the line "
     "between its two images)": _penalty_at(lambda r, f, g: _mix(r, f, torch.rand(r.shape, generator=g))),
     "the norm of the whole batch's gradient (the penalty is per image: grad.flatten(1).norm(dim=1))":
@@ -215,9 +220,10 @@ def check_generator_input(generator_input: Callable) -> None:
 
     cases = [Case((_z(4, 0), _labels(0, 2, 1, 2), 4), "4 latents of 6 numbers, 4 classes"),
              Case((_z(9, 1, 3), torch.arange(9) % 3, 3), "9 latents of 3 numbers, 3 classes"),
-             Case((_z(2, 2).double(), _labels(1, 0), 2), "float64 latents")]
+             Case((_z(2, 2).double(), _labels(1, 0), 2), "float64 latents"),
+             Case((_z(3, 3), _labels(13, 0, 11), 14), "14 classes: more than any table of ten")]
     print(implementation_verdict("G's input", generator_input, reference, cases,
-                                 Signature(("z", "labels", "classes"), watched=(Generator.inputs,)), {
+                                 Signature(("z", "labels", "classes"), wrt=(0,), watched=(Generator.inputs,)), {
         "the one-hot first (gan_lib's G reads z, then the class: its first layer's weights are laid out so)":
             lambda z, y, k: torch.cat([F.one_hot(y, k).to(z.dtype), z], 1),
         "the label as one number beside z (a class is no quantity: one input per class)":

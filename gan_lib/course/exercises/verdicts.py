@@ -77,6 +77,7 @@ class Outcome:
     problem: str | None = None
     unanswered: bool = False
     returned: str = "Tensor"  # the type of what the function returned
+    draws: list[torch.Tensor] = field(default_factory=list)  # each torch.Generator argument's state after the call
 
 
 @dataclass(frozen=True)
@@ -256,7 +257,8 @@ def run_case(fn: Callable, case: Case, signature: Signature, learner: bool = Fal
         except Exception as exc:  # the learner's graph
             return Outcome(problem=_raised(exc))
         grads = [torch.zeros_like(t) if g is None else g.detach() for (_, t), g in zip(inputs, found)]
-    return Outcome(value=value.detach(), grads=grads, returned=returned)
+    draws = [a.get_state() for a in args if isinstance(a, torch.Generator)]
+    return Outcome(value=value.detach(), grads=grads, returned=returned, draws=draws)
 
 
 def _first_mismatch(got: torch.Tensor, expected: torch.Tensor, tolerance: float, reveal: bool = True) -> str | None:
@@ -281,7 +283,7 @@ def _shape(t: torch.Tensor) -> str:
 
 
 def difference(got: Outcome, expected: Outcome, grad_names: Sequence[str], tolerance: float,
-               reveal: bool = True) -> str | None:
+               reveal: bool = True, draws: bool = True) -> str | None:
     """Where `got` first differs from `expected` (its value's shape, then its value, then each gradient), or None;
     the expected values are not shown unless `reveal`. A result that training would use (gradients are watched)
     must not be widened past the inputs' and the default dtype."""
@@ -300,6 +302,9 @@ def difference(got: Outcome, expected: Outcome, grad_names: Sequence[str], toler
     mismatch = _first_mismatch(got.value, expected.value, tolerance, reveal)
     if mismatch:
         return f"it gives {mismatch}"
+    if draws and any(not torch.equal(a, b) for a, b in zip(got.draws, expected.draws)):
+        return ("it draws more or fewer numbers from the generator it is given than the one draw it needs, so every "
+                "later draw of the caller's shifts: draw exactly what the computation uses")
     for name, g, e in zip(grad_names, got.grads, expected.grads):
         if not g.any() and e.any():
             return (f"its value is right but no gradient reaches {name} through it (is something detached, or "
@@ -336,9 +341,10 @@ def _implementation_verdict(name, learner, reference, cases, signature, mistakes
             return f"{name}: not yet, {outcome.problem}{where}"
         got.append(outcome)
 
-    def agrees(outcomes: list[Outcome]) -> bool:
+    def agrees(outcomes: list[Outcome], draws: bool = True) -> bool:  # a mistake is named whatever it draws
         return all(not theirs.problem and not theirs.unanswered
-                   and difference(mine, theirs, grad_names, tolerance) is None for mine, theirs in zip(got, outcomes))
+                   and difference(mine, theirs, grad_names, tolerance, draws=draws) is None
+                   for mine, theirs in zip(got, outcomes))
 
     def outcomes(fn: Callable) -> list[Outcome]:
         return [run_case(fn, case, signature) for case in cases]
@@ -351,7 +357,7 @@ def _implementation_verdict(name, learner, reference, cases, signature, mistakes
     if right_by is not None:
         return f"{name}: {_on_drawn_cases(learner, right_by, cases, signature, grad_names, tolerance) or 'right'}"
     for mistake, make_it in mistakes.items():
-        if agrees(outcomes(make_it)):
+        if agrees(outcomes(make_it), draws=False):
             return f"{name}: not yet, this looks like {mistake}"
     for number, (case, mine, theirs) in enumerate(zip(cases, got, expected), 1):
         where = difference(mine, theirs, grad_names, tolerance)
