@@ -209,8 +209,7 @@ HINGE = {
 def _penalty(*, order="real first", alpha_shape="image", at=None, norm="image", square=True, one=True,
              create_graph=True, total=torch.sum, requires_grad=True, use_rng=True):
     def penalty(critic, real, fake, rng):
-        shape = {"image": (len(real), *[1] * (real.dim() - 1)), "batch": (1,), "pixel": real.shape,
-                 "four dimensions": (len(real), 1, 1, 1)}[alpha_shape]
+        shape = {"image": (len(real), *[1] * (real.dim() - 1)), "batch": (1,), "pixel": real.shape}[alpha_shape]
         alpha = torch.rand(*shape, generator=rng) if use_rng else torch.rand(*shape)
         between = alpha * real + (1 - alpha) * fake if order == "real first" else alpha * fake + (1 - alpha) * real
         between = {"real": real, "fake": fake}.get(at, between).detach()
@@ -248,7 +247,6 @@ PENALTY = {
     "the penalty at the generated images": [_penalty(at="fake")],
     "one alpha for the whole batch": [_penalty(alpha_shape="batch")],
     "one alpha per pixel": [_penalty(alpha_shape="pixel")],
-    "alpha of shape (N, 1, 1, 1) whatever the points' shape": [_penalty(alpha_shape="four dimensions")],
     "draws more or fewer numbers from the generator": [
         lambda c, r, f, g: (_penalty()(c, r, f, g), torch.rand(1, generator=g))[0]],
     "the norm of the whole batch's gradient": [_penalty(norm="batch")],

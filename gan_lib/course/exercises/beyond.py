@@ -95,10 +95,7 @@ def _penalty_cases() -> list[Case]:
                  "a critic of slope 0.5 everywhere: the penalty is (0.5 - 1)^2 = 0.25, both sides of 1 count"),
             Case((QuadraticCritic((3, 8, 8), 0.5), real, fake, _rng(5)),
                  "a critic whose slope depends on the point, real and generated images far apart"),
-            Case((QuadraticCritic((1, 4, 4), 1.5), small_real, small_fake, _rng(6)), "three one-channel 4x4 images"),
-            Case((QuadraticCritic((5,), 1.0), torch.randn(6, 5, generator=_rng(9)),
-                  torch.randn(6, 5, generator=_rng(10)), _rng(11)),
-                 "six points of 5 numbers, (6, 5), as notebook 05's toy critic takes them: alpha (6, 1)")]
+            Case((QuadraticCritic((1, 4, 4), 1.5), small_real, small_fake, _rng(6)), "three one-channel 4x4 images")]
 
 
 def _mix(real: torch.Tensor, fake: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
@@ -138,8 +135,6 @@ PENALTY_MISTAKES = {
         _penalty_at(lambda r, f, g: f),
     "one alpha for the whole batch (draw one per image: torch.rand(len(real), 1, 1, 1, generator=rng))":
         _penalty_at(lambda r, f, g: _mix(r, f, torch.rand(1, generator=g))),
-    "alpha of shape (N, 1, 1, 1) whatever the points' shape (torch.rand(len(real), *[1] * (real.dim() - 1)) fits "
-    "images and points alike)": _penalty_at(lambda r, f, g: _mix(r, f, torch.rand(len(r), 1, 1, 1, generator=g))),
     "one alpha per pixel (draw one per image, of shape (len(real), 1, 1, 1), so that each point lies on the line "
     "between its two images)": _penalty_at(lambda r, f, g: _mix(r, f, torch.rand(r.shape, generator=g))),
     "the norm of the whole batch's gradient (the penalty is per image: grad.flatten(1).norm(dim=1))":
