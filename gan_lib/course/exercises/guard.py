@@ -218,14 +218,15 @@ def guarded_call(fn: Callable, *args: object, watched: Iterable[Callable] = (), 
     before, call, seeded = global_state(), Call(), []
     held = [] if backward else _gradient_holders(args)
     grads = [None if t.grad is None else t.grad.clone() for _, t in held]
-    filters_changed = False
+    filters_changed, modules = False, len(sys.modules)
     try:
         with calls_into(watched, seeded) as call.called, warnings.catch_warnings(record=True):  # none printed
             filters = list(warnings.filters)
             try:
                 call.value = fn(*args)
             finally:
-                filters_changed = warnings.filters != filters
+                # a module imported for the first time may add its own filters (scipy.stats does): not the learner's
+                filters_changed = warnings.filters != filters and len(sys.modules) == modules
     except (Exception, SystemExit) as exc:  # the learner's code: reported by the check, never re-raised
         call.error = exc
     written = _grad_written(held, grads)

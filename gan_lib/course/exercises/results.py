@@ -24,6 +24,7 @@ def check_slerp(learner_slerp: Callable) -> None:
     cases = [Case((a, b, t), "five pairs, t from 0 to 1"),
              Case((a[:1], -0.5 * a[:1] + b[:1], torch.tensor([[0.3]])), "a pair more than 90 degrees apart"),
              Case((3 * a[1:3], b[1:3], torch.tensor([[0.6], [0.1]])), "latents of different norms"),
+             Case((a[4:5], a[4:5] + 0.3 * b[4:5], torch.tensor([[0.5]])), "two latents about 17 degrees apart"),
              Case((a[3:4], a[3:4].clone(), torch.tensor([[0.4]])),
                   "a latent and itself: the angle is 0 (clamp the cosine before acos, and mind the division by sin)")]
     signature = Signature(("a", "b", "t"), watched=(slerp, interpolate))
@@ -44,7 +45,9 @@ def check_wasserstein_1d(wasserstein_1d: Callable) -> None:
     a = torch.randn(1000, generator=_rng(0))
     cases = [Case((a, a + 2), "a sample and itself shifted by 2: W1 = 2"), Case((a, 3 * a), "a sample and 3 times it"),
              Case((a, torch.rand(1000, generator=_rng(1)) * 4), "two unrelated samples"),
-             Case((a[:7], a[7:14] - 1), "seven values each")]
+             Case((a[:7], a[7:14] - 1), "seven values each"),
+             Case((torch.tensor([0.0, 0.0, 1.0, 1.0, 1.0, 3.0]), torch.tensor([0.0, 2.0, 2.0, 2.0, 2.0, 5.0])),
+                  "repeated values (quantised pixels have many): ties count once each")]
     print(implementation_verdict("1-D Wasserstein", wasserstein_1d, _w1, cases,
                                  Signature(("a", "b"), watched=(sliced_distance,)), {
         "no sorting: the samples paired in the order given (W1 pairs them by rank: sort both first)":

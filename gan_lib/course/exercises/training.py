@@ -11,7 +11,7 @@ import torch
 from ... import losses
 from ...config import Config
 from ...data.loading import ImageSet
-from ...train import Trainer
+from ...train import Trainer, dcgan_step
 from .guard import guarded_call, preserved_state
 from .verdicts import NOT_ANSWERED, _first_mismatch, _raised, _short
 
@@ -79,9 +79,13 @@ def learner_run(train_step: Callable, steps: int = STEPS) -> list[tuple[list[flo
     opt_d = torch.optim.Adam(trainer.D.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2))
     for step in range(steps):
         call = guarded_call(train_step, trainer.G, trainer.D, opt_g, opt_d, trainer.batches.batch(step),
-                            trainer.latents(step), cfg.label_smoothing, backward=True)
+                            trainer.latents(step), cfg.label_smoothing, backward=True,
+                            watched=(dcgan_step, Trainer.train_step))
         if call.changed:  # named first, even over what it raised: it may be why
             raise StepProblem(call.changed)
+        if call.called:
+            raise StepProblem(f"it calls gan_lib's own {', '.join(sorted(call.called))}, which is the answer: write "
+                              "the step yourself")
         if call.error is not None:
             raise call.error
         if not (trainer.G.training and trainer.D.training):
@@ -323,10 +327,11 @@ def _ema_verdict(ema_update: Callable) -> str:
 
 
 def _at_other_decays(ema_update: Callable, checked: float) -> str | None:
-    """An update right at the Trainer's decay, tried at 0.99 (the config's default) and at a decay drawn afresh from
-    [0.95, 0.9999) on other weights: where it is off, without the expected average."""
+    """An update right at the Trainer's decay, tried at 0.99 (the config's default), at 0.999 (the clinic's slow
+    average) and at a decay drawn afresh from [0.95, 0.9999) on other weights: where it is off, without the expected
+    average."""
     rng = torch.Generator().manual_seed(int.from_bytes(os.urandom(8), "little") >> 1)
-    for decay in (0.99, 0.95 + 0.0499 * torch.rand((), generator=rng, dtype=torch.float64).item()):
+    for decay in (0.99, 0.999, 0.95 + 0.0499 * torch.rand((), generator=rng, dtype=torch.float64).item()):
         average, weights = torch.randn(3, 5, generator=rng), torch.randn(3, 5, generator=rng)
         expected = decay * average + (1 - decay) * weights
         call = guarded_call(ema_update, average.clone(), weights.clone(), decay)
