@@ -107,8 +107,8 @@ D_LOSS = {
               lambda r, f, a: F.binary_cross_entropy_with_logits(torch.cat([r, f]), torch.cat(
                   [torch.full_like(r, 1 - a), torch.zeros_like(f)]), reduction="none").split([len(r), len(f)])[0].mean()
               + _bce(f, 0.0),
-              lambda r, f, a: F.binary_cross_entropy_with_logits(r, torch.ones(len(r)) * (1 - a))  # float32 targets
-              + F.binary_cross_entropy_with_logits(f, torch.zeros(len(f)))],
+              lambda r, f, a: F.binary_cross_entropy_with_logits(r, torch.ones(len(r), dtype=r.dtype) * (1 - a))
+              + F.binary_cross_entropy_with_logits(f, torch.zeros(len(f), dtype=f.dtype))],
     "smoothing on both sides": [lambda r, f, a: _bce(r, 1 - a) + _bce(f, a)],
     "no smoothing": [lambda r, f, a: _bce(r, 1.0) + _bce(f, 0.0)],
     "a fixed real target of 0.9": [lambda r, f, a: _bce(r, 0.9) + _bce(f, 0.0)],
@@ -126,6 +126,11 @@ D_LOSS = {
                           lambda r, f, a: -((1 - a) * torch.log(torch.sigmoid(r) + 1e-7)
                                             + a * torch.log(1 - torch.sigmoid(r) + 1e-7)).mean() + _bce(f, 0.0)],
     "where torch.float32, the inputs' dtype, is expected": [lambda r, f, a: (_bce(r, 1 - a) + _bce(f, 0.0)).double()],
+    "where torch.float64, the inputs' dtype, is expected": [  # float32 targets make float64 logits' loss float32
+        lambda r, f, a: F.binary_cross_entropy_with_logits(r, torch.ones(len(r)) * (1 - a))
+        + F.binary_cross_entropy_with_logits(f, torch.zeros(len(f)))],
+    "draws from torch's global random number generator": [
+        lambda r, f, a: _bce(r, 1 - a) + _bce(f, 0.0) + 0 * torch.rand(())],
     "plain number": [lambda r, f, a: (_bce(r, 1 - a) + _bce(f, 0.0)).item(),
                      lambda r, f, a: float(_bce(r, 1 - a) + _bce(f, 0.0))],
     "autograd cannot follow": [lambda r, f, a: torch.tensor((_bce(r, 1 - a) + _bce(f, 0.0)).item()),

@@ -76,7 +76,7 @@ def _noise_structure(name: str, layer: nn.Module, channels: int) -> str | None:
     if len(params) == 1 and params[0][1].numel() == 1 and channels > 1:
         return (f"{name}: not yet, this looks like one strength for all channels (a single number): NoiseInjection "
                 "learns one per channel, nn.Parameter(torch.zeros(channels))")
-    if len(params) > 1 or tuple(params[0][1].shape) != (channels,):
+    if len(params) > 1 or params[0][1].numel() != channels:
         shapes = ", ".join(f"{key} {tuple(p.shape)}" for key, p in params)
         return (f"{name}: not yet, its parameters are {shapes} where NoiseInjection({channels}) has one, the "
                 f"strength ({channels},): one per channel")

@@ -78,6 +78,7 @@ class Outcome:
     unanswered: bool = False
     returned: str = "Tensor"  # the type of what the function returned
     draws: list[torch.Tensor] = field(default_factory=list)  # each torch.Generator argument's state after the call
+    drew_globally: bool = False  # whether the call drew from torch's global random number generator
 
 
 @dataclass(frozen=True)
@@ -218,7 +219,10 @@ def run_case(fn: Callable, case: Case, signature: Signature, learner: bool = Fal
     args = [_copy(a, i in signature.wrt) for i, a in enumerate(case.args)]
     pristine = [_copy(a, False) for a in case.args]
     modes = [(signature.names[i], a.training) for i, a in enumerate(args) if isinstance(a, nn.Module)]
+    global_rng = torch.random.get_rng_state()
     call = guarded_call(fn, *args, watched=signature.watched if learner else ())
+    drew_globally = not torch.equal(global_rng, torch.random.get_rng_state())
+    torch.random.set_rng_state(global_rng)  # every call starts from the same global state, the reference's too
     if call.changed:  # named first: it may be why the call raised
         return Outcome(problem=call.changed)
     for (name, training), module in zip(modes, (a for a in args if isinstance(a, nn.Module))):
@@ -258,7 +262,7 @@ def run_case(fn: Callable, case: Case, signature: Signature, learner: bool = Fal
             return Outcome(problem=_raised(exc))
         grads = [torch.zeros_like(t) if g is None else g.detach() for (_, t), g in zip(inputs, found)]
     draws = [a.get_state() for a in args if isinstance(a, torch.Generator)]
-    return Outcome(value=value.detach(), grads=grads, returned=returned, draws=draws)
+    return Outcome(value=value.detach(), grads=grads, returned=returned, draws=draws, drew_globally=drew_globally)
 
 
 def _first_mismatch(got: torch.Tensor, expected: torch.Tensor, tolerance: float, reveal: bool = True) -> str | None:
@@ -292,16 +296,21 @@ def difference(got: Outcome, expected: Outcome, grad_names: Sequence[str], toler
     if expected.value.dim() and got.value.dtype != expected.value.dtype:
         return f"it returns {got.value.dtype} where {expected.value.dtype}, the inputs' dtype, is expected"
     if (grad_names and got.returned == expected.returned == "Tensor" and got.value.is_floating_point()
-            and torch.finfo(got.value.dtype).bits > max(torch.finfo(expected.value.dtype).bits,
-                                                        torch.finfo(torch.get_default_dtype()).bits)):  # widened
+            and got.value.dtype != expected.value.dtype
+            and not (got.value.dtype == torch.get_default_dtype()  # a notebook that made float64 the default
+                     and torch.finfo(got.value.dtype).bits > torch.finfo(expected.value.dtype).bits)):
         return (f"it returns {got.value.dtype} where {expected.value.dtype}, the inputs' dtype, is expected (a "
-                "float64 constant, torch.tensor(..., dtype=torch.float64) or .double() widens it)")
+                "tensor made without dtype= is float32, and a float64 constant or .double() widens: torch.full_like(x, "
+                "...) and x.new_tensor(...) follow x)")
     if got.value.shape != expected.value.shape:
         reduce = " (reduce it: a loss is a mean over the batch)" if expected.value.dim() == 0 else ""
         return f"it gives {_shape(got.value)} where {_shape(expected.value)} is expected{reduce}"
     mismatch = _first_mismatch(got.value, expected.value, tolerance, reveal)
     if mismatch:
         return f"it gives {mismatch}"
+    if draws and got.drew_globally and not expected.drew_globally:
+        return ("it draws from torch's global random number generator, which this computation needs not: every "
+                "later random draw in the notebook shifts")
     if draws and any(not torch.equal(a, b) for a, b in zip(got.draws, expected.draws)):
         return ("it draws more or fewer numbers from the generator it is given than the one draw it needs, so every "
                 "later draw of the caller's shifts: draw exactly what the computation uses")
