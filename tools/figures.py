@@ -125,15 +125,9 @@ def keep(notebook: str, nb: nbformat.NotebookNode, about: dict, manifest: dict) 
     return written
 
 
-def run_time(minutes: float) -> str:
-    """A notebook's measured run time as the README and its opening state it: "40 s", "24 min"."""
-    return f"{round(minutes * 60)} s" if minutes < 1 else f"{round(minutes)} min"
-
-
 def caption(about: dict) -> str:
     return (f"*Before you run it: what the next cell draws in a full run of this notebook (`make figures`: "
-            f"{about['data']}, {about['machine']}, {about['date']}, {about['minutes']} min). Your run draws its own "
-            "under that cell.*")
+            f"{about['data']}, {about['machine']}, {about['date']}). Your run draws its own under that cell.*")
 
 
 def preview_source(notebook: str, name: str, manifest: dict) -> str | None:
