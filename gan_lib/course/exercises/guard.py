@@ -69,9 +69,14 @@ def global_state() -> dict:
     return state
 
 
-def restore(state: dict) -> None:
+def restore_settings(state: dict) -> None:
+    """torch's settings (SETTINGS) as `state` holds them."""
     for name, (_, write, _) in SETTINGS.items():
         write(state[name])
+
+
+def restore(state: dict) -> None:
+    restore_settings(state)
     torch.manual_seed(state["torch seed"])  # the seed torch.initial_seed() reports, then the generator's state
     torch.random.set_rng_state(state["torch RNG"])
     random.setstate(state["python RNG"])
@@ -235,7 +240,6 @@ def guarded_call(fn: Callable, *args: object, watched: Iterable[Callable] = (), 
     call.changed = (changed_global_state(before) or (RESEEDS.format(seeded[0]) if seeded else None)
                     or (OTHER_RNG.format(other_rng) if other_rng else None)
                     or (WARNINGS if filters_changed else None) or (BACKWARD.format(written) if written else None))
-    for name, (_, write, _) in SETTINGS.items():  # each call starts as this one did: a switch it flips is named again
-        write(before[name])
+    restore_settings(before)  # each call starts as this one did: a switch it flips is named again
     clean_state()
     return call
