@@ -6,9 +6,9 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
-from conftest import resumed_equals_straight
 from PIL import Image
 
+from conftest import resumed_equals_straight
 from gan_lib.config import Config
 from gan_lib.data import load_images, synthetic_set
 from gan_lib.data.synthetic import ATTRIBUTES

@@ -3,8 +3,8 @@ from dataclasses import replace
 
 import pytest
 import torch
-from conftest import resumed_equals_straight
 
+from conftest import resumed_equals_straight
 from gan_lib import losses
 from gan_lib.course import theory
 from gan_lib.course.toy import train_toy_gan

@@ -20,11 +20,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import same_tensors
 from PIL import Image
 
 import gan_lib.data.image_cache as image_cache
 import gan_lib.data.images as images
+from conftest import same_tensors
 from gan_lib.data import prepare_folder
 from gan_lib.runs.checkpoint import read_checkpoint
 from gan_lib.runs.cli import main

@@ -12,9 +12,9 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
 import student_edition  # noqa: E402
-from conftest import verdicts  # noqa: E402
 from test_reliability import unwritable  # noqa: E402
 
+from conftest import verdicts  # noqa: E402
 from gan_lib.support.errors import GanLibError  # noqa: E402
 
 NOTEBOOKS = sorted(ROOT.glob("notebooks/*.ipynb")) + sorted(ROOT.glob("final/*.ipynb"))

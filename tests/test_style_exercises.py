@@ -9,9 +9,9 @@ from types import SimpleNamespace
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import said
 from torch import nn
 
+from conftest import said
 from gan_lib.course.exercises import (
     check_adain,
     check_mapping_network,

@@ -2,10 +2,10 @@ import csv
 
 import pytest
 import torch
-from conftest import resumed_equals_straight, same_tensors
 from PIL import Image
 
 import gan_lib.train as train
+from conftest import resumed_equals_straight, same_tensors
 from gan_lib.runs.checkpoint import load_generator, read_checkpoint
 from gan_lib.runs.run_folder import TrainingRun
 from gan_lib.support.errors import GanLibError
