@@ -3,6 +3,7 @@ per shape) is refused on cases drawn afresh at every call, whose message shows n
 right answer does not have (backward() inside, a cuDNN switch, warnings filters, numpy's or Python's generator) are
 named and undone; a right answer passes whatever default dtype an earlier cell chose."""
 
+import functools
 import random
 import warnings
 
@@ -161,8 +162,16 @@ def test_a_block_is_tried_at_other_channel_counts_and_its_forward_is_guarded(cap
             warnings.simplefilter("ignore")
             return self.block(x)
 
+    cached = functools.lru_cache(block)  # one block per channel counts: equal blocks would share their weights
+    shared = nn.Sequential(nn.ConvTranspose2d(32, 16, 4, 2, 1, bias=False), nn.BatchNorm2d(16), nn.ReLU())
+
+    def sharing(i, o):  # new containers around one layer
+        return nn.Sequential(shared[0] if (i, o) == (32, 16) else block(i, o)[0], nn.BatchNorm2d(o), nn.ReLU())
+
     filters = list(warnings.filters)
     assert said(check_generator_block, block, capsys).endswith(": right")
+    assert "share their weights (a cache of built blocks?)" in said(check_generator_block, cached, capsys)
+    assert "share their weights" in said(check_generator_block, sharing, capsys)
     assert "right for 32 -> 16 channels but not for 24 -> 40" in said(check_generator_block, written_in, capsys)
     assert "its forward changes Python's warnings filters" in said(check_generator_block, Quiet, capsys)
     assert warnings.filters == filters
@@ -190,3 +199,27 @@ def test_labels_are_drawn_afresh_and_a_module_left_in_another_mode_is_named(caps
 
     assert said(check_gradient_penalty, penalty, capsys).endswith(": right")
     assert "it leaves critic in eval mode" in said(check_gradient_penalty, penalty_in_eval_mode, capsys)
+
+
+def test_a_training_step_that_clips_large_gradients_is_caught_where_they_are_large(capsys):
+    from gan_lib.course.exercises import check_train_step
+
+    def clipped_at(limit):
+        def step(G, D, opt_g, opt_d, real, z, label_smoothing):
+            original = opt_d.step, opt_g.step
+
+            def clip_then(optimizer_step, model):
+                def clipped_step():
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), limit)
+                    return optimizer_step()
+                return clipped_step
+
+            opt_d.step, opt_g.step = clip_then(opt_d.step, D), clip_then(opt_g.step, G)
+            try:
+                return _plain_step(G, D, opt_g, opt_d, real, z, label_smoothing)
+            finally:
+                opt_d.step, opt_g.step = original
+        return step
+
+    assert "not with D's last layer 30 times larger" in said(check_train_step, clipped_at(100.0), capsys)
+    assert "clipped" in said(check_train_step, clipped_at(10.0), capsys)

@@ -104,6 +104,7 @@ def sliced_distance(a: torch.Tensor, b: torch.Tensor, projections: int, rng: tor
 
 
 SCORE_FACES = 2000  # real and generated faces per score (evaluate's --n): all the held-out faces of a set under 16,000
+SYNTHETIC_SCORE_FACES = 500  # the synthetic faces' short runs (03's clinic, 05, 06): 500 of their 1,250 held out
 MAX_DESCRIPTORS = 2**20  # per set and pyramid level (600 MB of floats): past it, fewer patches per image
 
 

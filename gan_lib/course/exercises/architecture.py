@@ -161,9 +161,21 @@ def _blocks_verdict(name: str, block: Callable[[int, int], nn.Module], gan_libs:
         return said
     again = _block_verdict(name, block, _initialised(*gan_libs(other_in, other_out)), side, mistakes, hint, batch=6)
     if again.endswith(": right"):
-        return again
+        return _shared_verdict(name, block, c_in, c_out) or again
     return again.replace(f"{name}: not yet, ", f"{name}: not yet, right for {c_in} -> {c_out} channels but not for "
                                               f"{other_in} -> {other_out} and a batch of 6: ", 1)
+
+
+def _shared_verdict(name: str, block: Callable[[int, int], nn.Module], c_in: int, c_out: int) -> str | None:
+    """A block builder that hands out one block per channel counts (a cache) would make a network's blocks of equal
+    size one block with one set of weights: two calls must build separate layers."""
+    first, second = (guarded_call(block, c_in, c_out).value for _ in range(2))
+    if isinstance(first, nn.Module) and isinstance(second, nn.Module):
+        if first is second or {id(p) for p in first.parameters()} & {id(p) for p in second.parameters()}:
+            return (f"{name}: not yet, two calls with the same channel counts give blocks that share their weights "
+                    "(a cache of built blocks?): build new layers at every call, or a network's equal blocks would be "
+                    "one block")
+    return None
 
 
 def check_generator_block(generator_block: Callable[[int, int], nn.Module]) -> None:

@@ -21,10 +21,18 @@ STEP_CONFIG = Config(image_size=32, latent_dim=16, g_width=8, d_width=8, batch_s
 STEPS = 4  # at least: some mistakes only show from the second step on; each check runs 4 to 6 steps, drawn afresh
 
 
-def _trainer() -> Trainer:
+LOUD = 30.0  # D's last layer this many times larger: gradients far above any clipping threshold a learner may add
+
+
+def _trainer(loud: bool = False) -> Trainer:
     images = torch.randint(0, 256, (4 * STEP_CONFIG.batch_size, 3, 32, 32), dtype=torch.uint8,
                            generator=torch.Generator().manual_seed(0))
-    return Trainer(STEP_CONFIG, ImageSet(images, "random images"), device="cpu")
+    trainer = Trainer(STEP_CONFIG, ImageSet(images, "random images"), device="cpu")
+    if loud:
+        last = [m for m in trainer.D.modules() if isinstance(m, torch.nn.Conv2d)][-1]
+        with torch.no_grad():
+            last.weight.mul_(LOUD)
+    return trainer
 
 
 def _state(trainer: Trainer, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer) -> dict[str, torch.Tensor]:
@@ -44,10 +52,10 @@ def _state(trainer: Trainer, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Op
     return state | averaged | (grads if any(g.any() for g in grads.values()) else {})
 
 
-def reference_run(steps: int = STEPS) -> list[tuple[list[float], dict[str, torch.Tensor]]]:
+def reference_run(steps: int = STEPS, loud: bool = False) -> list[tuple[list[float], dict[str, torch.Tensor]]]:
     """(loss_d, loss_g) and every weight of G and D and G's BatchNorm statistics after each of
-    Trainer.train_step's first `steps` steps."""
-    trainer, run = _trainer(), []
+    Trainer.train_step's first `steps` steps (with D's last layer LOUD times larger if `loud`)."""
+    trainer, run = _trainer(loud), []
     for _ in range(steps):
         stats = trainer.train_step(trainer.batches.batch(trainer.step))
         trainer.step += 1
@@ -69,11 +77,12 @@ def _loss_value(loss: object, which: str) -> float:
     raise StepProblem(f"its {which} is {kind} where one number is expected (the batch's mean loss)")
 
 
-def learner_run(train_step: Callable, steps: int = STEPS) -> list[tuple[list[float], dict[str, torch.Tensor]]]:
+def learner_run(train_step: Callable, steps: int = STEPS,
+                loud: bool = False) -> list[tuple[list[float], dict[str, torch.Tensor]]]:
     """The same with the learner's train_step(G, D, opt_g, opt_d, real, z, label_smoothing) -> (loss_d, loss_g),
     given copies of the Trainer's models, optimisers like its own, and its batches and noise; raises StepProblem
     for what cannot be compared."""
-    trainer, run = _trainer(), []
+    trainer, run = _trainer(loud), []
     cfg = trainer.cfg
     opt_g = torch.optim.Adam(trainer.G.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2))
     opt_d = torch.optim.Adam(trainer.D.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2))
@@ -132,11 +141,25 @@ def _step_verdict(train_step: Callable, mistakes: dict[str, Callable]) -> str:
         return f"{name}: not yet, {_raised(exc)}"
     reference = reference_run(steps)
     if _same_run(run, reference):
-        return f"{name}: right"
+        return f"{name}: {_when_loud(train_step) or 'right'}"
     for mistake, make_it in mistakes.items():
         if _same_run(run, learner_run(make_it, steps)):
             return f"{name}: not yet, this looks like {mistake}"
     return f"{name}: not yet, {_first_difference(run, reference)}"
+
+
+def _when_loud(train_step: Callable) -> str | None:
+    """A step right at the start's small gradients, run again with D's last layer LOUD times larger: a gradient
+    clipped or capped above some size shows there (the message, like a drawn case's, gives no expected value)."""
+    try:
+        run = learner_run(train_step, 2, loud=True)
+    except (Exception, SystemExit) as exc:  # the learner's code: reported, never re-raised
+        return f"not yet, right at the start's gradients but {_raised(exc)} when they are large"
+    if _same_run(run, reference_run(2, loud=True), tolerance=1e-4):
+        return None
+    return (f"not yet, right while the gradients are small, but not with D's last layer {LOUD:.0f} times larger, "
+            "where they are large: a gradient clipped, capped or rescaled? Each loss goes to backward and its "
+            "optimiser as it is")
 
 
 def check_train_step(train_step: Callable) -> None:
