@@ -224,8 +224,11 @@ def test_a_race_trains_to_equal_steps_then_on_to_equal_time(tiny_data):
     for name in race.runs:
         race.train(name, until_step=4)
         assert [step for step, _ in race.by_steps[name]] == [2, 4] and race.runs[name].step == 4
-    race.train("dcgan", until_seconds=race.seconds["style"])
-    assert race.seconds["dcgan"] >= race.seconds["style"] and race.runs["dcgan"].step > 4
+    # on to a training time past its own (the style G's, in the notebook; a first run's warm-up can make the DCGAN's
+    # first steps slower than the style G's here, so the time is set rather than measured)
+    target = race.seconds["dcgan"] + race.seconds["style"]
+    race.train("dcgan", until_seconds=target)
+    assert race.seconds["dcgan"] >= target and race.runs["dcgan"].step > 4
     seconds = [s for s, _ in race.by_seconds["dcgan"]]
     assert seconds == sorted(seconds) and len(seconds) == len(race.by_steps["dcgan"])
     assert race.score("style") == race.by_steps["style"][-1][1]  # the same latents every time
