@@ -223,3 +223,41 @@ def test_a_training_step_that_clips_large_gradients_is_caught_where_they_are_lar
 
     assert "not with D's last layer 30 times larger" in said(check_train_step, clipped_at(100.0), capsys)
     assert "clipped" in said(check_train_step, clipped_at(10.0), capsys)
+
+
+def test_the_third_adversary_s_classes_are_caught(capsys):
+    """Answers right on small values, in eval mode or in float32 only, found by an adversary not shown these tests."""
+    from torch import nn
+
+    from gan_lib.course.exercises import (
+        check_ema,
+        check_g_loss,
+        check_generator_block,
+        check_projection,
+        check_style_mixing,
+        check_truncation,
+    )
+
+    def block(i, o, activation=nn.ReLU, momentum=0.1):
+        return nn.Sequential(nn.ConvTranspose2d(i, o, 4, 2, 1, bias=False), nn.BatchNorm2d(o, momentum=momentum),
+                             activation())
+
+    assert "caps large values" in said(check_generator_block, lambda i, o: block(i, o, nn.ReLU6), capsys)
+    assert "in eval mode" in said(check_generator_block, lambda i, o: block(i, o).eval(), capsys)
+    assert "running statistics" in said(check_generator_block, lambda i, o: block(i, o, momentum=0.5), capsys)
+    assert "NaN or inf" in said(check_g_loss, lambda f: -torch.log(torch.sigmoid(f)).mean(), capsys)
+    assert "float64 ws and a float32 w_avg" in said(check_truncation, lambda ws, a, p: (a + p * (ws - a)).to(a.dtype)
+                                                    if not isinstance(p, torch.Tensor) else
+                                                    a + p.view(-1, *[1] * (ws.dim() - 1)) * (ws - a), capsys)
+    assert "for float64 weights it returns torch.float32" in said(check_ema, lambda a, w, d: (d * a + (1 - d) * w)
+                                                                  .float(), capsys)
+    assert "float64 features" in said(check_projection, lambda f, e: (e * f.sum((2, 3))).sum(1).float(), capsys)
+
+    def mixed(G, w1, w2, crossover, **mode):
+        ws = w1[:, None, :].repeat(1, G.num_ws, 1)
+        ws[:, crossover:] = w2[:, None, :]
+        return G.synthesis(ws, **mode)
+
+    assert said(check_style_mixing, mixed, capsys).endswith(": right")
+    assert "eval-mode noise forced" in said(check_style_mixing, lambda G, a, b, c: mixed(G, a, b, c,
+                                                                                   noise_mode=G.noise_mode), capsys)

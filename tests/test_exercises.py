@@ -433,7 +433,7 @@ def test_the_training_step_check_runs_beside_trainer_train_step_and_names_each_m
         "right": _step(), "right, D sees the fake batch first": _step(fake_first=True),
         "right, losses returned as numbers": _step(as_numbers=True),
         "fake.detach()": _step(detach=False), "zero_grad never called": _step(zero="never"),
-        "zero_grad between backward and step": _step(zero="after"), "G updated before D": _step(g_first=True),
+        "zero_grad between backward and step": _step(zero="after"), "G updated first": _step(g_first=True),
         "the saturating G loss": _step(g_loss=losses.generator_saturating),
         "smoothing on both sides": _step(fake_label=0.1), "no smoothing": _step(smoothing=0.0),
         "a fixed real target of 0.9": _step(smoothing=0.1),

@@ -39,7 +39,7 @@ G_LOSS_CASES = [Case((_logits(1, 16, -1.0),), "generated logits below 0: D rejec
                 Case((_logits(3, 7, 2.0),), "generated logits above 0, a batch of 7"),
                 Case((_logits(5, 1, 0.0),), "a batch of one"),
                 Case((_logits(7, 9, 0.5, torch.float64),), "float64 logits"),
-                Case((torch.tensor([-40.0, -17.0, -3.0, 0.5]),),
+                Case((torch.tensor([-120.0, -40.0, -17.0, -3.0, 0.5]),),
                      "logits far below 0: D rejects the images outright, as early in training")]
 # the logits a DCGAN's D gives reach +-30; past about 17, 1 - sigmoid(x) rounds to 0 in float32
 UNSTABLE = ("a sigmoid, then binary_cross_entropy (or a log): it holds for moderate logits, but far from 0 the "
@@ -90,6 +90,7 @@ def check_g_loss(g_loss: Callable) -> None:
             lambda f: _bce(torch.sigmoid(f), 1.0),
         "a sum over the batch (reduction='sum'): the loss is a mean":
             lambda f: losses.generator_non_saturating(f, reduction="sum"),
+        UNSTABLE: lambda f: F.binary_cross_entropy(torch.sigmoid(f), torch.ones_like(f)),
     }))
 
 
@@ -217,15 +218,34 @@ def module_verdict(name: str, build: Callable[[], nn.Module], reference: nn.Modu
     frozen = [key for key, p in module.named_parameters() if not p.requires_grad]
     if frozen:
         return f"{name}: not yet, its {frozen[0]} does not require grad, so it would never train"
+    if not all(m.training for m in module.modules()):
+        return (f"{name}: not yet, it returns the block in eval mode (.eval()): a new block is in train mode, so that "
+                "its BatchNorm normalises with each batch's statistics while it trains")
     forward = guarded_call(copy.deepcopy(module).train(), x.clone())  # its forward's side effects, named
     if forward.changed:
         return f"{name}: not yet, its forward {forward.changed.removeprefix('it ')}"
     if _behaves_like(module, reference, x):
-        return f"{name}: right"
+        if _behaves_like(module, _loud(reference), x):
+            return f"{name}: right"
+        return (f"{name}: not yet, right while its activations are small, but not with BatchNorm's scale at "
+                f"{LOUD:.0f}, where they are large: an activation that caps large values (ReLU6, Hardtanh, a clamp)?")
     for mistake, make_it in mistakes.items():
         if _behaves_like(module, make_it(), x):
             return f"{name}: not yet, this looks like {mistake}"
     return f"{name}: not yet, {_first_difference(module, reference, x, shape_hint)}"
+
+
+LOUD = 8.0  # BatchNorm's scale in a second comparison: activations far past 6, where a capped activation shows
+
+
+def _loud(reference: nn.Module) -> nn.Module:
+    """The reference block with its BatchNorm scaling by LOUD."""
+    loud = copy.deepcopy(reference)
+    with torch.no_grad():
+        for layer in loud.modules():
+            if isinstance(layer, nn.BatchNorm2d):
+                layer.weight.fill_(LOUD)
+    return loud
 
 
 def _first_difference(module: nn.Module, reference: nn.Module, x: torch.Tensor, shape_hint: str) -> str:
@@ -242,9 +262,19 @@ def _first_difference(module: nn.Module, reference: nn.Module, x: torch.Tensor, 
     expected_shape = tuple(reference.train()(x).shape)
     if tuple(out.shape) != expected_shape:
         return f"it turns {tuple(x.shape)} into {tuple(out.shape)} where {expected_shape} is expected ({shape_hint})"
-    if _copy_by_kind(module, reference) and torch.allclose(module.train()(x), reference.train()(x), atol=1e-5):
-        return ("its output is right but the gradients through it are not (a .detach() or torch.no_grad() inside, "
-                "or a layer left out of the backward pass?)")
+    if _copy_by_kind(module, reference):
+        try:
+            same = [a.shape == b.shape and torch.allclose(a, b, atol=1e-5)
+                    for a, b in zip(_behaviour(module, x), _behaviour(reference, x))]
+        except Exception:  # the learner's module: judged by its output below
+            same = [False]
+        if len(same) > 1 and all(same[:-1]):
+            return ("its output and gradients are right, but not its output in eval mode after a training batch, "
+                    "which reads BatchNorm's running statistics: a momentum or eps of its own? (DCGAN keeps "
+                    "PyTorch's defaults)")
+        if same[0]:
+            return ("its output is right but the gradients through it are not (a .detach() or torch.no_grad() "
+                    "inside, or a layer left out of the backward pass?)")
     return "with gan_lib's weights copied in its output differs: check the layers and their order"
 
 

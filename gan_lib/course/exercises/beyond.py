@@ -237,7 +237,9 @@ def check_projection(projection: Callable) -> None:
     cases = [Case((features, torch.randn(5, 8, generator=_rng(1))), "5 images, 8 channels"),
              Case((features[:1, :3].clone(), torch.randn(1, 3, generator=_rng(2))), "one image, 3 channels"),
              Case((torch.randn(3, 4, 2, 2, generator=_rng(3)) + 1, torch.randn(3, 4, generator=_rng(4))),
-                  "3 images, 2x2 positions")]
+                  "3 images, 2x2 positions"),
+             Case((torch.randn(2, 3, 4, 4, generator=_rng(5), dtype=torch.float64),
+                   torch.randn(2, 3, generator=_rng(6), dtype=torch.float64)), "float64 features and embedding")]
     print(implementation_verdict("the projection term", projection, reference, cases,
                                  Signature(("features", "class_embedding"), wrt=(0, 1),
                                            watched=(Discriminator.forward,)), {

@@ -46,6 +46,7 @@ SCALAR_PSI_CASES = [
     Case((_ws(3, 3), W_AVG, -0.4), "psi -0.4, past the average to the other side"),
     Case((_ws(4, 3), W_AVG, 1.0), "psi 1: w as it is"),
     Case((_ws(5, 2, 6).double(), W_AVG.double(), 0.8), "float64 ws and w_avg"),
+    Case((_ws(10, 3).double(), W_AVG, 0.6), "float64 ws and a float32 w_avg (G's buffer): ws's dtype is kept"),
     Case((_ws(8, 3), W_AVG, 0), "psi 0 (a plain 0): every w the average w"),
     Case((_ws(9, 3), W_AVG, 2.5), "psi 2.5: far past w, away from the average"),
 ]

@@ -90,6 +90,8 @@ MIXING_MISTAKES = {
     "w1 and w2 passed through the mapping network again (they are already w: give them to G.synthesis as they are)":
         lambda G, a, b, c: _style_mixed(G, G.mapping(a), G.mapping(b), c),
     "the per-layer ws themselves (give them to G.synthesis and return its images)": _mixed_ws,
+    "G's eval-mode noise forced (noise_mode=G.noise_mode): in train mode G draws fresh noise per image; call "
+    "G.synthesis(ws) and let G's mode decide": lambda G, a, b, c: G.synthesis(_mixed_ws(G, a, b, c), G.noise_mode),
 }
 
 
@@ -104,13 +106,16 @@ def style_mixing_verdict(style_mix: Callable) -> str:
             return torch.randn(n, G.latent_dim, generator=_rng(seed))
 
         other = _mixing_generator(64, noise_mode="none", psi=0.5)
+        training = _mixing_generator().train()  # fresh noise per image: the caller's mode decides, not G.noise_mode
         cases = [Case((G, w(1, 5), w(2, 5), 3), "5 pairs, crossover 3"),
                  Case((G, w(3, 4), w(4, 4), 1), "4 pairs, crossover 1: only the 4x4 constant's layer reads w1"),
                  Case((G, w(5, 3), w(6, 3), 6), "3 pairs, crossover 6: only the 32x32 layers read w2"),
                  Case((G, w(7, 2), w(8, 2), 0), "crossover 0: every layer reads w2"),
                  Case((G, w(9, 2), w(10, 2), G.num_ws), f"crossover {G.num_ws}, G.num_ws: every layer reads w1"),
                  Case((other, w(11, 3), w(12, 3), 7), f"a 64 px G of {other.num_ws} layers, its noise_mode 'none' "
-                      "and psi 0.5 as the caller set them, crossover 7")]
+                      "and psi 0.5 as the caller set them, crossover 7"),
+                 Case((training, w(13, 3), w(14, 3), 4), "a G in train mode (random noise, as while training), "
+                      "crossover 4")]
         changed: list[str] = []
         line = implementation_verdict(name, _watching_settings(_answering(style_mix), changed), _style_mixed, cases,
                                       Signature(("G", "w1", "w2", "crossover"), wrt=(1, 2),

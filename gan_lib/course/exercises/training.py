@@ -269,7 +269,8 @@ STEP_MISTAKES = {
         _step(zero="never"),
     "zero_grad between backward and step: the gradients are wiped before the optimiser uses them (nothing learns)":
         _step(zero="after backward"),
-    "G updated before D (DCGAN updates D first, then G against the D just updated)": _step(g_first=True),
+    "G trained against D as it was before D's update (G updated first, or G's loss through a copy of D kept from "
+    "before opt_d.step()): DCGAN updates D first, then G against the D just updated": _step(g_first=True),
     "the saturating G loss log(1 - D(G(z))) (use -log D(G(z)): losses.generator_non_saturating)":
         _step(g_loss=losses.generator_saturating),
     "smoothing on both sides (the generated images' target stays 0)": _step(fake_label=0.1),
@@ -363,6 +364,11 @@ def _at_other_decays(ema_update: Callable, checked: float) -> str | None:
                 or value.shape != expected.shape or not torch.allclose(value.detach(), expected, atol=1e-6)):
             return (f"not yet, right at decay {checked} but not at decay {decay:.4g} (the config's default is 0.99): "
                     "use the `decay` it is given, whatever its value")
+    average, weights = (torch.randn(4, generator=rng, dtype=torch.float64) for _ in range(2))
+    value = guarded_call(ema_update, average.clone(), weights.clone(), 0.99).value
+    if isinstance(value, torch.Tensor) and value.dtype != torch.float64:
+        return (f"not yet, for float64 weights it returns {value.dtype}: the average keeps the weights' dtype (no "
+                ".float() or fixed dtype)")
     return None
 
 

@@ -312,8 +312,9 @@ def difference(got: Outcome, expected: Outcome, grad_names: Sequence[str], toler
         return ("it draws from torch's global random number generator, which this computation needs not: every "
                 "later random draw in the notebook shifts")
     if draws and any(not torch.equal(a, b) for a, b in zip(got.draws, expected.draws)):
-        return ("it draws more or fewer numbers from the generator it is given than the one draw it needs, so every "
-                "later draw of the caller's shifts: draw exactly what the computation uses")
+        return ("it draws more or fewer numbers from the generator it is given than the one draw it needs (a draw of "
+                "another shape, or of another dtype: float64 takes twice the state), so every later draw of the "
+                "caller's shifts: draw exactly what the computation uses")
     for name, g, e in zip(grad_names, got.grads, expected.grads):
         if not g.any() and e.any():
             return (f"its value is right but no gradient reaches {name} through it (is something detached, or "
