@@ -160,15 +160,16 @@ D_LOSS = {
 }
 
 G_LOSS = {
-    "right": [lambda f: _bce(f, 1.0), lambda f: -F.logsigmoid(f).mean(),
-              lambda f: torch.log1p(torch.exp(-f)).mean(), lambda f: F.softplus(-f).mean()],
+    "right": [lambda f: _bce(f, 1.0), lambda f: -F.logsigmoid(f).mean(), lambda f: F.softplus(-f).mean()],
     "the saturating loss": [lambda f: -_bce(f, 0.0), lambda f: torch.log(1 - torch.sigmoid(f)).mean()],
     "the wrong sign": [lambda f: F.logsigmoid(f).mean()],
     "a target below 1": [lambda f: _bce(f, 0.9)],
     "minus the mean logit": [lambda f: -f.mean()],
     "a sum over the batch": [lambda f: -F.logsigmoid(f).sum()],
     "logits far below 0": [lambda f: _bce(f.clamp(-15, 15), 1.0),
-                           lambda f: -torch.log(torch.sigmoid(f) + 1e-7).mean()],
+                           lambda f: -torch.log(torch.sigmoid(f) + 1e-7).mean(),
+                           lambda f: torch.log1p(torch.exp(-f)).mean(),  # exp(120) overflows float32
+                           lambda f: -torch.log(torch.sigmoid(f)).mean()],  # sigmoid(-120) rounds to 0
     "plain number": [lambda f: _bce(f, 1.0).item()],
     "autograd cannot follow": [lambda f: _bce(f.detach(), 1.0)],
     "calls gan_lib's own losses.generator_non_saturating": [lambda f: losses.generator_non_saturating(f)],

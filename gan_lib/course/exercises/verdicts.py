@@ -251,8 +251,8 @@ def run_case(fn: Callable, case: Case, signature: Signature, learner: bool = Fal
         except Exception:  # a numpy array of objects, say
             return Outcome(problem=f"it returns a {returned} where a tensor is expected")
     if value.is_floating_point() and not torch.isfinite(value).all():
-        return Outcome(problem="its result holds NaN or inf (a log of 0, a division by 0, or a square root of a "
-                               "negative number?)")
+        return Outcome(problem="its result holds NaN or inf (a log of 0, a division by 0, an exp that overflows, "
+                               "or a square root of a negative number?)")
     grads = []
     if differentiable:
         inputs = _watched_inputs(args, signature)
