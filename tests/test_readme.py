@@ -49,6 +49,9 @@ def test_the_readme_s_scores_are_the_results_book_s():
     for run in ("32 px, 3,000 steps", "64 px, 5,000 steps"):
         swd, floor = re.search(rf"^\| {run} \| .* \| ([\d.]+) \| ([\d.]+) \|$", README, re.M).groups()
         assert f"SWD **{swd}** against a floor of **{floor}**" in " ".join(results.split()), run
+    swd, floor = re.search(r"^\| 32 px, 3,000 steps \| .* \| ([\d.]+) \| ([\d.]+) \|$", README, re.M).groups()
+    notebook = " ".join((ROOT / "notebooks" / "03_training.ipynb").read_text().replace('\\n",', "").split())
+    assert f"an SWD of {swd} against its floor of {floor}" in notebook  # make real's run is notebook 03's
     caption = " ".join(README.split("## Quick start")[0].split())
     swd, floor = re.search(r"SWD ([\d.]+) against the held-out faces, beside a real-vs-real floor of ([\d.]+)",
                            caption).groups()
